@@ -1,0 +1,1 @@
+"""Loading and preparation of the data sets medalign trains and evaluates on."""

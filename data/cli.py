@@ -1,0 +1,105 @@
+"""`medalign data ...`: thin command-line wrappers around the loaders and prepare.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from data import meqsum, pubmedqa
+from data.prepare import build_examples, write_prepared
+from data.prompts import MEQSUM_TEMPLATE, PUBMEDQA_TEMPLATE, validate_template
+from data.records import DataError
+
+app = typer.Typer(help="Load and prepare data sets (PubMedQA, MeQSum).", no_args_is_help=True)
+prepare_app = typer.Typer(help="Prepare train/holdout splits with a manifest.", no_args_is_help=True)
+app.add_typer(prepare_app, name="prepare")
+
+err = Console(stderr=True)
+
+N = Annotated[int, typer.Option("--n", help="Examples to take after de-duplication (all if fewer).")]
+HOLDOUT = Annotated[int, typer.Option(help="Size of the disjoint holdout split.")]
+SEED = Annotated[int, typer.Option(help="Seed of the shuffle.")]
+OUT = Annotated[Path, typer.Option("--out", help="Output folder for train.jsonl, holdout.jsonl, manifest.json.")]
+TEMPLATE = Annotated[
+    str | None,
+    typer.Option(help="Prompt template with {context} and {question}, ending on a newline; '@FILE' reads a file."),
+]
+
+
+def _template(value: str | None, default: str, *, require_context: bool) -> str:
+    if value is None:
+        return default
+    if value.startswith("@"):
+        from data.tables import read_text
+
+        value = read_text(Path(value[1:]))
+    # A shell passes "\n" literally; a template must end on a real newline.
+    return validate_template(value.replace("\\n", "\n"), require_context=require_context)
+
+
+def _run(dataset: str, loader, source, n, holdout, seed, out, template) -> None:
+    try:
+        records, source_info = loader(source)
+        prepared = build_examples(records, n=n, holdout=holdout, seed=seed, template=template)
+    except DataError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    for warning in prepared.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    manifest = write_prepared(
+        prepared, out, dataset=dataset, source=source_info, seed=seed, n=n, holdout=holdout, template=template
+    )
+    counts = manifest["counts"]
+    err.print(
+        f"{dataset}: read {counts['records_read']}, dropped {counts['duplicates_dropped']} duplicate question(s), "
+        f"wrote {counts['train']} train + {counts['holdout']} holdout to {out}",
+        highlight=False,
+    )
+
+
+@prepare_app.command("pubmedqa")
+def prepare_pubmedqa(
+    out: OUT,
+    source: Annotated[
+        str | None,
+        typer.Option(help="'sample' (default: bundled synthetic sample), 'hf:pqa_labeled' (or pqa_artificial, "
+                          "pqa_unlabeled; 'hf:REPO:CONFIG' for another repo or a local copy), "
+                          "an ori_pqal.json-style .json, or a .jsonl/.csv with question, context, answer."),
+    ] = None,
+    n: N = 5000,
+    holdout: HOLDOUT = 500,
+    seed: SEED = 0,
+    template: TEMPLATE = None,
+) -> None:
+    """PubMedQA: prompt = context then question; answer = the long answer."""
+    try:
+        tpl = _template(template, PUBMEDQA_TEMPLATE, require_context=True)
+    except DataError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    _run("pubmedqa", pubmedqa.load_source, source, n, holdout, seed, out, tpl)
+
+
+@prepare_app.command("meqsum")
+def prepare_meqsum(
+    out: OUT,
+    source: Annotated[
+        str | None,
+        typer.Option(help="MeQSum .xlsx as published, or .csv/.jsonl with File, CHQ, Summary "
+                          "(default: bundled synthetic sample)."),
+    ] = None,
+    n: N = 1000,
+    holdout: HOLDOUT = 100,
+    seed: SEED = 0,
+    template: TEMPLATE = None,
+) -> None:
+    """MeQSum: prompt = the consumer health question; answer = the summary."""
+    try:
+        tpl = _template(template, MEQSUM_TEMPLATE, require_context=False)
+    except DataError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    _run("meqsum", meqsum.load_source, source, n, holdout, seed, out, tpl)

@@ -1,0 +1,165 @@
+"""Turn loaded records into train/holdout JSONL files with a manifest.
+
+Normalise text, reject duplicate ids, drop duplicate questions, shuffle with a seed, take n,
+split off a disjoint holdout. Everything is validated before anything is written, and files
+are written to a temporary folder first, so bad input never leaves a half-written output.
+Same inputs and seed give byte-identical files (no timestamps, sorted JSON keys in manifest).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import shutil
+import tempfile
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from data.prompts import render_prompt
+from data.records import DataError, Example, RawRecord
+
+FILES = ("train.jsonl", "holdout.jsonl", "manifest.json")
+
+
+def normalise_text(text: str) -> str:
+    """NFC, spaces collapsed within lines, blank lines and edge whitespace removed."""
+    text = unicodedata.normalize("NFC", text)
+    lines = (re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def question_key(question: str) -> str:
+    """Key under which two questions count as duplicates: case, spacing and punctuation ignored."""
+    return re.sub(r"[\W_]+", " ", question.casefold()).strip()
+
+
+@dataclass
+class Prepared:
+    train: list[Example]
+    holdout: list[Example]
+    dropped_duplicates: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    records_read: int = 0
+
+
+def _check_ids(records: list[RawRecord]) -> None:
+    seen: dict[str, RawRecord] = {}
+    for record in records:
+        if record.id in seen:
+            first = seen[record.id]
+            first_at = f"{first.file}:{first.line}" if first.line else first.file
+            raise DataError(
+                f"duplicate id (first seen at {first_at})",
+                file=record.file, line=record.line, record=record.id, field="id",
+            )
+        seen[record.id] = record
+
+
+def build_examples(
+    records: list[RawRecord], *, n: int, holdout: int, seed: int, template: str
+) -> Prepared:
+    if n < 1:
+        raise DataError(f"n must be at least 1, got {n}", field="n")
+    if holdout < 0:
+        raise DataError(f"holdout must not be negative, got {holdout}", field="holdout")
+    if not records:
+        raise DataError("the source holds no records")
+    _check_ids(records)
+
+    unique: list[Example] = []
+    first_by_key: dict[str, str] = {}
+    dropped = []
+    for record in records:
+        question = normalise_text(record.question)
+        context = normalise_text(record.context)
+        key = question_key(question)
+        if key in first_by_key:
+            dropped.append({"id": record.id, "duplicate_of": first_by_key[key]})
+            continue
+        first_by_key[key] = record.id
+        unique.append(
+            Example(
+                id=record.id,
+                question=question,
+                context=context,
+                prompt=render_prompt(template, question=question, context=context),
+                answer=normalise_text(record.answer),
+                final_decision=record.final_decision,
+            )
+        )
+
+    warnings = []
+    random.Random(seed).shuffle(unique)
+    if len(unique) < n:
+        warnings.append(f"asked for n={n} examples but only {len(unique)} unique ones are available; using all")
+    selected = unique[:n]
+    if holdout >= len(selected):
+        raise DataError(
+            f"holdout={holdout} leaves no training examples out of {len(selected)} selected; lower --holdout",
+            field="holdout",
+        )
+    return Prepared(
+        train=selected[holdout:],
+        holdout=selected[:holdout],
+        dropped_duplicates=dropped,
+        warnings=warnings,
+        records_read=len(records),
+    )
+
+
+def _jsonl_bytes(examples: list[Example]) -> bytes:
+    return "".join(json.dumps(e.to_json_dict(), ensure_ascii=False) + "\n" for e in examples).encode("utf-8")
+
+
+def write_prepared(
+    prepared: Prepared, out_dir: Path, *, dataset: str, source: dict, seed: int, n: int, holdout: int, template: str
+) -> dict:
+    """Write train.jsonl, holdout.jsonl and manifest.json into out_dir; return the manifest."""
+    payloads = {"train.jsonl": _jsonl_bytes(prepared.train), "holdout.jsonl": _jsonl_bytes(prepared.holdout)}
+    manifest = {
+        "dataset": dataset,
+        "source": source,
+        "seed": seed,
+        "requested": {"n": n, "holdout": holdout},
+        "counts": {
+            "records_read": prepared.records_read,
+            "duplicates_dropped": len(prepared.dropped_duplicates),
+            "unique": prepared.records_read - len(prepared.dropped_duplicates),
+            "train": len(prepared.train),
+            "holdout": len(prepared.holdout),
+        },
+        "dropped_duplicates": prepared.dropped_duplicates,
+        "prompt_template": template,
+        "warnings": prepared.warnings,
+        "files": {
+            name: {"sha256": hashlib.sha256(data).hexdigest(), "lines": data.count(b"\n")}
+            for name, data in payloads.items()
+        },
+    }
+    payloads["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".prepare-", dir=out_dir))
+    try:
+        for name, data in payloads.items():
+            (staging / name).write_bytes(data)
+        for name in FILES:  # manifest last: its presence means the set is complete
+            (staging / name).replace(out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def read_examples(path: Path) -> list[dict]:
+    """Read a prepared JSONL file (train.jsonl / holdout.jsonl) as dicts."""
+    from data.tables import iter_jsonl, text_field
+
+    rows = []
+    for line, row in iter_jsonl(path):
+        for name in ("id", "prompt", "answer"):
+            text_field(row, name, file=str(path), line=line)
+        rows.append(row)
+    return rows

@@ -1,0 +1,1 @@
+"""Statistics and metrics: pure functions, judgments and generations in, numbers out."""

@@ -1,0 +1,1 @@
+"""SFT, preference-pair building, DPO, generation and feedback pairs (TRL + PEFT)."""
