@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import typer
 
+from app.admin_cli import export_command, study_app, users_app
+from app.serve_cli import serve_command
 from data.cli import app as data_app
 
 app = typer.Typer(
@@ -17,6 +19,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_app, name="data")
+app.add_typer(study_app, name="study")
+app.add_typer(users_app, name="users")
+app.command("serve")(serve_command)
+app.command("export")(export_command)
 
 
 def main() -> None:

@@ -1,0 +1,184 @@
+"""`medalign study ...`, `medalign users ...` and `medalign export`: researcher commands."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from app import storage
+from app.db import open_database
+from app.exports import FORMATS, render, write_atomic
+from app.models import Role
+from app.study_files import read_pair_items
+from data.records import DataError
+from data.tables import read_text, sha256_file
+
+err = Console(stderr=True)
+out = Console()
+
+DB = Annotated[str | None, typer.Option("--db", help="Database URL (default: MEDALIGN_DATABASE_URL or sqlite:///medalign.db).")]
+
+study_app = typer.Typer(help="Create and inspect judging studies.", no_args_is_help=True)
+users_app = typer.Typer(help="Manage physician and researcher accounts.", no_args_is_help=True)
+
+
+def fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+@study_app.command("create")
+def study_create(
+    name: Annotated[str, typer.Option("--name", help="Unique study name.")],
+    answers: Annotated[Path, typer.Option("--answers", help="JSONL: id, question, context?, reference?, outputs{system: text}.")],
+    systems: Annotated[str, typer.Option("--systems", help="The two systems to pair, e.g. sft,dpo.")] = "sft,dpo",
+    overlap: Annotated[int, typer.Option("--overlap", help="Physicians per item.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of each physician's item order and sides.")] = 0,
+    guidelines: Annotated[Path | None, typer.Option("--guidelines", help="Markdown shown to physicians.")] = None,
+    gold: Annotated[Path | None, typer.Option("--gold", help="JSONL of attention-check pairs with 'better': system.")] = None,
+    db: DB = None,
+) -> None:
+    """Import a generation file as a study (one transaction: all lines or none)."""
+    pair = tuple(s.strip() for s in systems.split(","))
+    if len(pair) != 2 or not all(pair) or pair[0] == pair[1]:
+        raise fail("--systems needs two different names, e.g. sft,dpo")
+    try:
+        items = read_pair_items(answers, pair)
+        gold_items = read_pair_items(gold, pair, gold=True) if gold else []
+        guideline_text = read_text(guidelines) if guidelines else ""
+    except DataError as exc:
+        raise fail(str(exc)) from exc
+    engine = open_database(db)
+    try:
+        with storage.transaction(engine) as session:
+            study = storage.create_study(
+                session, name=name, systems=pair, items=items, gold_items=gold_items, overlap=overlap, seed=seed,
+                guidelines=guideline_text, source_name=answers.name, source_sha256=sha256_file(answers),
+            )
+    except storage.StorageError as exc:
+        raise fail(str(exc)) from exc
+    err.print(f"study {study.name!r}: {len(items)} items, {len(gold_items)} gold, {pair[0]} vs {pair[1]}, overlap {overlap}")
+
+
+@study_app.command("list")
+def study_list(db: DB = None) -> None:
+    engine = open_database(db)
+    table = Table("study", "systems", "items", "gold", "overlap", "judgments", "target")
+    with storage.transaction(engine) as session:
+        for study in storage.list_studies(session):
+            counts = storage.study_counts(session, study)
+            table.add_row(study.name, f"{study.system_1} vs {study.system_2}", str(counts["items"]),
+                          str(counts["gold_items"]), str(study.overlap), str(counts["judgments"]), str(counts["target"]))
+    out.print(table)
+
+
+@study_app.command("show")
+def study_show(name: Annotated[str, typer.Argument(help="Study name.")], db: DB = None) -> None:
+    """Progress per physician, with gold-item accuracy."""
+    engine = open_database(db)
+    try:
+        with storage.transaction(engine) as session:
+            study = storage.get_study(session, name)
+            counts = storage.study_counts(session, study)
+            rows = storage.study_progress(session, study)
+    except storage.StorageError as exc:
+        raise fail(str(exc)) from exc
+    out.print(f"[bold]{study.name}[/bold]: {study.system_1} vs {study.system_2}, {counts['items']} items "
+              f"(+{counts['gold_items']} gold), overlap {study.overlap}, {counts['judgments']} judgments")
+    table = Table("physician", "assigned", "judged", "gold judged", "gold accuracy")
+    for row in rows:
+        accuracy = "-" if row["gold_accuracy"] is None else f"{row['gold_accuracy']:.2f}"
+        label = row["physician"] + (" (simulated)" if row["simulated"] else "")
+        table.add_row(label, str(row["assigned"]), str(row["judged"]), str(row["gold_judged"]), accuracy)
+    out.print(table)
+
+
+def _password(value: str | None) -> str:
+    """From --password-env VAR, else prompted twice (never echoed, never logged)."""
+    if value:
+        secret = os.environ.get(value)
+        if not secret:
+            raise fail(f"environment variable {value} is empty or unset")
+        return secret
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        raise fail("the passwords differ")
+    return first
+
+
+PASSWORD_ENV = Annotated[str | None, typer.Option("--password-env", help="Read the password from this environment variable.")]
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument()],
+    role: Annotated[Role, typer.Option("--role")],
+    password_env: PASSWORD_ENV = None,
+    db: DB = None,
+) -> None:
+    password = _password(password_env)
+    engine = open_database(db)
+    try:
+        with storage.transaction(engine) as session:
+            storage.add_user(session, name, role, password)
+    except (storage.StorageError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    err.print(f"added {role.value} {name!r}")
+
+
+@users_app.command("passwd")
+def users_passwd(name: Annotated[str, typer.Argument()], password_env: PASSWORD_ENV = None, db: DB = None) -> None:
+    password = _password(password_env)
+    engine = open_database(db)
+    try:
+        with storage.transaction(engine) as session:
+            storage.set_password(session, name, password)
+    except (storage.StorageError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    err.print(f"password of {name!r} changed")
+
+
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument()], db: DB = None) -> None:
+    engine = open_database(db)
+    try:
+        with storage.transaction(engine) as session:
+            storage.set_disabled(session, name, True)
+    except storage.StorageError as exc:
+        raise fail(str(exc)) from exc
+    err.print(f"{name!r} disabled")
+
+
+@users_app.command("list")
+def users_list(db: DB = None) -> None:
+    engine = open_database(db)
+    table = Table("name", "role", "disabled", "simulated")
+    with storage.transaction(engine) as session:
+        for user in storage.list_users(session):
+            table.add_row(user.name, user.role.value, str(user.disabled), str(user.simulated))
+    out.print(table)
+
+
+def export_command(
+    study: Annotated[str, typer.Option("--study")],
+    out_path: Annotated[Path, typer.Option("--out", help="Output file.")],
+    fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "csv",
+    db: DB = None,
+) -> None:
+    """Export a study's judgments, one row per judgment, with system names revealed."""
+    if fmt not in FORMATS:
+        raise fail(f"--format must be one of {', '.join(FORMATS)}")
+    engine = open_database(db)
+    try:
+        with storage.transaction(engine) as session:
+            rows = storage.export_judgments(session, storage.get_study(session, study))
+    except storage.StorageError as exc:
+        raise fail(str(exc)) from exc
+    write_atomic(out_path, render(rows, fmt))
+    err.print(f"wrote {len(rows)} judgments to {out_path}")

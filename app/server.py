@@ -1,0 +1,112 @@
+"""The web server: Gradio mounted on FastAPI, plus role-checked download routes.
+
+Hardened for a study: no run history, no error details or monitoring, no analytics, no
+static file serving beyond Gradio's own assets; every handler checks the user itself.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+from fastapi import FastAPI, HTTPException, Request  # noqa: E402
+from fastapi.responses import Response  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+
+from app import storage  # noqa: E402
+from app.exports import render  # noqa: E402
+from app.models import Role  # noqa: E402
+from app.security import LoginThrottle  # noqa: E402
+from app.ui import CSS, KEYBOARD_JS, build_ui  # noqa: E402
+
+QUEUE_CONCURRENCY = 32  # tens of physicians at once; SQLite serialises the writes anyway
+
+
+def make_login_check(engine: Engine, throttle: LoginThrottle):
+    def check(username: str, password: str) -> bool:
+        if throttle.locked(username):
+            return False
+        with storage.transaction(engine) as session:
+            ok = storage.authenticate(session, username, password) is not None
+        if ok:
+            throttle.succeeded(username)
+        else:
+            throttle.failed(username)
+        return ok
+
+    return check
+
+
+def _gradio_app(root: FastAPI):
+    from gradio.routes import App
+
+    for route in root.routes:
+        if isinstance(getattr(route, "app", None), App):
+            return route.app
+    raise RuntimeError("Gradio app not mounted")
+
+
+def _current_user(root: FastAPI, request: Request) -> str | None:
+    gradio_app = _gradio_app(root)
+    token = request.cookies.get(f"access-token-{gradio_app.cookie_id}") or request.cookies.get(
+        f"access-token-unsecure-{gradio_app.cookie_id}"
+    )
+    return gradio_app.tokens.get(token)
+
+
+def create_app(engine: Engine, *, throttle: LoginThrottle | None = None) -> FastAPI:
+    root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @root.get("/healthz")
+    def healthz() -> dict:
+        return {"ok": True}
+
+    @root.get("/export/{study}/{filename}")
+    def export(study: str, filename: str, request: Request) -> Response:
+        with storage.transaction(engine) as session:
+            try:
+                storage.require_role(session, _current_user(root, request), Role.researcher)
+            except storage.AccessDenied:
+                raise HTTPException(status_code=403, detail="researchers only") from None
+            try:
+                rows = storage.export_judgments(session, storage.get_study(session, study))
+            except storage.StorageError:
+                raise HTTPException(status_code=404, detail="no such study") from None
+        if filename == "judgments.csv":
+            return Response(render(rows, "csv"), media_type="text/csv", headers=_attachment(filename))
+        if filename == "judgments.jsonl":
+            return Response(render(rows, "jsonl"), media_type="application/jsonl", headers=_attachment(filename))
+        if filename == "dpo_pairs.jsonl":
+            import json
+
+            from training.feedback import pairs_from_judgments
+
+            pairs = pairs_from_judgments(rows).pairs
+            body = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs).encode()
+            return Response(body, media_type="application/jsonl", headers=_attachment(filename))
+        raise HTTPException(status_code=404, detail="unknown export")
+
+    blocks = build_ui(engine)
+    blocks.queue(default_concurrency_limit=QUEUE_CONCURRENCY)
+    gr.mount_gradio_app(
+        root,
+        blocks,
+        path="/",
+        auth=make_login_check(engine, throttle or LoginThrottle()),
+        auth_message="medalign: log in with the account your study coordinator gave you.",
+        show_error=False,
+        run_history=False,
+        enable_monitoring=False,
+        footer_links=[],
+        ssr_mode=False,
+        allowed_paths=[],
+        head=KEYBOARD_JS,
+        css=CSS,
+    )
+    return root
+
+
+def _attachment(filename: str) -> dict:
+    return {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}

@@ -1,0 +1,86 @@
+"""Fixtures for app tests: a migrated SQLite database, users, and a small study."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app import storage
+from app.db import open_database
+from app.study_files import read_pair_items
+
+PASSWORD = "correct-horse-battery"
+
+
+def write_answers(path: Path, n: int, systems=("sft", "dpo"), *, extra: dict | None = None) -> Path:
+    lines = []
+    for i in range(n):
+        row = {"id": f"q{i}", "question": f"Question {i}?", "context": f"Context {i}.", "reference": f"Gold {i}.",
+               "outputs": {systems[0]: f"SFT answer {i}.", systems[1]: f"DPO answer {i}."}}
+        row.update(extra or {})
+        lines.append(json.dumps(row))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def engine(tmp_path):
+    return open_database(f"sqlite:///{tmp_path / 'test.db'}")
+
+
+@pytest.fixture
+def make_study(engine, tmp_path):
+    def make(name="trial", n=6, overlap=1, gold=0, seed=0):
+        items = read_pair_items(write_answers(tmp_path / f"{name}.jsonl", n), ("sft", "dpo"))
+        gold_items = []
+        if gold:
+            gold_path = tmp_path / f"{name}-gold.jsonl"
+            gold_path.write_text("".join(
+                json.dumps({"id": f"g{i}", "question": f"Gold question {i}?",
+                            "outputs": {"sft": "Bad answer.", "dpo": "Good answer."}, "better": "dpo"}) + "\n"
+                for i in range(gold)))
+            gold_items = read_pair_items(gold_path, ("sft", "dpo"), gold=True)
+        with storage.transaction(engine) as session:
+            return storage.create_study(session, name=name, systems=("sft", "dpo"), items=items, gold_items=gold_items,
+                                        overlap=overlap, seed=seed, guidelines="Judge **accuracy** first.")
+    return make
+
+
+@pytest.fixture
+def make_user(engine):
+    def make(name, role="physician"):
+        with storage.transaction(engine) as session:
+            return storage.add_user(session, name, role, PASSWORD)
+    return make
+
+
+@pytest.fixture
+def server(engine):
+    """The real app (Gradio on FastAPI under uvicorn) on a free loopback port."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from app.security import LoginThrottle
+    from app.server import create_app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = create_app(engine, throttle=LoginThrottle(max_failures=3, window_s=60, delay_s=0.05))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not uv.started:
+        if time.time() > deadline:
+            raise RuntimeError("server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(timeout=10)
