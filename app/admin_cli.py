@@ -19,7 +19,7 @@ from app.study_files import read_pair_items
 from data.records import DataError
 from data.tables import read_text, sha256_file
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 out = Console()
 
 DB = Annotated[str | None, typer.Option("--db", help="Database URL (default: MEDALIGN_DATABASE_URL or sqlite:///medalign.db).")]

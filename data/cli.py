@@ -17,7 +17,7 @@ app = typer.Typer(help="Load and prepare data sets (PubMedQA, MeQSum).", no_args
 prepare_app = typer.Typer(help="Prepare train/holdout splits with a manifest.", no_args_is_help=True)
 app.add_typer(prepare_app, name="prepare")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 N = Annotated[int, typer.Option("--n", help="Examples to take after de-duplication (all if fewer).")]
 HOLDOUT = Annotated[int, typer.Option(help="Size of the disjoint holdout split.")]

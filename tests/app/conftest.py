@@ -56,9 +56,51 @@ def make_user(engine):
     return make
 
 
+class ResponseRecorder:
+    """ASGI wrapper keeping every response body the server sends (streamed SSE chunks too),
+    so a test can check everything a browser or client received."""
+
+    def __init__(self, app):
+        self.app = app
+        self.responses: list[dict] = []
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        record = {"path": scope["path"], "status": None, "headers": {}, "chunks": []}
+        self.responses.append(record)
+
+        async def recording_send(message):
+            if message["type"] == "http.response.start":
+                record["status"] = message["status"]
+                record["headers"] = {k.decode().lower(): v.decode() for k, v in message.get("headers", [])}
+            elif message["type"] == "http.response.body":
+                record["chunks"].append(message.get("body", b""))
+            await send(message)
+
+        return await self.app(scope, receive, recording_send)
+
+    def texts(self) -> list[str]:
+        import gzip
+
+        out = []
+        for record in self.responses:
+            body = b"".join(record["chunks"])
+            if record["headers"].get("content-encoding") == "gzip" and body:
+                body = gzip.decompress(body)
+            out.append(f"{record['path']} {record['status']}\n" + body.decode("utf-8", "replace"))
+        return out
+
+
 @pytest.fixture
-def server(engine):
-    """The real app (Gradio on FastAPI under uvicorn) on a free loopback port."""
+def recorder():
+    return []
+
+
+@pytest.fixture
+def server(engine, recorder):
+    """The real app (Gradio on FastAPI under uvicorn) on a free loopback port; every response
+    it sends is kept in `recorder[0]` (a ResponseRecorder)."""
     import socket
     import threading
     import time
@@ -71,7 +113,8 @@ def server(engine):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    app = create_app(engine, throttle=LoginThrottle(max_failures=3, window_s=60, delay_s=0.05))
+    app = ResponseRecorder(create_app(engine, throttle=LoginThrottle(max_failures=3, window_s=60, delay_s=0.05)))
+    recorder.append(app)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
