@@ -241,15 +241,16 @@ def _eligible_items(session: Session, study: Study, user: User) -> list[int]:
 def next_assignment(session: Session, study: Study, user: User) -> Assignment | None:
     """The physician's open assignment, or a new one; None when nothing is left for them.
 
-    Safe under concurrency: a slot taken by someone else in the meantime makes the insert
-    fail on the (item_id, slot) constraint, and the next eligible item is tried.
+    Safe under concurrency at any isolation level: slots are numbered below the overlap, and
+    the (item_id, slot) constraint lets only one physician take each slot; a count that is
+    stale can only be too low, so a race ends in a constraint error and another try.
     """
     if user.role is not Role.physician:
         raise AccessDenied("only physicians judge")
     current = _open_assignment(session, study, user)
     if current is not None:
         return current
-    for _attempt in range(20):
+    for _attempt in range(200):
         eligible = _eligible_items(session, study, user)
         if not eligible:
             return None
@@ -258,6 +259,8 @@ def next_assignment(session: Session, study: Study, user: User) -> Assignment | 
             slot = -user.id
         else:
             slot = session.exec(select(func.count()).select_from(Assignment).where(Assignment.item_id == item.id)).one()
+            if slot >= study.overlap:
+                continue  # filled since the eligibility check (another transaction committed)
         sequence = session.exec(
             select(func.count()).select_from(Assignment).where(Assignment.study_id == study.id, Assignment.user_id == user.id)
         ).one()

@@ -25,9 +25,29 @@ def write_answers(path: Path, n: int, systems=("sft", "dpo"), *, extra: dict | N
     return path
 
 
+@pytest.fixture(scope="session")
+def postgres_url():
+    from tests.postgres import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
 @pytest.fixture
 def engine(tmp_path):
     return open_database(f"sqlite:///{tmp_path / 'test.db'}")
+
+
+@pytest.fixture
+def pg_engine(postgres_url):
+    """A migrated, empty PostgreSQL database (tables dropped afterwards)."""
+    from sqlalchemy import text
+
+    engine = open_database(postgres_url)
+    yield engine
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
 
 
 @pytest.fixture
