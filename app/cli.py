@@ -11,6 +11,7 @@ import typer
 from app.admin_cli import export_command, study_app, users_app
 from app.serve_cli import serve_command
 from data.cli import app as data_app
+from training.cli import generate_command, train_app
 
 app = typer.Typer(
     name="medalign",
@@ -21,6 +22,8 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(study_app, name="study")
 app.add_typer(users_app, name="users")
+app.add_typer(train_app, name="train")
+app.command("generate")(generate_command)
 app.command("serve")(serve_command)
 app.command("export")(export_command)
 

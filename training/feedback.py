@@ -84,3 +84,18 @@ def pairs_from_judgments(
         })
     counts["pairs"] = len(pairs)
     return FeedbackResult(pairs=pairs, counts=dict(counts), excluded_raters=excluded)
+
+
+def merge_pairs(previous: list[dict], new: list[dict]) -> tuple[list[dict], dict]:
+    """Original pairs plus feedback pairs, without duplicates (same prompt, chosen and rejected).
+    For a prompt judged by physicians, their pair replaces an original pair with the same
+    prompt and the opposite preference."""
+    def key(pair: dict) -> tuple[str, str, str]:
+        return pair["prompt"], pair["chosen"], pair["rejected"]
+
+    new_keys = {key(p) for p in new}
+    contradicted = {(p["prompt"], p["rejected"], p["chosen"]) for p in new}
+    kept = [p for p in previous if key(p) not in new_keys and key(p) not in contradicted]
+    counts = {"previous_pairs": len(previous), "duplicates_dropped": len(previous) - len(kept),
+              "merged_pairs": len(kept) + len(new)}
+    return kept + new, counts

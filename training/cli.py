@@ -1,0 +1,149 @@
+"""`medalign train ...` and `medalign generate`: thin wrappers around the stage functions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from training.recipes import RecipeError, load_recipe
+
+err = Console(stderr=True, soft_wrap=True)
+train_app = typer.Typer(help="Training stages: tiny-model, sft, pairs, dpo, feedback.", no_args_is_help=True)
+
+CONFIG = Annotated[Path, typer.Option("--config", help="YAML recipe (configs/...).")]
+SET = Annotated[list[str] | None, typer.Option("--set", help="Override a recipe key: section.key=value (repeatable).")]
+
+
+def fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+def recipe_or_exit(path: Path, overrides: list[str] | None, stage: str):
+    try:
+        return load_recipe(path, overrides or [], stage=stage)
+    except RecipeError as exc:
+        raise fail(str(exc)) from exc
+
+
+@train_app.command("tiny-model")
+def tiny_model(
+    data: Annotated[Path, typer.Option("--data", help="Folder with prepared .jsonl files (the corpus).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to save the model and tokenizer.")],
+    config: Annotated[Path, typer.Option("--config")] = Path("configs/tiny/model.yaml"),
+    overrides: SET = None,
+) -> None:
+    """Build a tiny Mistral-architecture model and BPE tokenizer from the local corpus."""
+    from training.tiny_model import build_tiny_model
+
+    recipe = recipe_or_exit(config, overrides, "tiny-model")
+    try:
+        summary = build_tiny_model(data, out, recipe)
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from exc
+    err.print(f"tiny model: {summary['parameters']:,} parameters, saved to {out}")
+
+
+@train_app.command("sft")
+def sft(config: CONFIG, overrides: SET = None) -> None:
+    """Supervised fine-tuning with LoRA; saves the adapter, the merged model and run.json."""
+    from training.sft import run_sft
+
+    recipe = recipe_or_exit(config, overrides, "sft")
+    record = run_sft(recipe)
+    err.print(f"SFT done in {record['wall_time_s']} s: {recipe.output_dir}")
+
+
+@train_app.command("pairs")
+def pairs(
+    model: Annotated[str, typer.Option("--model", help="The SFT model (merged folder).")],
+    data: Annotated[Path, typer.Option("--data", help="Prepared train.jsonl.")],
+    out: Annotated[Path, typer.Option("--out")],
+    batch_size: int = 8,
+    max_new_tokens: int = 128,
+) -> None:
+    """DPO pairs: chosen = gold answer, rejected = the SFT model's answer."""
+    from training.generate import GenerationSettings
+    from training.pairs import make_pairs
+
+    counts = make_pairs(model, data, out, GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens))
+    err.print(f"pairs: {json.dumps(counts)}")
+
+
+@train_app.command("dpo")
+def dpo(
+    config: CONFIG,
+    pairs_dir: Annotated[Path | None, typer.Option("--pairs", help="Pairs folder (overrides pairs_dir).")] = None,
+    overrides: SET = None,
+) -> None:
+    """DPO with a new LoRA on the merged SFT model; 4-bit on CUDA, unquantized on CPU."""
+    from training.dpo import run_dpo
+
+    recipe = recipe_or_exit(config, overrides, "dpo")
+    record = run_dpo(recipe, pairs_dir=pairs_dir)
+    err.print(f"DPO done in {record['wall_time_s']} s: reward margin {record['reward_margin_first']} -> "
+              f"{record['reward_margin_last']}; {recipe.output_dir}")
+
+
+@train_app.command("feedback")
+def feedback(
+    study: Annotated[str, typer.Option("--study")],
+    out: Annotated[Path, typer.Option("--out")],
+    min_agreement: Annotated[float, typer.Option("--min-agreement", help="Majority share among decisive votes.")] = 0.5,
+    min_gold_accuracy: Annotated[float | None, typer.Option("--min-gold-accuracy")] = None,
+    merge: Annotated[Path | None, typer.Option("--merge", help="Pairs folder to merge with (no duplicates).")] = None,
+    db: Annotated[str | None, typer.Option("--db")] = None,
+) -> None:
+    """Physicians' judgments -> new DPO pairs for the next round (`medalign train dpo --pairs OUT`)."""
+    from app import storage
+    from app.db import open_database
+    from training.feedback import merge_pairs, pairs_from_judgments
+    from training.pairs import save_pairs
+
+    engine = open_database(db)
+    try:
+        with storage.transaction(engine) as session:
+            rows = storage.export_judgments(session, storage.get_study(session, study))
+    except storage.StorageError as exc:
+        raise fail(str(exc)) from exc
+    result = pairs_from_judgments(rows, min_agreement=min_agreement, min_gold_accuracy=min_gold_accuracy)
+    new_pairs = result.pairs
+    counts = dict(result.counts, excluded_raters=result.excluded_raters)
+    if merge is not None:
+        from training.dpo import read_pairs
+
+        try:
+            previous = [dict(p, id=p.get("id", "")) for p in read_pairs(merge)]
+        except (FileNotFoundError, ValueError) as exc:
+            raise fail(str(exc)) from exc
+        new_pairs, merged_counts = merge_pairs(previous, result.pairs)
+        counts.update(merged_counts)
+    save_pairs(new_pairs, out, counts, source={"study": study, "merge": str(merge) if merge else None})
+    err.print(f"feedback pairs: {json.dumps(counts)} -> {out}")
+
+
+def generate_command(
+    model: Annotated[str, typer.Option("--model", help="Model folder (base, merged SFT/DPO, or an adapter).")],
+    data: Annotated[Path, typer.Option("--data", help="Prepared JSONL (e.g. holdout.jsonl).")],
+    system: Annotated[str, typer.Option("--system", help="Name under which answers are stored, e.g. sft.")],
+    out: Annotated[Path, typer.Option("--out", help="Generation JSONL to write or merge into.")],
+    batch_size: int = 8,
+    max_new_tokens: int = 128,
+    sample: Annotated[bool, typer.Option("--sample/--greedy")] = False,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    load_in_4bit: Annotated[bool, typer.Option("--4bit")] = False,
+    limit: Annotated[int | None, typer.Option(help="Only the first N examples.")] = None,
+) -> None:
+    """Batched generation (left padding, greedy by default); resumable; merges systems."""
+    from training.generate import GenerationSettings, generate_file
+
+    settings = GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens, do_sample=sample,
+                                  temperature=temperature, top_p=top_p, seed=seed, load_in_4bit=load_in_4bit)
+    stats = generate_file(model, data, system, out, settings, limit=limit)
+    err.print(f"{system}: generated {stats['generated']}, skipped {stats['skipped_existing']} already done -> {out}")

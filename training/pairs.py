@@ -1,0 +1,55 @@
+"""Stage 2: the DPO dataset. prompt, chosen = the gold answer, rejected = the SFT model's answer.
+
+Pairs whose SFT answer is empty or equal to the gold answer are dropped and counted. Saved as
+JSONL (prompt/chosen/rejected, loadable by TRL) and as a Hugging Face dataset.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from data.prepare import normalise_text, read_examples
+from training.generate import GenerationSettings, generate_file, read_generation_file
+
+
+def build_pairs(examples: list[dict], sft_answers: dict[str, str]) -> tuple[list[dict], dict]:
+    pairs, counts = [], {"examples": len(examples), "dropped_empty": 0, "dropped_equal_gold": 0, "missing_answer": 0}
+    for example in examples:
+        if example["id"] not in sft_answers:
+            counts["missing_answer"] += 1
+            continue
+        rejected = sft_answers[example["id"]].strip()
+        if not rejected:
+            counts["dropped_empty"] += 1
+            continue
+        if normalise_text(rejected).casefold() == normalise_text(example["answer"]).casefold():
+            counts["dropped_equal_gold"] += 1
+            continue
+        pairs.append({"id": example["id"], "prompt": example["prompt"], "chosen": example["answer"], "rejected": rejected})
+    counts["pairs"] = len(pairs)
+    return pairs, counts
+
+
+def save_pairs(pairs: list[dict], out_dir: Path, counts: dict, *, source: dict) -> None:
+    from datasets import Dataset
+
+    from app.exports import write_atomic
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(out_dir / "pairs.jsonl", "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs).encode())
+    columns = ("id", "prompt", "chosen", "rejected")
+    Dataset.from_dict({c: [p[c] for p in pairs] for c in columns}).save_to_disk(str(out_dir / "dataset"))
+    (out_dir / "pairs.json").write_text(json.dumps({"counts": counts, "source": source}, indent=2) + "\n")
+
+
+def make_pairs(model_dir: str, data_file: Path, out_dir: Path, settings: GenerationSettings) -> dict:
+    """Generate the SFT model's answers on the training prompts, then pair them with the gold."""
+    out_dir = Path(out_dir)
+    generations = out_dir / "sft_generations.jsonl"
+    stats = generate_file(model_dir, data_file, "sft", generations, settings)
+    answers = {row["id"]: row["outputs"]["sft"] for row in read_generation_file(generations) if "sft" in row["outputs"]}
+    pairs, counts = build_pairs(read_examples(Path(data_file)), answers)
+    save_pairs(pairs, out_dir, counts, source={"model": model_dir, "data": str(data_file), "generation": stats})
+    return counts
