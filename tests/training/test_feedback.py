@@ -1,0 +1,51 @@
+"""Judgments -> DPO pairs: majority, agreement threshold, gold filter, merge without duplicates."""
+
+from training.feedback import gold_accuracy, merge_pairs, pairs_from_judgments
+
+
+def row(item, rater, preferred, *, choice=None, gold=False, gold_better=""):
+    return {
+        "item_id": item, "rater": rater, "is_gold": gold, "gold_better": gold_better,
+        "choice": choice or ("A better" if preferred == "sft" else "B better"),
+        "preferred_system": preferred, "system_a": "sft", "system_b": "dpo",
+        "answer_a": f"sft answer {item}", "answer_b": f"dpo answer {item}",
+        "question": f"Q {item}?", "context": f"C {item}.",
+    }
+
+
+def test_majority_ties_and_agreement():
+    rows = [
+        row("1", "a", "dpo"), row("1", "b", "dpo"), row("1", "c", "sft"),   # 2/3 dpo
+        row("2", "a", "sft"), row("2", "b", "dpo"),                          # split
+        row("3", "a", "", choice="Tie"), row("3", "b", "", choice="Both bad"),  # no decisive vote
+        row("4", "a", "sft"),                                                 # single vote
+    ]
+    result = pairs_from_judgments(rows, min_agreement=0.6)
+    assert [p["id"] for p in result.pairs] == ["1", "4"]
+    first = result.pairs[0]
+    assert first["chosen"] == "dpo answer 1" and first["rejected"] == "sft answer 1"
+    assert first["prompt"].startswith("### Context:\nC 1.") and first["prompt"].endswith("### Answer:\n")
+    assert first["agreement"] == round(2 / 3, 4)
+    assert result.counts["split_vote"] == 1 and result.counts["no_decisive_vote"] == 1
+    strict = pairs_from_judgments(rows, min_agreement=0.7)
+    assert [p["id"] for p in strict.pairs] == ["4"] and strict.counts["below_agreement"] == 1
+
+
+def test_raters_below_gold_threshold_are_excluded():
+    rows = [
+        row("g1", "good", "dpo", gold=True, gold_better="dpo"), row("g1", "bad", "sft", gold=True, gold_better="dpo"),
+        row("1", "good", "dpo"), row("1", "bad", "sft"),
+    ]
+    assert gold_accuracy(rows) == {"good": 1.0, "bad": 0.0}
+    result = pairs_from_judgments(rows, min_gold_accuracy=0.5)
+    assert result.excluded_raters == ["bad"]
+    assert [(p["id"], p["chosen_system"]) for p in result.pairs] == [("1", "dpo")]  # gold items never become pairs
+    assert pairs_from_judgments(rows).counts["split_vote"] == 1
+
+
+def test_merge_without_duplicates():
+    original = [{"prompt": "P1", "chosen": "gold", "rejected": "sft"}, {"prompt": "P2", "chosen": "A", "rejected": "B"}]
+    feedback = [{"prompt": "P1", "chosen": "gold", "rejected": "sft"}, {"prompt": "P2", "chosen": "B", "rejected": "A"}]
+    merged, counts = merge_pairs(original, feedback)
+    assert merged == feedback
+    assert counts == {"previous_pairs": 2, "duplicates_dropped": 2, "merged_pairs": 2}
