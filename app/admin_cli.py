@@ -13,7 +13,7 @@ from rich.table import Table
 
 from app import storage
 from app.db import open_database
-from app.exports import FORMATS, render, write_atomic
+from app.exports import FORMATS, write_export
 from app.models import Role
 from app.study_files import read_pair_items
 from data.records import DataError
@@ -168,7 +168,7 @@ def users_list(db: DB = None) -> None:
 def export_command(
     study: Annotated[str, typer.Option("--study")],
     out_path: Annotated[Path, typer.Option("--out", help="Output file.")],
-    fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)} (hf: a datasets folder).")] = "csv",
     db: DB = None,
 ) -> None:
     """Export a study's judgments, one row per judgment, with system names revealed."""
@@ -180,5 +180,5 @@ def export_command(
             rows = storage.export_judgments(session, storage.get_study(session, study))
     except storage.StorageError as exc:
         raise fail(str(exc)) from exc
-    write_atomic(out_path, render(rows, fmt))
+    write_export(rows, fmt, out_path)
     err.print(f"wrote {len(rows)} judgments to {out_path}")

@@ -1,0 +1,35 @@
+"""Synthetic judgment rows in the export format."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def judgment(item, rater, outcome, *, left="sft", gold=False, gold_better="", evasive=(False, False),
+             answers=("short answer", "a somewhat longer answer")):
+    """outcome: the preferred system, or 'tie' / 'both bad'."""
+    right = "dpo" if left == "sft" else "sft"
+    choice = {"tie": "Tie", "both bad": "Both bad"}.get(outcome) or ("A better" if outcome == left else "B better")
+    return {"item_id": str(item), "rater": rater, "system_a": left, "system_b": right, "choice": choice,
+            "preferred_system": outcome if outcome in ("sft", "dpo") else "", "is_gold": gold,
+            "gold_better": gold_better, "evasive_a": evasive[0], "evasive_b": evasive[1], "rater_simulated": False,
+            "answer_a": answers[0], "answer_b": answers[1], "question": f"Q{item}", "context": ""}
+
+
+@pytest.fixture
+def make_judgment():
+    return judgment
+
+
+def synthetic_study(true_rate: float, *, items: int = 300, raters: int = 3, overlap: int = 1, seed: int = 0,
+                    tie_share: float = 0.0) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for item in range(items):
+        for k in range(overlap):
+            rater = f"r{(item + k) % raters}"
+            u = rng.random()
+            outcome = "tie" if u < tie_share else ("dpo" if rng.random() < true_rate else "sft")
+            rows.append(judgment(item, rater, outcome, left="sft" if rng.random() < 0.5 else "dpo"))
+    return rows

@@ -1,0 +1,109 @@
+"""The report end to end on a synthetic judgment export with a known true win rate."""
+
+import csv
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import app
+from evaluation.report import build_summary
+from tests.evaluation.conftest import synthetic_study
+
+runner = CliRunner()
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_report_from_export_covers_true_rate(tmp_path):
+    rows = synthetic_study(0.63, items=240, raters=4, overlap=2, seed=3, tie_share=0.1)
+    judgments = write_jsonl(tmp_path / "judgments.jsonl", rows)
+    generations = write_jsonl(tmp_path / "gen.jsonl", [
+        {"id": str(i), "question": "q", "reference": "What causes a chronic cough?",
+         "outputs": {"sft": "Consult your doctor.", "dpo": "What causes chronic cough? It was associated with reflux."}}
+        for i in range(20)])
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "metrics.jsonl").write_text("".join(
+        json.dumps({"step": s, "epoch": s / 10, "rewards/margins": s * 0.5, "rewards/accuracies": min(1, s / 5)}) + "\n"
+        for s in range(1, 11)))
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["report", "--judgments", str(judgments), "--generations", str(generations),
+                                 "--run", str(run_dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    for name in ("report.md", "report.html", "judgments.csv", "summary.json", "win_rate.png", "reward_margin.png",
+                 "position_bias.png", "hq.png"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    decisive_truth = 0.63
+    wr = summary["win_rate"]
+    assert wr["decisive_ci_low"] < decisive_truth < wr["decisive_ci_high"]
+    expected_published = 0.63 * 0.9  # ties take 10%
+    assert wr["ci_low"] < expected_published < wr["ci_high"]
+    for boot in summary["win_rate_cluster_bootstrap"]:
+        assert boot["ci_low"] < expected_published < boot["ci_high"]
+    assert summary["agreement"]["items"] == 240
+    assert summary["run"]["final_margin"] == 5.0
+    assert {h["system"]: h["hq"] for h in summary["hq"]} == {"dpo": 1.0, "sft": 0.0}
+    text = (out / "report.md").read_text()
+    assert "| DPO Model | 0.63 |" in text and "| SFT Model | 0.37 |" in text and "Fleiss" in text
+    assert len(list(csv.DictReader((out / "judgments.csv").open()))) == len(rows)
+    assert "<table>" in (out / "report.html").read_text()
+
+
+def test_report_with_no_judgments_is_a_clear_message():
+    summary = build_summary([])
+    assert "no scored judgments" in summary["note"]
+
+
+def test_report_needs_an_input(tmp_path):
+    result = runner.invoke(app, ["report", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "at least one of" in result.output
+
+
+def test_bad_judgment_file_names_line(tmp_path):
+    rows = synthetic_study(0.6, items=3)
+    rows[1]["choice"] = "Maybe"
+    path = write_jsonl(tmp_path / "j.jsonl", rows)
+    result = runner.invoke(app, ["report", "--judgments", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "j.jsonl:2: field 'choice'" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_report_power_and_hq_commands(tmp_path):
+    result = runner.invoke(app, ["report", "power", "--expected", "0.63"])
+    assert result.exit_code == 0 and "decisive judgments" in result.output
+    gen = write_jsonl(tmp_path / "g.jsonl", [{"id": "1", "outputs": {"base": "I cannot answer that.", "dpo": "Yes, it did."}}])
+    result = runner.invoke(app, ["report", "hq", "--generations", str(gen), "--json", str(tmp_path / "hq.json")])
+    assert result.exit_code == 0
+    assert {h["system"]: h["hq"] for h in json.loads((tmp_path / "hq.json").read_text())} == {"base": 0.0, "dpo": 1.0}
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "hf"])
+def test_export_parquet_and_hf(tmp_path, monkeypatch, fmt):
+    from app import storage
+    from app.db import open_database
+    from tests.app.conftest import write_answers
+
+    monkeypatch.setenv("MEDALIGN_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("PW", "long-enough-pw")
+    assert runner.invoke(app, ["study", "create", "--name", "pilot", "--answers", str(write_answers(tmp_path / "a.jsonl", 3))]).exit_code == 0
+    assert runner.invoke(app, ["users", "add", "d", "--role", "physician", "--password-env", "PW"]).exit_code == 0
+    with storage.transaction(open_database()) as session:
+        study, user = storage.get_study(session, "pilot"), storage.get_user(session, "d")
+        storage.submit_judgment(session, user, storage.next_assignment(session, study, user).id, "Tie")
+    out = tmp_path / f"export.{fmt}"
+    result = runner.invoke(app, ["export", "--study", "pilot", "--format", fmt, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    if fmt == "parquet":
+        import pandas as pd
+
+        frame = pd.read_parquet(out)
+    else:
+        from datasets import load_from_disk
+
+        frame = load_from_disk(str(out)).to_pandas()
+    assert len(frame) == 1 and frame.iloc[0]["choice"] == "Tie" and frame.iloc[0]["rater"] == "d"
