@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/medalign data prepare pubmedqa --n 66 --holdout 16 --out $(WORKDIR)/data/pubmedqa
+	$(BIN)/medalign demo --workdir $(WORKDIR) --simulate-raters 2
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

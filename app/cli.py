@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from app.admin_cli import export_command, study_app, users_app
+from app.demo_cli import demo_command
 from app.report_cli import report_app
 from app.serve_cli import serve_command
 from data.cli import app as data_app
@@ -28,6 +29,7 @@ app.command("generate")(generate_command)
 app.command("serve")(serve_command)
 app.command("export")(export_command)
 app.add_typer(report_app, name="report")
+app.command("demo")(demo_command)
 
 
 def main() -> None:

@@ -219,7 +219,7 @@ def build_ui(engine: Engine, *, title: str = "medalign: physician judging") -> g
         state = gr.State(None)
         gr.Markdown("## medalign: which answer is better?")
         with gr.Tab("Judge", visible=True) as judge_tab:
-            study_picker = gr.Dropdown(label="Study", choices=[], interactive=True, allow_custom_value=True)
+            study_picker = gr.Dropdown(label="Study", choices=[], interactive=True, allow_custom_value=True, elem_id="study_picker")
             status = gr.Markdown("Choose a study.", elem_id="status")
             bar = gr.HTML(progress_bar(0, 1))
             with gr.Accordion("Guidelines", open=False):

@@ -51,10 +51,19 @@ def length_bias(rows: list[dict], system: str, *, alpha: float = 0.05) -> dict:
     if y_arr.min() == y_arr.max() or np.allclose(x_arr, x_arr[0]):
         result["note"] = "no variation in outcome or length difference: regression not identifiable"
         return result
+    import warnings
+
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
+
     try:
-        fit = sm.Logit(y_arr, sm.add_constant(x_arr)).fit(disp=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", (ConvergenceWarning, PerfectSeparationWarning, RuntimeWarning))
+            fit = sm.Logit(y_arr, sm.add_constant(x_arr)).fit(disp=0)
     except (np.linalg.LinAlgError, ValueError) as exc:  # perfect separation and the like
         result["note"] = f"regression failed: {exc}"
+        return result
+    if not fit.mle_retvals.get("converged", True):
+        result["note"] = "regression did not converge (outcome nearly separated by length); estimates not reported"
         return result
     ci = fit.conf_int(alpha=alpha)
     result.update(

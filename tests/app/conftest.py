@@ -135,7 +135,7 @@ def server(engine, recorder):
         port = sock.getsockname()[1]
     app = ResponseRecorder(create_app(engine, throttle=LoginThrottle(max_failures=3, window_s=60, delay_s=0.05)))
     recorder.append(app)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None)
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()

@@ -21,21 +21,41 @@ def write_jsonl(path, rows):
 def test_report_from_export_covers_true_rate(tmp_path):
     rows = synthetic_study(0.63, items=240, raters=4, overlap=2, seed=3, tie_share=0.1)
     judgments = write_jsonl(tmp_path / "judgments.jsonl", rows)
-    generations = write_jsonl(tmp_path / "gen.jsonl", [
-        {"id": str(i), "question": "q", "reference": "What causes a chronic cough?",
-         "outputs": {"sft": "Consult your doctor.", "dpo": "What causes chronic cough? It was associated with reflux."}}
-        for i in range(20)])
+    generations = write_jsonl(
+        tmp_path / "gen.jsonl",
+        [
+            {
+                "id": str(i),
+                "question": "q",
+                "reference": "What causes a chronic cough?",
+                "outputs": {"sft": "Consult your doctor.", "dpo": "What causes chronic cough? It was associated with reflux."},
+            }
+            for i in range(20)
+        ],
+    )
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    (run_dir / "metrics.jsonl").write_text("".join(
-        json.dumps({"step": s, "epoch": s / 10, "rewards/margins": s * 0.5, "rewards/accuracies": min(1, s / 5)}) + "\n"
-        for s in range(1, 11)))
+    (run_dir / "metrics.jsonl").write_text(
+        "".join(
+            json.dumps({"step": s, "epoch": s / 10, "rewards/margins": s * 0.5, "rewards/accuracies": min(1, s / 5)}) + "\n"
+            for s in range(1, 11)
+        )
+    )
     out = tmp_path / "report"
-    result = runner.invoke(app, ["report", "--judgments", str(judgments), "--generations", str(generations),
-                                 "--run", str(run_dir), "--out", str(out)])
+    result = runner.invoke(
+        app, ["report", "--judgments", str(judgments), "--generations", str(generations), "--run", str(run_dir), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
-    for name in ("report.md", "report.html", "judgments.csv", "summary.json", "win_rate.png", "reward_margin.png",
-                 "position_bias.png", "hq.png"):
+    for name in (
+        "report.md",
+        "report.html",
+        "judgments.csv",
+        "summary.json",
+        "win_rate.png",
+        "reward_margin.png",
+        "position_bias.png",
+        "hq.png",
+    ):
         assert (out / name).is_file(), name
     summary = json.loads((out / "summary.json").read_text())
     decisive_truth = 0.63
@@ -90,7 +110,9 @@ def test_export_parquet_and_hf(tmp_path, monkeypatch, fmt):
 
     monkeypatch.setenv("MEDALIGN_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
     monkeypatch.setenv("PW", "long-enough-pw")
-    assert runner.invoke(app, ["study", "create", "--name", "pilot", "--answers", str(write_answers(tmp_path / "a.jsonl", 3))]).exit_code == 0
+    assert (
+        runner.invoke(app, ["study", "create", "--name", "pilot", "--answers", str(write_answers(tmp_path / "a.jsonl", 3))]).exit_code == 0
+    )
     assert runner.invoke(app, ["users", "add", "d", "--role", "physician", "--password-env", "PW"]).exit_code == 0
     with storage.transaction(open_database()) as session:
         study, user = storage.get_study(session, "pilot"), storage.get_user(session, "d")

@@ -8,9 +8,16 @@ from evaluation.rouge import paired_comparison, rouge_by_system
 
 ROWS = [
     {"id": "1", "reference": "What causes a chronic cough?", "outputs": {"sft": "cough", "dpo": "What causes chronic cough?"}},
-    {"id": "2", "reference": "Is grapefruit safe with amlodipine?", "outputs": {"sft": "grapefruit juice question",
-                                                                               "dpo": "Does grapefruit interact with amlodipine?"}},
-    {"id": "3", "reference": "How are nosebleeds in children treated?", "outputs": {"sft": "nosebleeds", "dpo": "How to treat nosebleeds in children?"}},
+    {
+        "id": "2",
+        "reference": "Is grapefruit safe with amlodipine?",
+        "outputs": {"sft": "grapefruit juice question", "dpo": "Does grapefruit interact with amlodipine?"},
+    },
+    {
+        "id": "3",
+        "reference": "How are nosebleeds in children treated?",
+        "outputs": {"sft": "nosebleeds", "dpo": "How to treat nosebleeds in children?"},
+    },
 ]
 
 
@@ -46,8 +53,13 @@ def test_bradley_terry_against_weighted_glm():
     for row in rows:  # a tie is half a win each way: two rows of weight 0.5
         x = np.zeros(len(systems))
         x[systems.index(row["system_a"])], x[systems.index(row["system_b"])] = 1, -1
-        outcomes = [(1.0, 1.0)] if row["preferred_system"] == row["system_a"] else \
-            [(0.0, 1.0)] if row["preferred_system"] == row["system_b"] else [(1.0, 0.5), (0.0, 0.5)]
+        outcomes = (
+            [(1.0, 1.0)]
+            if row["preferred_system"] == row["system_a"]
+            else [(0.0, 1.0)]
+            if row["preferred_system"] == row["system_b"]
+            else [(1.0, 0.5), (0.0, 0.5)]
+        )
         for target, weight in outcomes:
             X.append(x[1:])  # first system anchored at 0
             y.append(target)

@@ -1,0 +1,110 @@
+"""The README's main command without serving: every artefact, then round 2 of training from the
+(simulated) judgments, then a real browser judging a pair in the demo app."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from app import storage
+from app.cli import app
+from app.db import open_database
+from app.demo import READABLE_STUDY, TINY_STUDY, run_demo
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("demo")
+    summary = run_demo(workdir, simulate_raters=3, serve=False)
+    return workdir, summary
+
+
+def test_demo_artefacts(demo):
+    workdir, summary = demo
+    for path in ("data/train.jsonl", "data/holdout.jsonl", "model/model.safetensors", "sft/merged/model.safetensors",
+                 "sft/run.json", "pairs/pairs.jsonl", "dpo/merged/model.safetensors", "dpo/metrics.jsonl",
+                 "dpo/reward_margin.png", "generations.jsonl", "hq.json", "report/report.md", "report/report.html",
+                 "report/summary.json", "report/win_rate.png", "report/reward_margin.png", "report/hq.png"):
+        assert (workdir / path).is_file(), path
+    generations = [json.loads(line) for line in (workdir / "generations.jsonl").read_text().splitlines()]
+    assert len(generations) == 16 and all(set(g["outputs"]) == {"base", "sft", "dpo"} for g in generations)
+    assert {h["system"] for h in json.loads((workdir / "hq.json").read_text())} == {"base", "sft", "dpo"}
+    dpo_run = json.loads((workdir / "dpo/run.json").read_text())
+    assert dpo_run["reward_margin_last"] > dpo_run["reward_margin_first"]
+
+    engine = open_database(summary["database"])
+    with storage.transaction(engine) as session:
+        tiny = storage.get_study(session, TINY_STUDY)
+        readable = storage.get_study(session, READABLE_STUDY)
+        assert storage.study_counts(session, tiny)["items"] == 16 and storage.study_counts(session, readable)["items"] == 12
+        rows = storage.export_judgments(session, tiny)
+        users = {u.name: u for u in storage.list_users(session)}
+    assert len(rows) == 16 * 3 and all(r["rater_simulated"] for r in rows)
+    assert users["demo-physician"].role.value == "physician" and not users["demo-physician"].simulated
+    assert summary["simulated_judgments"] == 3 * (16 + 12)
+    report = json.loads((workdir / "report/summary.json").read_text())
+    assert report["counts"]["judgments"] == 48 and report["counts"]["simulated_raters"] == ["sim-rater-1", "sim-rater-2", "sim-rater-3"]
+    assert report["agreement"]["items"] == 16 and report["win_rate"]["n"] == 48
+    assert "(simulated)" in (workdir / "report/report.md").read_text()
+    assert set(summary["logins"]) == {"demo-physician", "demo-researcher"}
+
+
+def test_demo_rerun_skips_finished_steps(demo, capsys):
+    workdir, first = demo
+    summary = run_demo(workdir, simulate_raters=3, serve=False)
+    assert summary["simulated_judgments"] == 0  # everything was judged already
+    assert summary["logins"] != first["logins"]  # demo passwords are new on every run
+    first["logins"] = summary["logins"]
+    err = capsys.readouterr().err
+    assert err.count("up to date, skipped") == 8
+
+
+def test_round_two_from_judgments(demo, monkeypatch):
+    workdir, summary = demo
+    monkeypatch.setenv("MEDALIGN_DATABASE_URL", summary["database"])
+    result = runner.invoke(app, ["train", "feedback", "--study", TINY_STUDY, "--out", str(workdir / "round2/pairs"),
+                                 "--min-agreement", "0.6", "--merge", str(workdir / "pairs")])
+    assert result.exit_code == 0, result.output
+    counts = json.loads((workdir / "round2/pairs/pairs.json").read_text())["counts"]
+    assert counts["pairs"] > 0 and counts["merged_pairs"] >= counts["pairs"]
+    result = runner.invoke(app, ["train", "dpo", "--config", "configs/tiny/dpo.yaml", "--pairs", str(workdir / "round2/pairs"),
+                                 "--set", f"model_name_or_path={workdir / 'dpo/merged'}", "--set", f"output_dir={workdir / 'round2/dpo'}",
+                                 "--set", "training.num_train_epochs=1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((workdir / "round2/dpo/run.json").read_text())["counts"]["pairs_used"] == counts["merged_pairs"]
+
+
+@pytest.mark.browser
+def test_demo_physician_judges_in_a_browser(demo):
+    from app.demo import free_port, start_server
+    from tests.browser import browser_page, chromium_path, log_in
+
+    chromium_path()
+    workdir, summary = demo
+    engine = open_database(summary["database"])
+    server, _thread, url = start_server(engine, "127.0.0.1", free_port())
+    try:
+        with browser_page() as page:
+            dialogs = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            log_in(page, url, "demo-physician", summary["logins"]["demo-physician"])
+            page.locator("#study_picker input").click()
+            page.get_by_role("option", name=READABLE_STUDY).click()
+            page.wait_for_selector("text=0 of 12 judged", timeout=30_000)
+            assert page.locator("#answer_a textarea").input_value()
+            page.locator("body").click(position={"x": 5, "y": 5})
+            page.keyboard.press("1")
+            page.keyboard.press("Enter")
+            page.wait_for_selector("text=1 of 12 judged", timeout=30_000)
+            assert dialogs == []
+    finally:
+        server.should_exit = True
+    with storage.transaction(engine) as session:
+        rows = storage.export_judgments(session, storage.get_study(session, READABLE_STUDY))
+    mine = [r for r in rows if r["rater"] == "demo-physician"]
+    assert len(mine) == 1 and mine[0]["choice"] == "A better" and mine[0]["preferred_system"] == mine[0]["system_a"]
