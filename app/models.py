@@ -3,6 +3,7 @@ in app/migrations; add a migration whenever this file changes."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -104,6 +105,9 @@ class Assignment(SQLModel, table=True):
     slot: int
     sequence: int  # position in this physician's work (0, 1, 2, ...)
     left_system: int  # 1 or 2: which system's answer is shown as "Answer A"
+    # Random handle the browser holds for the pair on screen: a submit names it, so a retry
+    # after a lost reply or a server restart lands on the same pair (and is a no-op there).
+    token: str = Field(default_factory=lambda: secrets.token_urlsafe(16), unique=True, index=True)
     created_at: datetime = _ts()
     shown_at: datetime = _ts()
 

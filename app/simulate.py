@@ -11,6 +11,7 @@ from evaluation.helpfulness import EvasionDetector
 
 # Outputs of the judging screen as gradio_client returns them (State and panels are not sent).
 STATUS, BAR, QUESTION, CONTEXT, ANSWER_A, ANSWER_B = range(6)
+TOKEN = -1
 
 
 def _words(text: str) -> set[str]:
@@ -49,6 +50,6 @@ def simulate_rater(base_url: str, name: str, password: str, study: str, *, seed:
         choice, evasive_a, evasive_b = simulated_choice(
             screen[QUESTION], screen[CONTEXT], screen[ANSWER_A], screen[ANSWER_B], rng, detector
         )
-        screen = client.predict(choice, evasive_a, evasive_b, "simulated rater", api_name="/submit")
+        screen = client.predict(screen[TOKEN], choice, evasive_a, evasive_b, "simulated rater", api_name="/submit")
         submitted += 1
     return submitted

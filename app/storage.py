@@ -282,6 +282,7 @@ class PairView:
     """What the judging screen shows: no system names, only the left/right texts."""
 
     assignment_id: int
+    token: str
     question: str
     context: str
     answer_a: str
@@ -307,8 +308,19 @@ def progress(session: Session, study: Study, user: User) -> Progress:
     return Progress(judged=judged, total=judged + open_now + len(_eligible_items(session, study, user)))
 
 
-def _owned_assignment(session: Session, user: User, assignment_id: int) -> Assignment:
+def study_of(session: Session, assignment: Assignment) -> Study:
+    return session.get(Study, assignment.study_id)
+
+
+def owned_assignment(session: Session, user: User, assignment_id: int) -> Assignment:
     assignment = session.get(Assignment, assignment_id)
+    if assignment is None or assignment.user_id != user.id:
+        raise AccessDenied("not your assignment")
+    return assignment
+
+
+def assignment_by_token(session: Session, user: User, token: str) -> Assignment:
+    assignment = session.exec(select(Assignment).where(Assignment.token == token)).first()
     if assignment is None or assignment.user_id != user.id:
         raise AccessDenied("not your assignment")
     return assignment
@@ -316,7 +328,7 @@ def _owned_assignment(session: Session, user: User, assignment_id: int) -> Assig
 
 def show_pair(session: Session, user: User, assignment_id: int) -> PairView:
     """Render an assignment for its physician; restarts its time-on-task clock if unjudged."""
-    assignment = _owned_assignment(session, user, assignment_id)
+    assignment = owned_assignment(session, user, assignment_id)
     item = session.get(Item, assignment.item_id)
     study = session.get(Study, assignment.study_id)
     judged = session.exec(select(Judgment).where(Judgment.assignment_id == assignment.id)).first()
@@ -325,7 +337,7 @@ def show_pair(session: Session, user: User, assignment_id: int) -> PairView:
         session.add(assignment)
     left, right = (item.answer_1, item.answer_2) if assignment.left_system == 1 else (item.answer_2, item.answer_1)
     done = progress(session, study, user)
-    return PairView(assignment.id, item.question, item.context, left, right, done.judged, done.total)
+    return PairView(assignment.id, assignment.token, item.question, item.context, left, right, done.judged, done.total)
 
 
 def _judgment_fields(study: Study, assignment: Assignment, choice: Choice, evasive_a: bool, evasive_b: bool) -> dict:
@@ -344,7 +356,7 @@ def submit_judgment(
 ) -> tuple[Judgment, bool]:
     """Store the judgment of an assignment. Idempotent: if one is stored already (double
     click, retry, replay), that one is returned unchanged. Returns (judgment, created)."""
-    assignment = _owned_assignment(session, user, assignment_id)
+    assignment = owned_assignment(session, user, assignment_id)
     existing = session.exec(select(Judgment).where(Judgment.assignment_id == assignment.id)).first()
     if existing is not None:
         return existing, False
@@ -381,7 +393,7 @@ def revise_judgment(
     evasive_a: bool = False, evasive_b: bool = False, rationale: str = "",
 ) -> Judgment:
     """Change the physician's most recent judgment (only that one)."""
-    assignment = _owned_assignment(session, user, assignment_id)
+    assignment = owned_assignment(session, user, assignment_id)
     study = session.get(Study, assignment.study_id)
     last = last_judged_assignment(session, study, user)
     if last is None or last.id != assignment.id:
@@ -400,7 +412,7 @@ def revise_judgment(
 
 def judgment_as_shown(session: Session, user: User, assignment_id: int) -> dict:
     """A stored judgment in screen terms (A/B), for the physician who made it."""
-    assignment = _owned_assignment(session, user, assignment_id)
+    assignment = owned_assignment(session, user, assignment_id)
     judgment = session.exec(select(Judgment).where(Judgment.assignment_id == assignment.id)).one()
     flags = {1: judgment.evasive_1, 2: judgment.evasive_2}
     return {

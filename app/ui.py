@@ -67,6 +67,7 @@ class Screen:
     judging: bool = False
     done: bool = False
     guidelines: str = ""
+    token: str = ""
 
     def updates(self) -> tuple:
         return (
@@ -84,6 +85,7 @@ class Screen:
             gr.update(visible=self.judging),
             gr.update(visible=self.done),
             self.guidelines,
+            self.token,
         )
 
 
@@ -112,7 +114,7 @@ def build_ui(engine: Engine, *, title: str = "medalign: physician judging") -> g
                 bar=progress_bar(view.judged, view.total), question=view.question, context=view.context,
                 answer_a=view.answer_a, answer_b=view.answer_b, evasive_a=previous["evasive_a"],
                 evasive_b=previous["evasive_b"], choice=previous["choice"], rationale=previous["rationale"],
-                judging=True, guidelines=study.guidelines,
+                judging=True, guidelines=study.guidelines, token=view.token,
             )
         assignment = storage.next_assignment(session, study, user)
         if assignment is None:
@@ -127,7 +129,7 @@ def build_ui(engine: Engine, *, title: str = "medalign: physician judging") -> g
             state={**state, "assignment_id": assignment.id, "revising": False},
             status=f"{view.judged} of {view.total} judged",
             bar=progress_bar(view.judged, view.total), question=view.question, context=view.context,
-            answer_a=view.answer_a, answer_b=view.answer_b, judging=True, guidelines=study.guidelines,
+            answer_a=view.answer_a, answer_b=view.answer_b, judging=True, guidelines=study.guidelines, token=view.token,
         )
 
     def on_load(request: gr.Request):
@@ -150,22 +152,27 @@ def build_ui(engine: Engine, *, title: str = "medalign: physician judging") -> g
         except (AccessDenied, StorageError) as exc:
             raise gr.Error(str(exc)) from None
 
-    def submit(state: dict | None, choice: str | None, evasive_a: bool, evasive_b: bool, rationale: str,
+    def submit(state: dict | None, token: str, choice: str | None, evasive_a: bool, evasive_b: bool, rationale: str,
                request: gr.Request):
-        if not state or not state.get("assignment_id"):
+        if not token and not (state and state.get("assignment_id")):
             raise gr.Error("Nothing to submit: choose a study first.")
         if choice not in CHOICES:
             gr.Warning("Choose A better, B better, Tie or Both bad first (keys 1-4).")
-            return (gr.skip(),) * 14
+            return (gr.skip(),) * len(screen_outputs)
         try:
             with storage.transaction(engine) as session:
                 user = _caller(session, request, state, Role.physician)
-                study = storage.get_study(session, state["study"])
+                # The token names the pair that was on screen: after a restart (empty State) or a
+                # lost reply, a retry still lands on that pair, where it changes nothing.
+                assignment = (storage.assignment_by_token(session, user, token) if token
+                              else storage.owned_assignment(session, user, state["assignment_id"]))
+                study = storage.study_of(session, assignment)
+                state = {**(state or {}), "user": user.name, "study": study.name}
                 args = dict(evasive_a=bool(evasive_a), evasive_b=bool(evasive_b), rationale=rationale or "")
-                if state.get("revising"):
-                    storage.revise_judgment(session, user, state["assignment_id"], choice, **args)
+                if state.get("revising") and state.get("assignment_id") == assignment.id:
+                    storage.revise_judgment(session, user, assignment.id, choice, **args)
                 else:
-                    storage.submit_judgment(session, user, state["assignment_id"], choice, **args)
+                    storage.submit_judgment(session, user, assignment.id, choice, **args)
             with storage.transaction(engine) as session:
                 return screen_for(session, user, study, state).updates()
         except (AccessDenied, StorageError) as exc:
@@ -240,25 +247,26 @@ def build_ui(engine: Engine, *, title: str = "medalign: physician judging") -> g
                 with gr.Row():
                     submit_button = gr.Button("Submit (Enter)", variant="primary", elem_id="submit")
                     revise_button = gr.Button("Revise my last judgment", elem_id="revise")
+                pair_token = gr.Textbox(visible=False, elem_id="pair_token")
             with gr.Column(visible=False) as done_panel:
                 gr.Markdown("### End of study\nYou have judged every pair available to you. Thank you. "
                             "You may close this tab; use *Revise my last judgment* to change your last answer.")
                 revise_done = gr.Button("Revise my last judgment", elem_id="revise_done")
         with gr.Tab("Researcher", visible=False) as researcher_tab:
-            research_picker = gr.Dropdown(label="Study", choices=[], interactive=True, allow_custom_value=True)
+            research_picker = gr.Dropdown(label="Study", choices=[], interactive=True, allow_custom_value=True, elem_id="research_picker")
             refresh = gr.Button("Refresh")
             research_summary = gr.Markdown()
             research_table = gr.Dataframe(
                 headers=["physician", "assigned", "judged", "gold judged", "gold accuracy"], interactive=False
             )
             research_links = gr.HTML()
-        gr.Button("Log out", link="/logout", size="sm")
+        gr.Button("Log out", link="/logout", size="sm", elem_id="logout")
 
         screen_outputs = [state, status, bar, question, context, answer_a, answer_b, evasive_a, evasive_b, choice,
-                          rationale, judging_panel, done_panel, guidelines]
+                          rationale, judging_panel, done_panel, guidelines, pair_token]
         blocks.load(on_load, None, [study_picker, researcher_tab, judge_tab], api_visibility="private")
         study_picker.change(open_study, [study_picker], screen_outputs, api_name="open_study")
-        judge_inputs = [state, choice, evasive_a, evasive_b, rationale]
+        judge_inputs = [state, pair_token, choice, evasive_a, evasive_b, rationale]
         submit_button.click(submit, judge_inputs, screen_outputs, api_name="submit", concurrency_limit=None)
         revise_button.click(revise_last, [state], screen_outputs, api_name="revise_last")
         revise_done.click(revise_last, [state], screen_outputs, api_visibility="private")

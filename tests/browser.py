@@ -39,4 +39,4 @@ def log_in(page, base_url: str, name: str, password: str) -> None:
     page.get_by_label("username").fill(name)
     page.get_by_label("password").fill(password)
     page.get_by_role("button", name="Login").click()
-    page.wait_for_selector("#status", timeout=30_000)
+    page.wait_for_selector("#logout", timeout=30_000)

@@ -31,7 +31,7 @@ def test_physician_judges_through_client_and_researcher_exports(server, engine, 
     text = json.dumps(screen)
     assert "sft" not in text.lower().replace("sft answer", "") and '"dpo"' not in text.lower()
     for _ in range(3):
-        screen = client.predict("B better", False, True, "clear", api_name="/submit")
+        screen = client.predict(screen[-1], "B better", False, True, "clear", api_name="/submit")
     assert "All done: 3 of 3" in json.dumps(screen)
     with storage.transaction(engine) as session:
         rows = storage.export_judgments(session, study)
