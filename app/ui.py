@@ -173,7 +173,8 @@ def build_ui(engine: Engine, *, title: str = "medalign: physician judging") -> g
                     storage.revise_judgment(session, user, assignment.id, choice, **args)
                 else:
                     storage.submit_judgment(session, user, assignment.id, choice, **args)
-            with storage.transaction(engine) as session:
+                # Same transaction: one commit (one fsync) per submit, and the reply that
+                # acknowledges the judgment is only sent after that commit.
                 return screen_for(session, user, study, state).updates()
         except (AccessDenied, StorageError) as exc:
             raise gr.Error(str(exc)) from None
@@ -209,8 +210,8 @@ def build_ui(engine: Engine, *, title: str = "medalign: physician judging") -> g
              "-" if r["gold_accuracy"] is None else round(r["gold_accuracy"], 3)]
             for r in rows
         ]
-        summary = (
-            f"**{study.system_1} vs {study.system_2}**: {counts['judgments']} judgments of "
+        summary = html.escape(
+            f"{study.system_1} vs {study.system_2}: {counts['judgments']} judgments of "
             f"{counts['target']} planned ({counts['items']} items x overlap {study.overlap}; "
             f"{counts['gold_items']} gold items). " + win_rate_text(judgments, study.system_2)
         )
@@ -230,11 +231,13 @@ def build_ui(engine: Engine, *, title: str = "medalign: physician judging") -> g
             status = gr.Markdown("Choose a study.", elem_id="status")
             bar = gr.HTML(progress_bar(0, 1))
             with gr.Accordion("Guidelines", open=False):
-                guidelines = gr.Markdown("")
+                # Plain text, like every other researcher- or model-written text on this screen.
+                guidelines = gr.Textbox(show_label=False, interactive=False, lines=3, max_lines=20, elem_id="guidelines")
             with gr.Column(visible=False) as judging_panel:
-                question = gr.Textbox(label="Question", interactive=False, lines=2, max_lines=8)
+                question = gr.Textbox(label="Question", interactive=False, lines=2, max_lines=8, elem_id="question")
                 with gr.Accordion("Abstract context", open=False):
-                    context = gr.Textbox(label="Context", interactive=False, lines=4, max_lines=20, show_label=False)
+                    context = gr.Textbox(label="Context", interactive=False, lines=4, max_lines=20, show_label=False,
+                                         elem_id="context")
                 with gr.Row(elem_id="answers", equal_height=True):
                     with gr.Column(min_width=320):
                         answer_a = gr.Textbox(label="Answer A", interactive=False, lines=6, max_lines=30, elem_id="answer_a")
@@ -295,5 +298,5 @@ def win_rate_text(judgments: list[dict], system: str) -> str:
     if not rows:
         return "No judgments yet."
     result = win_rate(rows, system)
-    return (f"Win rate of **{system}**: {result.rate:.2f} (95% Wilson {result.ci_low:.2f}-{result.ci_high:.2f}), "
+    return (f"Win rate of {system}: {result.rate:.2f} (95% Wilson {result.ci_low:.2f}-{result.ci_high:.2f}), "
             f"n = {result.n}; ties {result.ties}, both bad {result.both_bad}.")

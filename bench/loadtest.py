@@ -1,0 +1,272 @@
+"""Many physicians at once against a real server process, optionally killed with SIGKILL and
+restarted mid-run. Every acknowledged judgment must be stored exactly once, no item may
+exceed its overlap, no physician may see an item twice.
+
+    python bench/loadtest.py --physicians 50 --judgments 20 [--crash] [--postgres] [--results bench/RESULTS.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+PASSWORD = "load-test-password"
+STATUS, QUESTION, TOKEN = 0, 2, -1
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """`medalign serve` in its own process, so that it can be SIGKILLed."""
+
+    def __init__(self, db_url: str, port: int, log: Path) -> None:
+        self.db_url, self.port, self.log = db_url, port, log
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120) -> float:
+        started = time.time()
+        handle = self.log.open("a")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--db", self.db_url, "--port", str(self.port)],
+            cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
+        )
+        while time.time() - started < timeout:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}; see {self.log}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200:
+                    return time.time() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not come up")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@dataclass
+class ClientLog:
+    name: str
+    acknowledged: list[tuple[str, str]] = field(default_factory=list)  # (token, choice)
+    questions_seen: list[str] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    retries: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def physician(server: ServerProcess, name: str, study: str, judgments: int, pause: tuple[float, float], seed: int,
+              log: ClientLog, deadline: float) -> None:
+    from gradio_client import Client
+
+    rng = random.Random(seed)
+
+    def connect():
+        wait = 0.5
+        while True:
+            if time.time() > deadline:
+                raise TimeoutError("deadline passed while reconnecting")
+            try:
+                client = Client(server.url, auth=(name, PASSWORD), verbose=False)
+                return client, client.predict(study, api_name="/open_study")
+            except Exception:  # noqa: BLE001 - server down or restarting: back off (with jitter) and log in again
+                time.sleep(wait * rng.uniform(0.5, 1.5))
+                wait = min(wait * 2, 8)
+
+    client, screen = connect()
+    log.questions_seen.append(screen[QUESTION])
+    done = 0
+    while done < judgments and not screen[STATUS].startswith("All done"):
+        time.sleep(rng.uniform(*pause))  # reading and thinking
+        token, choice = screen[TOKEN], rng.choice(["A better", "B better", "Tie", "Both bad"])
+        started = time.perf_counter()
+        try:
+            screen = client.predict(token, choice, rng.random() < 0.2, rng.random() < 0.2, "", api_name="/submit")
+        except Exception:  # noqa: BLE001 - no reply: the server may have died before or after storing it
+            log.retries += 1
+            client, _reopened = connect()
+            # retry the same submission for the same pair, as a browser retry would
+            screen = client.predict(token, choice, False, False, "", api_name="/submit")
+        log.latencies_ms.append((time.perf_counter() - started) * 1000)
+        log.acknowledged.append((token, choice))
+        done += 1
+        if not screen[STATUS].startswith("All done"):
+            log.questions_seen.append(screen[QUESTION])
+
+
+def setup_database(db_url: str, physicians: int, items: int, overlap: int) -> str:
+    from app import storage
+    from app.db import open_database
+    from app.study_files import PairItem
+
+    engine = open_database(db_url)
+    with storage.transaction(engine) as session:
+        pairs = [PairItem(f"item{i}", f"Question {i}: is treatment {i} effective?", f"Context {i}.", None,
+                          f"First answer to {i}.", f"Second answer to {i}.") for i in range(items)]
+        storage.create_study(session, name="load", systems=("sft", "dpo"), items=pairs, overlap=overlap)
+        for p in range(physicians):
+            storage.add_user(session, f"doc{p:03d}", "physician", PASSWORD)
+    engine.dispose()
+    return "load"
+
+
+def verify(db_url: str, logs: list[ClientLog], overlap: int) -> dict:
+    from sqlmodel import select
+
+    from app import storage
+    from app.db import open_database
+    from app.models import Assignment, Item, Judgment, User
+
+    engine = open_database(db_url)
+    with storage.transaction(engine) as session:
+        rows = session.exec(select(Judgment, Assignment, Item, User)
+                            .join(Assignment, Assignment.id == Judgment.assignment_id)
+                            .join(Item, Item.id == Assignment.item_id)
+                            .join(User, User.id == Assignment.user_id)).all()
+        assignments = session.exec(select(Assignment)).all()
+    by_token: dict[str, list] = {}
+    for judgment, assignment, _item, _user in rows:
+        by_token.setdefault(assignment.token, []).append(judgment)
+    acknowledged = [a for log in logs for a in log.acknowledged]
+    lost = [t for t, _ in acknowledged if t not in by_token]
+    wrong_choice = [t for t, c in acknowledged if t in by_token and by_token[t][0].choice.value != c]
+    per_user_item = Counter((a.user_id, a.item_id) for a in assignments)
+    per_item = Counter(a.item_id for a in assignments)
+    latencies = sorted(x for log in logs for x in log.latencies_ms)
+
+    def pct(q):
+        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 1) if latencies else None
+
+    return {
+        "acknowledged": len(acknowledged),
+        "stored": len(rows),
+        "lost": len(lost),
+        "duplicated": sum(len(v) - 1 for v in by_token.values()) + sum(c - 1 for c in per_user_item.values() if c > 1),
+        "stored_with_other_choice": len(wrong_choice),
+        "items_over_overlap": sum(1 for c in per_item.values() if c > overlap),
+        "physicians_seeing_an_item_twice": sum(1 for log in logs if len(log.questions_seen) != len(set(log.questions_seen))),
+        "retries": sum(log.retries for log in logs),
+        "client_errors": [e for log in logs for e in log.errors][:5],
+        "latency_ms": {"p50": pct(0.50), "p95": pct(0.95), "p99": pct(0.99), "max": latencies[-1] if latencies else None},
+    }
+
+
+def run(db_url: str, *, physicians: int, judgments: int, overlap: int, crash: bool, pause: tuple[float, float],
+        workdir: Path, timeout: float = 540) -> dict:
+    # enough items that every physician can make all their judgments (each also holds one open pair)
+    items = -(-physicians * (judgments + 1) // overlap)
+    study = setup_database(db_url, physicians, items, overlap)
+    server = ServerProcess(db_url, free_port(), workdir / "server.log")
+    startup = server.start()
+    logs = [ClientLog(f"doc{p:03d}") for p in range(physicians)]
+    deadline = time.time() + timeout
+    threads = [threading.Thread(target=_guard, args=(physician, server, log.name, study, judgments, pause, i, log, deadline))
+               for i, log in enumerate(logs)]
+    started = time.time()
+    for thread in threads:
+        thread.start()
+    kill_info = None
+    if crash:
+        target = physicians * judgments // 2
+        while sum(len(log.acknowledged) for log in logs) < target and time.time() < deadline:
+            time.sleep(0.05)
+        acked_before = sum(len(log.acknowledged) for log in logs)
+        server.kill()
+        restart = server.start()
+        kill_info = {"acknowledged_before_kill": acked_before, "restart_s": round(restart, 1)}
+    for thread in threads:
+        thread.join(max(1, deadline - time.time()))
+    elapsed = time.time() - started
+    server.stop()
+    result = verify(db_url, logs, overlap)
+    result.update(physicians=physicians, judgments_each=judgments, overlap=overlap, items=items, crash=kill_info,
+                  wall_s=round(elapsed, 1), server_start_s=round(startup, 1), unfinished_clients=sum(t.is_alive() for t in threads),
+                  database=db_url.split(":")[0])
+    return result
+
+
+def _guard(fn, *args):
+    log = args[-2]
+    try:
+        fn(*args)
+    except Exception as exc:  # noqa: BLE001 - recorded and reported
+        log.errors.append(f"{type(exc).__name__}: {exc}")
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--physicians", type=int, default=50)
+    parser.add_argument("--judgments", type=int, default=20)
+    parser.add_argument("--overlap", type=int, default=2)
+    parser.add_argument("--crash", action="store_true", help="SIGKILL the server halfway and restart it")
+    parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL server instead of SQLite")
+    parser.add_argument("--pause", type=float, nargs=2, default=(0.2, 1.0), help="seconds between judgments (min max)")
+    parser.add_argument("--results", type=Path, help="append the figures to this Markdown file")
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO))
+    with tempfile.TemporaryDirectory(prefix="medalign-load-") as tmp:
+        workdir = Path(tmp)
+        if args.postgres:
+            from tests.postgres import postgres_server
+
+            with postgres_server() as url:
+                result = run(url, physicians=args.physicians, judgments=args.judgments, overlap=args.overlap, crash=args.crash,
+                             pause=tuple(args.pause), workdir=workdir)
+        else:
+            result = run(f"sqlite:///{workdir / 'load.db'}", physicians=args.physicians, judgments=args.judgments,
+                         overlap=args.overlap, crash=args.crash, pause=tuple(args.pause), workdir=workdir)
+    print(json.dumps(result, indent=2))
+    if args.results:
+        command = "python bench/loadtest.py " + " ".join(sys.argv[1:])
+        write_results(args.results, f"Load{' + SIGKILL' if args.crash else ''} ({result['database']})", result, command)
+
+
+def write_results(path: Path, title: str, result: dict, command: str) -> None:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"\n## {title}\n", f"- date: {stamp}", f"- machine: {machine()}", f"- command: `{command}`", "```json",
+             json.dumps(result, indent=2), "```"]
+    with path.open("a") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

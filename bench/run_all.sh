@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Reproduce the figures in bench/RESULTS.md (appends; takes a few minutes on 2 cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+$PY bench/loadtest.py --physicians 50 --judgments 20 --results bench/RESULTS.md
+$PY bench/loadtest.py --physicians 50 --judgments 20 --crash --results bench/RESULTS.md
+$PY bench/loadtest.py --physicians 50 --judgments 20 --postgres --results bench/RESULTS.md
+$PY bench/loadtest.py --physicians 50 --judgments 20 --postgres --crash --results bench/RESULTS.md
+# Slower, closer to real reading time (real physicians take tens of seconds per pair).
+$PY bench/loadtest.py --physicians 50 --judgments 20 --pause 3 8 --results bench/RESULTS.md
