@@ -1,0 +1,127 @@
+"""A corpus of bad study and data files: each gives a clear error naming the place, and the
+database and the output folders are left exactly as they were."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from openpyxl import Workbook
+from typer.testing import CliRunner
+
+from app.cli import app
+from tests.app.conftest import write_answers
+
+runner = CliRunner()
+
+
+def good_rows(n=3):
+    return [{"id": f"q{i}", "question": f"Q{i}?", "context": "c", "outputs": {"sft": f"s{i}", "dpo": f"d{i}"}} for i in range(n)]
+
+
+def jsonl(rows) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+def mutate(change):
+    rows = good_rows()
+    change(rows)
+    return jsonl(rows)
+
+
+STUDY_FILES = {
+    "truncated.jsonl": (jsonl(good_rows())[:-25], "truncated.jsonl:3: invalid JSON"),
+    "latin1.jsonl": ('{"id": "q0", "question": "Caf\u00e9?"}\n'.encode("latin-1"), "latin1.jsonl:1: not valid UTF-8"),
+    "utf16.jsonl": (jsonl(good_rows()).decode().encode("utf-16"), "utf16.jsonl:1: not valid UTF-8"),
+    "no_question.jsonl": (mutate(lambda r: r[1].pop("question")), "no_question.jsonl:2: record 'q1': field 'question': missing"),
+    "no_outputs.jsonl": (mutate(lambda r: r[0].pop("outputs")), "no_outputs.jsonl:1: record 'q0': field 'outputs'"),
+    "no_id.jsonl": (mutate(lambda r: r[2].pop("id")), "no_id.jsonl:3: field 'id': missing field"),
+    "duplicate.jsonl": (mutate(lambda r: r[2].update(id="q0")), "duplicate.jsonl:3: record 'q0': field 'id': duplicate id"),
+    "empty_answer.jsonl": (mutate(lambda r: r[1]["outputs"].update(dpo="")), "empty_answer.jsonl:2: record 'q1': field 'dpo': empty"),
+    "huge_answer.jsonl": (mutate(lambda r: r[0]["outputs"].update(sft="x" * 1_000_000)),
+                          "huge_answer.jsonl:1: record 'q0': field 'outputs.sft': answer has 1000000 characters"),
+    "unknown_system.jsonl": (mutate(lambda r: r[1]["outputs"].pop("sft")), "unknown_system.jsonl:2: record 'q1': field 'outputs.sft'"),
+    "not_object.jsonl": (b'["q0", "Q?"]\n', "not_object.jsonl:1: expected a JSON object"),
+    "empty.jsonl": (b"\n\n", "empty.jsonl: the file holds no items"),
+}
+
+
+def db_dump(path) -> list[str]:
+    connection = sqlite3.connect(path)
+    try:
+        return list(connection.iterdump())
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def database(tmp_path, monkeypatch):
+    path = tmp_path / "m.db"
+    monkeypatch.setenv("MEDALIGN_DATABASE_URL", f"sqlite:///{path}")
+    result = runner.invoke(app, ["study", "create", "--name", "existing", "--answers", str(write_answers(tmp_path / "ok.jsonl", 2))])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+@pytest.mark.parametrize("name", sorted(STUDY_FILES))
+def test_bad_study_files(tmp_path, database, name):
+    content, message = STUDY_FILES[name]
+    path = tmp_path / name
+    path.write_bytes(content)
+    before = db_dump(database)
+    result = runner.invoke(app, ["study", "create", "--name", "new-study", "--answers", str(path)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output, result.output
+    assert db_dump(database) == before
+
+
+def test_unknown_system_on_command_line_and_bad_gold(tmp_path, database):
+    answers = tmp_path / "a.jsonl"
+    answers.write_bytes(jsonl(good_rows()))
+    before = db_dump(database)
+    result = runner.invoke(app, ["study", "create", "--name", "n", "--answers", str(answers), "--systems", "sft,gpt"])
+    assert result.exit_code == 2 and "a.jsonl:1: record 'q0': field 'outputs.gpt': system 'gpt' absent" in result.output
+    gold = tmp_path / "gold.jsonl"
+    gold.write_bytes(jsonl([{**good_rows(1)[0], "id": "g0"}]))
+    result = runner.invoke(app, ["study", "create", "--name", "n", "--answers", str(answers), "--gold", str(gold)])
+    assert result.exit_code == 2 and "gold.jsonl:1: record 'g0': field 'better'" in result.output
+    assert db_dump(database) == before
+
+
+DATA_FILES = {
+    "truncated.json": ("pubmedqa", b'{"1": {"QUESTION": "Q?", "CONTEXTS": ["c"], ', "truncated.json:1: invalid JSON"),
+    "latin1.jsonl": ("pubmedqa", '{"question": "Caf\u00e9", "context": "c", "answer": "a"}\n'.encode("latin-1"),
+                     "latin1.jsonl:1: not valid UTF-8"),
+    "missing.csv": ("pubmedqa", b"question,answer\nQ,A\n", "missing.csv:1: field 'context': missing column"),
+    "empty_field.csv": ("pubmedqa", b'question,context,answer\nQ,c,""\n', "empty_field.csv:2: record 'line2': field 'answer': empty text"),
+    "dup.jsonl": ("pubmedqa", b'{"id": "1", "question": "a", "context": "c", "answer": "x"}\n'
+                              b'{"id": "1", "question": "b", "context": "c", "answer": "y"}\n',
+                  "dup.jsonl:2: record '1': field 'id': duplicate id"),
+    "meqsum.csv": ("meqsum", b"File,CHQ\n1.txt,q\n", "meqsum.csv:1: field 'Summary'"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DATA_FILES))
+def test_bad_data_files_leave_output_untouched(tmp_path, name):
+    dataset, content, message = DATA_FILES[name]
+    path = tmp_path / name
+    path.write_bytes(content)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("previous output")
+    result = runner.invoke(app, ["data", "prepare", dataset, "--source", str(path), "--holdout", "0", "--out", str(out)])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_excel_with_wrong_columns(tmp_path):
+    book = Workbook()
+    book.active.append(["File", "Question", "Answer"])
+    book.active.append(["1.txt", "q", "a"])
+    path = tmp_path / "MeQSum.xlsx"
+    book.save(path)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["data", "prepare", "meqsum", "--source", str(path), "--out", str(out)])
+    assert result.exit_code == 2 and "MeQSum.xlsx:1: field 'CHQ': sheet 'Sheet' lacks column(s) ['CHQ', 'Summary']" in result.output
+    assert not out.exists()
