@@ -33,6 +33,16 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def study_judgments(study: str, db: str | None) -> list[dict]:
+    """A study's judgments in the export format (system names revealed), or exit with the error."""
+    engine = open_database(db)
+    try:
+        with storage.transaction(engine) as session:
+            return storage.export_judgments(session, storage.get_study(session, study))
+    except storage.StorageError as exc:
+        raise fail(str(exc)) from exc
+
+
 @study_app.command("create")
 def study_create(
     name: Annotated[str, typer.Option("--name", help="Unique study name.")],
@@ -174,11 +184,6 @@ def export_command(
     """Export a study's judgments, one row per judgment, with system names revealed."""
     if fmt not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}")
-    engine = open_database(db)
-    try:
-        with storage.transaction(engine) as session:
-            rows = storage.export_judgments(session, storage.get_study(session, study))
-    except storage.StorageError as exc:
-        raise fail(str(exc)) from exc
+    rows = study_judgments(study, db)
     write_export(rows, fmt, out_path)
     err.print(f"wrote {len(rows)} judgments to {out_path}")

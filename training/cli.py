@@ -99,17 +99,11 @@ def feedback(
     db: Annotated[str | None, typer.Option("--db")] = None,
 ) -> None:
     """Physicians' judgments -> new DPO pairs for the next round (`medalign train dpo --pairs OUT`)."""
-    from app import storage
-    from app.db import open_database
+    from app.admin_cli import study_judgments
     from training.feedback import merge_pairs, pairs_from_judgments
     from training.pairs import save_pairs
 
-    engine = open_database(db)
-    try:
-        with storage.transaction(engine) as session:
-            rows = storage.export_judgments(session, storage.get_study(session, study))
-    except storage.StorageError as exc:
-        raise fail(str(exc)) from exc
+    rows = study_judgments(study, db)
     result = pairs_from_judgments(rows, min_agreement=min_agreement, min_gold_accuracy=min_gold_accuracy)
     new_pairs = result.pairs
     counts = dict(result.counts, excluded_raters=result.excluded_raters)

@@ -105,6 +105,14 @@ def trainer_arguments(settings: TrainingSettings, output_dir: Path, precision: s
     )
 
 
+def save_adapter_and_merged(trainer, tokenizer, output_dir: Path, *, merge: bool) -> None:
+    """adapter/ always; merged/ (the adapter merged into its base) when asked for."""
+    trainer.model.save_pretrained(output_dir / "adapter")
+    tokenizer.save_pretrained(output_dir / "adapter")
+    if merge:
+        save_merged(trainer.model, tokenizer, output_dir / "merged")
+
+
 def save_merged(peft_model, tokenizer, out_dir: Path) -> Path:
     """Merge the LoRA adapter into its base and save a plain model (for the next stage)."""
     merged = peft_model.merge_and_unload()

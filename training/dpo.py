@@ -19,7 +19,7 @@ from training.common import (
     load_tokenizer,
     lora_config,
     resolve_precision,
-    save_merged,
+    save_adapter_and_merged,
     trainer_arguments,
 )
 from training.recipes import DPORecipe
@@ -96,10 +96,8 @@ def run_dpo(recipe: DPORecipe, *, pairs_dir: Path | None = None, callbacks: list
     )
     console.print(f"DPO: {len(rows)} pairs, beta={recipe.training.beta}, {'4-bit' if quantization else precision}")
     trainer.train()
-    trainer.model.save_pretrained(output_dir / "adapter")
-    tokenizer.save_pretrained(output_dir / "adapter")
-    if recipe.merge and quantization is None:
-        save_merged(trainer.model, tokenizer, output_dir / "merged")
+    # merging into 4-bit weights rounds them: a quantized run keeps only the adapter
+    save_adapter_and_merged(trainer, tokenizer, output_dir, merge=recipe.merge and quantization is None)
     metrics = read_metrics(metrics_path)
     plot_metrics(metrics, DPO_PLOT_KEYS[:2], output_dir / "reward_margin.png", "DPO reward margin and accuracy")
     margins = [m["rewards/margins"] for m in metrics if "rewards/margins" in m]

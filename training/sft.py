@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from training.common import load_model, load_tokenizer, lora_config, resolve_precision, save_merged, trainer_arguments
+from training.common import load_model, load_tokenizer, lora_config, resolve_precision, save_adapter_and_merged, trainer_arguments
 from training.recipes import SFTRecipe
 from training.runs import RunRecord, metrics_callback, plot_metrics, read_metrics, tokens_from_logs
 
@@ -60,10 +60,7 @@ def run_sft(recipe: SFTRecipe, *, callbacks: list = ()) -> dict:
     )
     console.print(f"SFT: {len(rows)} examples, {precision}, LoRA r={recipe.lora.r} alpha={recipe.lora.alpha}")
     trainer.train()
-    trainer.model.save_pretrained(output_dir / "adapter")
-    tokenizer.save_pretrained(output_dir / "adapter")
-    if recipe.merge:
-        save_merged(trainer.model, tokenizer, output_dir / "merged")
+    save_adapter_and_merged(trainer, tokenizer, output_dir, merge=recipe.merge)
     metrics = read_metrics(metrics_path)
     plot_metrics(metrics, ["loss", "mean_token_accuracy"], output_dir / "sft_loss.png", "SFT")
     return record.write(tokens_processed=tokens_from_logs(metrics),
