@@ -258,7 +258,7 @@ def build_ui(engine: Engine, *, title: str = "medalign: physician judging") -> g
         with gr.Tab("Researcher", visible=False) as researcher_tab:
             research_picker = gr.Dropdown(label="Study", choices=[], interactive=True, allow_custom_value=True, elem_id="research_picker")
             refresh = gr.Button("Refresh")
-            research_summary = gr.Markdown()
+            research_summary = gr.Markdown(elem_id="research_summary")
             research_table = gr.Dataframe(
                 headers=["physician", "assigned", "judged", "gold judged", "gold accuracy"], interactive=False
             )

@@ -9,3 +9,4 @@ $PY bench/loadtest.py --physicians 50 --judgments 20 --postgres --results bench/
 $PY bench/loadtest.py --physicians 50 --judgments 20 --postgres --crash --results bench/RESULTS.md
 # Slower, closer to real reading time (real physicians take tens of seconds per pair).
 $PY bench/loadtest.py --physicians 50 --judgments 20 --pause 3 8 --results bench/RESULTS.md
+$PY bench/security.py --results bench/RESULTS.md

@@ -6,6 +6,7 @@ pair; no database or export reachable as a file."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 
 import httpx
@@ -19,6 +20,14 @@ from tests.browser import browser_page, chromium_path, log_in
 
 pytestmark = pytest.mark.slow
 SYSTEMS = ("sysalpha_sft", "sysbeta_dpo")
+
+
+def record_figure(name: str, value) -> None:
+    """bench/security.py sets MEDALIGN_FIGURES to collect these for bench/RESULTS.md."""
+    path = os.environ.get("MEDALIGN_FIGURES")
+    if path:
+        with open(path, "a") as handle:
+            handle.write(json.dumps({"name": name, "value": value}) + "\n")
 
 
 @pytest.fixture
@@ -59,20 +68,26 @@ def test_payloads_show_as_text_and_never_run_and_nothing_leaks(server, recorder,
         page.wait_for_selector("text=Revising", timeout=30_000)
         shown_texts.add(page.locator("#rationale textarea").input_value())
         page.wait_for_timeout(500)
-        assert page.evaluate("window.__xss") is None
+        page_flag = page.evaluate("window.__xss")
+        assert page_flag is None
         assert dialogs == []
         # /config and the API info, fetched with the physician's own session
         extra = [page.request.get(f"{server}{path}").text() for path in ("/config", "/gradio_api/info")]
     everything = "\n".join(shown_texts)
     missing = [p for p in PAYLOADS if p not in everything]
+    record_figure("xss", {"payloads_tried": len(PAYLOADS), "places": ["question", "context", "answer", "guidelines", "rationale"],
+                          "executed": len(dialogs) + (page_flag is not None), "shown_verbatim": len(PAYLOADS) - len(missing)})
     assert not missing, f"payloads not shown verbatim: {missing[:3]}"
     with storage.transaction(engine) as session:
         rows = storage.export_judgments(session, hostile_study)
     assert sorted(r["rationale"] for r in rows) == sorted(PAYLOADS[1:8])
-    bodies = "\n".join(recorder[0].texts() + extra).lower()
+    texts = recorder[0].texts() + extra
+    bodies = "\n".join(texts).lower()
     assert "/queue/data" in bodies
-    for leak in (*SYSTEMS, "left_system", "system_1", "system_2", "preferred_system", "assignment_id", "test.db"):
-        assert leak not in bodies, leak
+    leaks = [leak for leak in (*SYSTEMS, "left_system", "system_1", "system_2", "preferred_system", "assignment_id", "test.db")
+             if leak in bodies]
+    record_figure("blinding", {"responses_recorded": len(texts), "bytes": len(bodies), "judgments": 7, "leaks_found": leaks})
+    assert not leaks, leaks
 
 
 def _login(base: str, name: str) -> httpx.Client:
@@ -113,24 +128,37 @@ def test_every_endpoint_refuses_without_login_and_wrong_role(server, engine, mak
         assert result.get("refused") in (401, 403), (dependency.get("api_name"), result)
         refused += 1
     assert refused == len(dependencies)
+    errors = []
+    refused_or_empty = 0
 
-    # a physician calling the researcher functions gets an error and no data
+    # a physician calling the researcher functions gets an error or nothing, and no data
     physician = _login(server, "dr_a")
-    researcher_deps = [d for d in dependencies if d.get("api_name") in ("researcher_view",)]
-    assert researcher_deps
+    by_elem = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
+    researcher_deps = [d for d in dependencies if {"research_summary", "research_picker"} & {by_elem.get(o) for o in d["outputs"]}]
+    assert len(researcher_deps) >= 3  # the view on change and on refresh, and the study list on load
     for dependency in researcher_deps:
-        result = call_event(physician, dependency["id"], [study.name])
-        assert result.get("success") is False and "researcher" in json.dumps(result)
-        assert "dr_a" not in json.dumps(result.get("output", {}).get("data", []))
+        result = call_event(physician, dependency["id"], [study.name] * len(dependency["inputs"]))
+        errors.append(json.dumps(result))
+        data = json.dumps(result.get("output", {}).get("data", []))
+        refused = result.get("success") is False and "researcher" in json.dumps(result)
+        empty = result.get("success") is True and study.name not in data and "dr_a" not in data
+        assert refused or empty, (dependency["id"], result)
+        refused_or_empty += 1
 
     # a physician submitting on another physician's pair is refused and nothing is stored
     with storage.transaction(engine) as session:
         other = storage.next_assignment(session, study, storage.get_user(session, "dr_b"))
     submit = next(d for d in dependencies if d.get("api_name") == "submit")
     result = call_event(physician, submit["id"], [None, other.token, "A better", False, False, ""])
+    errors.append(json.dumps(result))
     assert result.get("success") is False and "not your assignment" in json.dumps(result)
     with storage.transaction(engine) as session:
         assert storage.export_judgments(session, study) == []
+    assert not any(name in error for error in errors for name in ('"sft"', '"dpo"', "sft vs", "dpo answer"))
+    record_figure("access", {"endpoints_in_config": len(dependencies), "refused_without_login": refused,
+                             "researcher_endpoints_tried_as_physician": len(researcher_deps),
+                             "refused_or_no_data_as_physician": refused_or_empty,
+                             "other_physicians_pair_refused": '"success": false' in errors[-1]})
 
 
 def test_database_and_exports_are_not_static_files(server, engine, make_study, make_user):
@@ -138,9 +166,12 @@ def test_database_and_exports_are_not_static_files(server, engine, make_study, m
     make_user("dr_a")
     physician = _login(server, "dr_a")
     database = engine.url.database
+    paths = 0
     for path in (f"/gradio_api/file={database}", f"/file={database}", f"/gradio_api/file/{database}",
                  "/gradio_api/file=medalign.db", "/static/../medalign.db", f"/export/{study.name}/judgments.csv",
                  f"/export/{study.name}/dpo_pairs.jsonl"):
         response = physician.get(path)
         assert response.status_code in (400, 401, 403, 404, 405), (path, response.status_code)
         assert "SQLite format" not in response.text and "preferred_system" not in response.text
+        paths += 1
+    record_figure("static", {"paths_tried": paths, "served": 0})
