@@ -140,9 +140,9 @@ def test_every_endpoint_refuses_without_login_and_wrong_role(server, engine, mak
         result = call_event(physician, dependency["id"], [study.name] * len(dependency["inputs"]))
         errors.append(json.dumps(result))
         data = json.dumps(result.get("output", {}).get("data", []))
-        refused = result.get("success") is False and "researcher" in json.dumps(result)
+        was_refused = result.get("success") is False and "researcher" in json.dumps(result)
         empty = result.get("success") is True and study.name not in data and "dr_a" not in data
-        assert refused or empty, (dependency["id"], result)
+        assert was_refused or empty, (dependency["id"], result)
         refused_or_empty += 1
 
     # a physician submitting on another physician's pair is refused and nothing is stored
