@@ -138,8 +138,10 @@ def build_ui(engine: Engine, *, title: str = "medalign: physician judging") -> g
             user = storage.require_role(session, getattr(request, "username", None), None)
             names = [s.name for s in storage.list_studies(session)]
             is_researcher = user.role is Role.researcher
+        if is_researcher:  # researchers do not judge: open their own tab, with nothing to pick in Judge
+            return gr.update(choices=[], value=None), gr.update(visible=True), gr.Tabs(selected="research")
         picker = gr.update(choices=names, value=names[0] if len(names) == 1 else None)
-        return picker, gr.update(visible=is_researcher), gr.update(visible=not is_researcher)
+        return picker, gr.update(visible=False), gr.Tabs(selected="judge")
 
     def open_study(study_name: str | None, request: gr.Request):
         if not study_name:
@@ -226,7 +228,7 @@ def build_ui(engine: Engine, *, title: str = "medalign: physician judging") -> g
     with gr.Blocks(title=title, analytics_enabled=False) as blocks:
         state = gr.State(None)
         gr.Markdown("## medalign: which answer is better?")
-        with gr.Tab("Judge", visible=True) as judge_tab:
+        with gr.Tabs(selected="judge") as tabs, gr.Tab("Judge", id="judge"):
             study_picker = gr.Dropdown(label="Study", choices=[], interactive=True, allow_custom_value=True, elem_id="study_picker")
             status = gr.Markdown("Choose a study.", elem_id="status")
             bar = gr.HTML(progress_bar(0, 1))
@@ -255,7 +257,7 @@ def build_ui(engine: Engine, *, title: str = "medalign: physician judging") -> g
                 gr.Markdown("### End of study\nYou have judged every pair available to you. Thank you. "
                             "You may close this tab; use *Revise my last judgment* to change your last answer.")
                 revise_done = gr.Button("Revise my last judgment", elem_id="revise_done")
-        with gr.Tab("Researcher", visible=False) as researcher_tab:
+        with tabs, gr.Tab("Researcher", id="research", visible=False) as researcher_tab:
             research_picker = gr.Dropdown(label="Study", choices=[], interactive=True, allow_custom_value=True, elem_id="research_picker")
             refresh = gr.Button("Refresh")
             research_summary = gr.Markdown(elem_id="research_summary")
@@ -267,7 +269,7 @@ def build_ui(engine: Engine, *, title: str = "medalign: physician judging") -> g
 
         screen_outputs = [state, status, bar, question, context, answer_a, answer_b, evasive_a, evasive_b, choice,
                           rationale, judging_panel, done_panel, guidelines, pair_token]
-        blocks.load(on_load, None, [study_picker, researcher_tab, judge_tab], api_visibility="private")
+        blocks.load(on_load, None, [study_picker, researcher_tab, tabs], api_visibility="private")
         study_picker.change(open_study, [study_picker], screen_outputs, api_name="open_study")
         judge_inputs = [state, pair_token, choice, evasive_a, evasive_b, rationale]
         submit_button.click(submit, judge_inputs, screen_outputs, api_name="submit", concurrency_limit=None)
