@@ -170,9 +170,12 @@ def run_demo(workdir: Path, *, simulate_raters: int = 0, serve: bool = True, hos
                                          source_name=path.name)
 
     steps = [
-        Step("prepare data", prepare, [data / "train.jsonl", data / "holdout.jsonl"], [pubmedqa.SAMPLE_PATH]),
-        Step("tiny model", tiny_model, [model / "model.safetensors"], [data / "train.jsonl", CONFIGS / "tiny" / "model.yaml"]),
-        Step("SFT", train_sft, [sft / "merged" / "model.safetensors"], [model, CONFIGS / "tiny" / "sft.yaml"]),
+        Step("prepare data", prepare, [data / "train.jsonl", data / "holdout.jsonl"], [pubmedqa.SAMPLE_PATH],
+             hint="the bundled sample in data/sample/ is missing or edited; restore it with git checkout data/sample"),
+        Step("tiny model", tiny_model, [model / "model.safetensors"], [data / "train.jsonl", CONFIGS / "tiny" / "model.yaml"],
+             hint="check configs/tiny/model.yaml (validated: the error names the key)"),
+        Step("SFT", train_sft, [sft / "merged" / "model.safetensors"], [model, CONFIGS / "tiny" / "sft.yaml"],
+             hint="check configs/tiny/sft.yaml; free memory or disk if the log shows an out-of-memory error"),
         Step("DPO pairs", lambda: make_pairs(str(sft / "merged"), data / "train.jsonl", pairs, generation),
              [pairs / "pairs.jsonl"], [sft / "merged"], {"generation": generation.__dict__}),
         Step("DPO", train_dpo, [dpo / "merged" / "model.safetensors", dpo / "metrics.jsonl"], [pairs / "pairs.jsonl", sft / "merged",
@@ -180,7 +183,8 @@ def run_demo(workdir: Path, *, simulate_raters: int = 0, serve: bool = True, hos
         Step("generate base/SFT/DPO", generate_all, [generations], [model, sft / "merged", dpo / "merged", data / "holdout.jsonl"],
              {"generation": generation.__dict__}),
         Step("helpfulness quotient", hq_step, [workdir / "hq.json"], [generations]),
-        Step("studies", studies, [workdir / "medalign.db"], [generations, READABLE_PAIRS], {"overlap": simulate_raters}),
+        Step("studies", studies, [workdir / "medalign.db"], [generations, READABLE_PAIRS], {"overlap": simulate_raters},
+             hint=f"the database {workdir / 'medalign.db'} may be from another version: delete it and run again"),
     ]
     total = len(steps) + 2
     for number, step in enumerate(steps, start=1):

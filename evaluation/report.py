@@ -63,16 +63,19 @@ def build_summary(
         "systems": systems,
         "metrics": {name: {"higher_is_better": m.higher_is_better, "description": m.description} for name, m in METRICS.items()},
     }
-    if scored:
-        target = target or default_target(systems)
+    target = target or (default_target(systems) if systems else None)
+    # With more than two systems, the target's win rate counts only the comparisons it took part in.
+    involving = [r for r in scored if target in (r["system_a"], r["system_b"])]
+    if involving:
         summary["target"] = target
-        summary["win_rate"] = winrate.win_rate(scored, target).as_dict()
+        summary["win_rate"] = winrate.win_rate(involving, target).as_dict()
         summary["win_rate_cluster_bootstrap"] = [
-            winrate.cluster_bootstrap(scored, target, by=by, rounds=bootstrap_rounds, seed=seed) for by in ("item_id", "rater")
+            winrate.cluster_bootstrap(involving, target, by=by, rounds=bootstrap_rounds, seed=seed) for by in ("item_id", "rater")
         ]
-        summary["win_rate_gee"] = [winrate.gee_win_rate(scored, target, by=by) for by in ("rater", "item_id")]
-        summary["per_rater"] = winrate.per_rater(judgments, target)
-        kept, dropped = winrate.excluding_low_gold(judgments, gold_threshold)
+        summary["win_rate_gee"] = [winrate.gee_win_rate(involving, target, by=by) for by in ("rater", "item_id")]
+        with_gold = [r for r in judgments if r.get("is_gold")] + involving
+        summary["per_rater"] = winrate.per_rater(with_gold, target)
+        kept, dropped = winrate.excluding_low_gold(with_gold, gold_threshold)
         kept_scored = [r for r in kept if not r.get("is_gold")]
         summary["gold_filter"] = {"threshold": gold_threshold, "excluded_raters": dropped,
                                   "win_rate": winrate.win_rate(kept_scored, target).as_dict() if kept_scored else None}
@@ -80,7 +83,7 @@ def build_summary(
         summary["detector_vs_physicians"] = helpfulness.detector_vs_physicians(scored)
         summary["agreement"] = agreement_mod.agreement(scored, rounds=min(bootstrap_rounds, 1000), seed=seed)
         summary["position_bias"] = bias.position_bias(scored)
-        summary["length_bias"] = bias.length_bias(scored, target)
+        summary["length_bias"] = bias.length_bias(involving, target)
         decisive = summary["win_rate"]["wins"] + summary["win_rate"]["losses"]
         rate = summary["win_rate"]["rate_decisive"]
         if rate is not None and 0 < rate < 1 and rate != 0.5:
@@ -88,8 +91,10 @@ def build_summary(
                                 "exact_power_now": power.exact_power(decisive, rate) if decisive else None}
         if len(systems) > 2:
             summary["bradley_terry"] = bradley_terry.bradley_terry(scored, seed=seed)
-    else:
+    elif not scored:
         summary["note"] = "no scored judgments: win rates, agreement and bias checks are left out"
+    else:
+        summary["note"] = f"no judgment involves the target system {target!r}"
     if generations:
         summary["hq"] = [h.as_dict() for h in helpfulness.hq_from_generations(generations)]
         if any(g.get("reference") for g in generations):
@@ -189,6 +194,12 @@ def render_markdown(summary: dict) -> str:
         for system, score in sorted(bt["scores"].items(), key=lambda kv: -kv[1]):
             low, high = bt["intervals"][system]
             lines.append(f"| {_fmt(system)} | {score:.3f} | {_fmt(low)}-{_fmt(high)} |")
+        matrix = bt["win_matrix"]
+        names = sorted(matrix)
+        lines += ["", "Pairwise win rates of direct comparisons (row beats column; ties half):", "",
+                  "| | " + " | ".join(_fmt(n) for n in names) + " |", "|---" * (len(names) + 1) + "|"]
+        for row in names:
+            lines.append(f"| {_fmt(row)} | " + " | ".join(_fmt(matrix[row][col]) for col in names) + " |")
         lines.append("")
     if summary.get("hq") or summary.get("hq_physicians"):
         lines += ["## Helpfulness Quotient", "", "| System | Source | HQ | 95% Wilson | Evasive / total |", "|---|---|---|---|---|"]
@@ -248,6 +259,9 @@ def render_markdown(summary: dict) -> str:
             cells = [f"{scores[f'{t}_{p}']['mean']:.2f}" for t in ("rouge1", "rouge2", "rougeL")
                      for p in ("fmeasure", "precision", "recall")]
             lines.append(f"| {_fmt(system)} | measured (n={scores['n']}) | " + " | ".join(cells) + " |")
+        lines += ["", "F1 with 95% bootstrap intervals: " + "; ".join(
+            f"{_fmt(system)} " + ", ".join(f"{t} {_ci(scores[f'{t}_fmeasure'])}" for t in ("rouge1", "rouge2", "rougeL"))
+            for system, scores in summary["rouge"].items())]
         paired = summary.get("rouge_paired")
         if paired and paired.get("n"):
             lines += ["", "Paired, dpo minus sft (F1): " + "; ".join(

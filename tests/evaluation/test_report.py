@@ -129,3 +129,17 @@ def test_export_parquet_and_hf(tmp_path, monkeypatch, fmt):
 
         frame = load_from_disk(str(out)).to_pandas()
     assert len(frame) == 1 and frame.iloc[0]["choice"] == "Tie" and frame.iloc[0]["rater"] == "d"
+
+
+def test_three_systems_win_rate_uses_only_target_comparisons():
+    from evaluation.judgments import normalise_row
+    from tests.evaluation.test_rouge_bt import bt_rows
+
+    rows = []
+    for i, r in enumerate(bt_rows()):
+        choice = "A better" if r["preferred_system"] == r["system_a"] else "B better" if r["preferred_system"] else "Tie"
+        rows.append(normalise_row({**r, "item_id": str(i), "rater": "r", "choice": choice}))
+    summary = build_summary(rows, target="dpo", bootstrap_rounds=100)
+    # dpo took part in 14 + 12 judgments: sft-vs-dpo (8 wins, 4 losses, 2 ties) and base-vs-dpo (9, 2, 1)
+    assert summary["win_rate"]["n"] == 26 and summary["win_rate"]["wins"] == 17 and summary["win_rate"]["losses"] == 6
+    assert summary["bradley_terry"]["scores"]["dpo"] > summary["bradley_terry"]["scores"]["base"]
