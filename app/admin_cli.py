@@ -33,14 +33,19 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def study_judgments(study: str, db: str | None) -> list[dict]:
-    """A study's judgments in the export format (system names revealed), or exit with the error."""
+def in_transaction(db: str | None, action):
+    """Run action(session) in one transaction; a refused request exits with its message."""
     engine = open_database(db)
     try:
         with storage.transaction(engine) as session:
-            return storage.export_judgments(session, storage.get_study(session, study))
-    except storage.StorageError as exc:
+            return action(session)
+    except (storage.StorageError, ValueError) as exc:  # ValueError: a password too short
         raise fail(str(exc)) from exc
+
+
+def study_judgments(study: str, db: str | None) -> list[dict]:
+    """A study's judgments in the export format (system names revealed), or exit with the error."""
+    return in_transaction(db, lambda session: storage.export_judgments(session, storage.get_study(session, study)))
 
 
 @study_app.command("create")
@@ -133,35 +138,20 @@ def users_add(
     db: DB = None,
 ) -> None:
     password = _password(password_env)
-    engine = open_database(db)
-    try:
-        with storage.transaction(engine) as session:
-            storage.add_user(session, name, role, password)
-    except (storage.StorageError, ValueError) as exc:
-        raise fail(str(exc)) from exc
+    in_transaction(db, lambda session: storage.add_user(session, name, role, password))
     err.print(f"added {role.value} {name!r}")
 
 
 @users_app.command("passwd")
 def users_passwd(name: Annotated[str, typer.Argument()], password_env: PASSWORD_ENV = None, db: DB = None) -> None:
     password = _password(password_env)
-    engine = open_database(db)
-    try:
-        with storage.transaction(engine) as session:
-            storage.set_password(session, name, password)
-    except (storage.StorageError, ValueError) as exc:
-        raise fail(str(exc)) from exc
+    in_transaction(db, lambda session: storage.set_password(session, name, password))
     err.print(f"password of {name!r} changed")
 
 
 @users_app.command("disable")
 def users_disable(name: Annotated[str, typer.Argument()], db: DB = None) -> None:
-    engine = open_database(db)
-    try:
-        with storage.transaction(engine) as session:
-            storage.set_disabled(session, name, True)
-    except storage.StorageError as exc:
-        raise fail(str(exc)) from exc
+    in_transaction(db, lambda session: storage.set_disabled(session, name, True))
     err.print(f"{name!r} disabled")
 
 

@@ -40,8 +40,9 @@ def _template(value: str | None, default: str, *, require_context: bool) -> str:
     return validate_template(value.replace("\\n", "\n"), require_context=require_context)
 
 
-def _run(dataset: str, loader, source, n, holdout, seed, out, template) -> None:
+def _run(dataset: str, loader, source, n, holdout, seed, out, template_option, default_template, require_context) -> None:
     try:
+        template = _template(template_option, default_template, require_context=require_context)
         records, source_info = loader(source)
         prepared = build_examples(records, n=n, holdout=holdout, seed=seed, template=template)
     except DataError as exc:
@@ -75,12 +76,7 @@ def prepare_pubmedqa(
     template: TEMPLATE = None,
 ) -> None:
     """PubMedQA: prompt = context then question; answer = the long answer."""
-    try:
-        tpl = _template(template, PUBMEDQA_TEMPLATE, require_context=True)
-    except DataError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from exc
-    _run("pubmedqa", pubmedqa.load_source, source, n, holdout, seed, out, tpl)
+    _run("pubmedqa", pubmedqa.load_source, source, n, holdout, seed, out, template, PUBMEDQA_TEMPLATE, True)
 
 
 @prepare_app.command("meqsum")
@@ -97,9 +93,4 @@ def prepare_meqsum(
     template: TEMPLATE = None,
 ) -> None:
     """MeQSum: prompt = the consumer health question; answer = the summary."""
-    try:
-        tpl = _template(template, MEQSUM_TEMPLATE, require_context=False)
-    except DataError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from exc
-    _run("meqsum", meqsum.load_source, source, n, holdout, seed, out, tpl)
+    _run("meqsum", meqsum.load_source, source, n, holdout, seed, out, template, MEQSUM_TEMPLATE, False)
