@@ -6,11 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import tempfile
 from pathlib import Path
 
 from app.storage import EXPORT_COLUMNS
+from data.files import write_atomic
 
 FORMATS = ("csv", "jsonl", "parquet", "hf")
 
@@ -55,16 +55,3 @@ def write_export(rows: list[dict], fmt: str, path: Path) -> None:
             shutil.rmtree(staging, ignore_errors=True)
         return
     raise ValueError(f"unknown export format {fmt!r}; expected one of {FORMATS}")
-
-
-def write_atomic(path: Path, payload: bytes) -> None:
-    """Write via a temporary file in the same folder, so a failure leaves no partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(payload)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.exports import write_atomic
+from data.files import write_atomic
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def build_pairs(examples: list[dict], sft_answers: dict[str, str]) -> tuple[list
 def save_pairs(pairs: list[dict], out_dir: Path, counts: dict, *, source: dict) -> None:
     from datasets import Dataset
 
-    from app.exports import write_atomic
+    from data.files import write_atomic
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
