@@ -6,15 +6,33 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 from rich.console import Console
 
 from data import meqsum, pubmedqa
 from data.prepare import build_examples, write_prepared
 from data.prompts import MEQSUM_TEMPLATE, PUBMEDQA_TEMPLATE, validate_template
 from data.records import DataError
+from data.task_cli import task_prepare_command as _task_prepare_command
 
 app = typer.Typer(help="Load and prepare data sets (PubMedQA, MeQSum).", no_args_is_help=True)
-prepare_app = typer.Typer(help="Prepare train/holdout splits with a manifest.", no_args_is_help=True)
+class _TaskPrepareGroup(typer.core.TyperGroup):
+    """`data prepare T`: the fixed commands below, or any task (configs/tasks/T.yaml or a .yaml path)."""
+
+    def list_commands(self, ctx):
+        from data.tasks import task_names
+
+        return sorted(set(super().list_commands(ctx)) | set(task_names()))
+
+    def get_command(self, ctx, name):
+        return super().get_command(ctx, name) or _task_prepare_command(name)
+
+
+prepare_app = typer.Typer(
+    help="Prepare train/holdout splits with a manifest: `prepare TASK --source FILE` for any task "
+         "(`medalign tasks list`), or the original `prepare pubmedqa|meqsum`.",
+    no_args_is_help=True, cls=_TaskPrepareGroup,
+)
 app.add_typer(prepare_app, name="prepare")
 
 err = Console(stderr=True, soft_wrap=True)

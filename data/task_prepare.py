@@ -1,0 +1,100 @@
+"""`data prepare T`: a task's records into train/holdout JSONL with a manifest.
+
+Same guarantees as prepare.py (validated before anything is written, written through a staging
+folder, same inputs and seed give identical bytes), with the de-duplication key taken from the
+task (the abstract for classification, the question and options for MedQA) instead of a
+question that a classification source does not have.
+Each prepared row carries the task name and version, `answer` (the SFT target text, so that the
+existing SFT stage trains on it unchanged) and `gold` (reference text, label name or letter).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from data.prepare import Prepared, normalise_text, question_key
+from data.records import DataError
+from data.task_sources import TaskRecord
+from data.tasks import Task, render_prompt
+
+
+@dataclass(frozen=True)
+class TaskExample:
+    id: str
+    task: str
+    task_version: int
+    question: str
+    context: str
+    prompt: str
+    answer: str
+    gold: str
+    options: dict[str, str] | None = None
+
+    def to_json_dict(self) -> dict:
+        row = {k: v for k, v in self.__dict__.items() if v is not None}
+        return row
+
+
+def sft_target(task: Task, gold: str, options: dict[str, str] | None) -> str:
+    """What SFT teaches the model to write: the reference, the label name, or "C. option text"."""
+    if task.output == "option":
+        return f"{gold}. {options[gold]}"
+    return gold
+
+
+def dedup_key(task: Task, question: str, context: str, options: dict[str, str] | None) -> str:
+    parts = {"question": question, "context": context,
+             "options": "\n".join(f"{k} {v}" for k, v in (options or {}).items())}
+    return "\x1f".join(question_key(parts[name]) for name in task.dedup_fields)
+
+
+def _check_ids(records: list[TaskRecord]) -> None:
+    seen: dict[str, TaskRecord] = {}
+    for record in records:
+        if record.id in seen:
+            first = seen[record.id]
+            raise DataError(f"duplicate id (first seen at {first.file}:{first.line})",
+                            file=record.file, line=record.line, record=record.id, field="id")
+        seen[record.id] = record
+
+
+def build_task_examples(task: Task, records: list[TaskRecord], *, n: int, holdout: int, seed: int) -> Prepared:
+    if n < 1:
+        raise DataError(f"n must be at least 1, got {n}", field="n")
+    if holdout < 0:
+        raise DataError(f"holdout must not be negative, got {holdout}", field="holdout")
+    if not records:
+        raise DataError("the source holds no records")
+    _check_ids(records)
+    unique: list[TaskExample] = []
+    first_by_key: dict[str, TaskExample] = {}
+    dropped, conflicting = [], 0
+    for record in records:
+        question, context = normalise_text(record.question), normalise_text(record.context)
+        gold = record.gold if task.output != "free-text" else normalise_text(record.gold)
+        key = dedup_key(task, question, context, record.options)
+        if key in first_by_key:
+            first = first_by_key[key]
+            dropped.append({"id": record.id, "duplicate_of": first.id, "same_gold": first.gold == gold})
+            conflicting += first.gold != gold
+            continue
+        example = TaskExample(
+            id=record.id, task=task.name, task_version=task.version, question=question, context=context,
+            prompt=render_prompt(task, question=question, context=context, options=record.options),
+            answer=sft_target(task, gold, record.options), gold=gold, options=record.options,
+        )
+        first_by_key[key] = example
+        unique.append(example)
+    warnings = []
+    if conflicting:
+        warnings.append(f"{conflicting} duplicate(s) carried a different answer than the copy kept")
+    random.Random(seed).shuffle(unique)
+    if len(unique) < n:
+        warnings.append(f"asked for n={n} examples but only {len(unique)} unique ones are available; using all")
+    selected = unique[:n]
+    if holdout >= len(selected):
+        raise DataError(f"holdout={holdout} leaves no training examples out of {len(selected)} selected; "
+                        "lower --holdout", field="holdout")
+    return Prepared(train=selected[holdout:], holdout=selected[:holdout], dropped_duplicates=dropped,
+                    warnings=warnings, records_read=len(records))
