@@ -31,9 +31,7 @@ def study_rows(study: str, db: str | None) -> tuple[list[dict], dict]:
         with storage.transaction(engine) as session:
             record = storage.get_study(session, study)
             rows = storage.export_judgments(session, record)
-            settings = {"study": record.name, "systems": f"{record.system_1} vs {record.system_2}",
-                        "overlap": record.overlap, "seed": record.seed, "source": record.source_name,
-                        "source_sha256": record.source_sha256, **storage.study_counts(session, record)}
+            settings = storage.study_settings(session, record)
     except storage.StorageError as exc:
         raise fail(str(exc)) from exc
     return rows, settings

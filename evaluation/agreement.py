@@ -1,7 +1,7 @@
 """Inter-rater agreement on items judged by several physicians.
 
 Each judgment is turned into an outcome in system terms (so the side a system was shown on
-does not matter): "<system> better", "tie" or "both bad". Intervals come from a bootstrap
+does not matter): "<system> better", or the contract's tie / both_bad code. Intervals come from a bootstrap
 over items (Cohen's kappa also has its asymptotic interval).
 """
 
@@ -11,12 +11,12 @@ from itertools import combinations
 
 import numpy as np
 
+from evaluation.contract import Choice
+
 
 def outcome(row: dict) -> str:
-    if row["choice"] == "Tie":
-        return "tie"
-    if row["choice"] == "Both bad":
-        return "both bad"
+    if row["choice"] in (Choice.tie, Choice.both_bad):
+        return str(row["choice"])
     return f"{row['preferred_system']} better"
 
 
@@ -105,7 +105,7 @@ def agreement(rows: list[dict], *, rounds: int = 1000, seed: int = 0, alpha: flo
     items = _multi_rated(rows)
     if not items:
         return {"items": 0, "note": "no item was judged by two or more physicians"}
-    categories = sorted({v for votes in items.values() for v in votes.values()} | {"tie", "both bad"})
+    categories = sorted({v for votes in items.values() for v in votes.values()} | {Choice.tie.value, Choice.both_bad.value})
     counts = [len(v) for v in items.values()]
     modal = max(set(counts), key=counts.count)
     fixed = {k: v for k, v in items.items() if len(v) == modal}

@@ -6,13 +6,15 @@ import numpy as np
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
+from evaluation.contract import DECISIVE, Choice
+
 
 def position_bias(rows: list[dict], *, alpha: float = 0.05) -> dict:
     """Share of decisive judgments that chose the left answer (A), tested against 0.5."""
-    decisive = [r for r in rows if r["choice"] in ("A better", "B better")]
+    decisive = [r for r in rows if r["choice"] in DECISIVE]
     if not decisive:
         return {"n": 0, "note": "no decisive judgments"}
-    left = sum(r["choice"] == "A better" for r in decisive)
+    left = sum(r["choice"] == Choice.a for r in decisive)
     low, high = proportion_confint(left, len(decisive), alpha=alpha, method="wilson")
     return {"n": len(decisive), "left_wins": left, "left_share": left / len(decisive), "ci_low": float(low),
             "ci_high": float(high), "p_value": float(binomtest(left, len(decisive), 0.5).pvalue)}
@@ -31,7 +33,7 @@ def length_bias(rows: list[dict], system: str, *, alpha: float = 0.05) -> dict:
     import statsmodels.api as sm
     from scipy.special import expit
 
-    decisive = [r for r in rows if r["choice"] in ("A better", "B better") and "answer_a" in r]
+    decisive = [r for r in rows if r["choice"] in DECISIVE and "answer_a" in r]
     if not decisive:
         return {"n": 0, "note": "no decisive judgments with answer texts"}
     y, x, longer = [], [], []

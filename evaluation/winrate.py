@@ -1,7 +1,7 @@
 """Win rates of one system against another from pairwise judgments.
 
-Input rows follow the judgment export (app.storage.EXPORT_COLUMNS); the fields used are
-`choice`, `preferred_system`, `item_id` and `rater`. "Both bad" counts as a tie for the rate
+Input rows follow the judgment export (evaluation.contract.PairwiseJudgment); the fields used are
+`choice` (a contract.Choice code), `preferred_system`, `item_id` and `rater`. Both bad counts as a tie for the rate
 and is also reported on its own.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
-TIE_CHOICES = ("Tie", "Both bad")
+from evaluation.contract import Choice
 
 
 class NoJudgments(ValueError):
@@ -46,9 +46,9 @@ def tally(rows: list[dict], system: str) -> tuple[int, int, int, int]:
     """(wins, losses, ties, both_bad) of `system`."""
     wins = losses = ties = both_bad = 0
     for row in rows:
-        if row["choice"] == "Tie":
+        if row["choice"] == Choice.tie:
             ties += 1
-        elif row["choice"] == "Both bad":
+        elif row["choice"] == Choice.both_bad:
             both_bad += 1
         elif row["preferred_system"] == system:
             wins += 1

@@ -5,12 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from evaluation.contract import Choice
+
 
 def judgment(item, rater, outcome, *, left="sft", gold=False, gold_better="", evasive=(False, False),
              answers=("short answer", "a somewhat longer answer")):
-    """outcome: the preferred system, or 'tie' / 'both bad'."""
+    """outcome: the preferred system, or a tie / both_bad code."""
     right = "dpo" if left == "sft" else "sft"
-    choice = {"tie": "Tie", "both bad": "Both bad"}.get(outcome) or ("A better" if outcome == left else "B better")
+    if outcome in (Choice.tie, Choice.both_bad):
+        choice = Choice(outcome).value
+    else:
+        choice = Choice.a.value if outcome == left else Choice.b.value
     return {"item_id": str(item), "rater": rater, "system_a": left, "system_b": right, "choice": choice,
             "preferred_system": outcome if outcome in ("sft", "dpo") else "", "is_gold": gold,
             "gold_better": gold_better, "evasive_a": evasive[0], "evasive_b": evasive[1], "rater_simulated": False,

@@ -62,7 +62,7 @@ def test_krippendorff_against_package_on_noisy_data():
             outcome = truth if rng.random() < 0.8 else ("tie" if rng.random() < 0.5 else "sft")
             rows.append(judgment(item, rater, outcome))
     result = agreement(rows, rounds=200)
-    codes = {"dpo better": 0, "sft better": 1, "tie": 2, "both bad": 3}
+    codes = {"dpo better": 0, "sft better": 1, "tie": 2, "both_bad": 3}
     from evaluation.agreement import outcome
 
     matrix = np.array([[codes[outcome(r)] for r in rows if r["rater"] == rater] for rater in ("a", "b")], dtype=float)

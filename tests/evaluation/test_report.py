@@ -116,7 +116,7 @@ def test_export_parquet_and_hf(tmp_path, monkeypatch, fmt):
     assert runner.invoke(app, ["users", "add", "d", "--role", "physician", "--password-env", "PW"]).exit_code == 0
     with storage.transaction(open_database()) as session:
         study, user = storage.get_study(session, "pilot"), storage.get_user(session, "d")
-        storage.submit_judgment(session, user, storage.next_assignment(session, study, user).id, "Tie")
+        storage.submit_judgment(session, user, storage.next_assignment(session, study, user).id, choice="tie")
     out = tmp_path / f"export.{fmt}"
     result = runner.invoke(app, ["export", "--study", "pilot", "--format", fmt, "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -128,7 +128,7 @@ def test_export_parquet_and_hf(tmp_path, monkeypatch, fmt):
         from datasets import load_from_disk
 
         frame = load_from_disk(str(out)).to_pandas()
-    assert len(frame) == 1 and frame.iloc[0]["choice"] == "Tie" and frame.iloc[0]["rater"] == "d"
+    assert len(frame) == 1 and frame.iloc[0]["choice"] == "tie" and frame.iloc[0]["rater"] == "d"
 
 
 def test_three_systems_win_rate_uses_only_target_comparisons():
@@ -137,7 +137,7 @@ def test_three_systems_win_rate_uses_only_target_comparisons():
 
     rows = []
     for i, r in enumerate(bt_rows()):
-        choice = "A better" if r["preferred_system"] == r["system_a"] else "B better" if r["preferred_system"] else "Tie"
+        choice = "a" if r["preferred_system"] == r["system_a"] else "b" if r["preferred_system"] else "tie"
         rows.append(normalise_row({**r, "item_id": str(i), "rater": "r", "choice": choice}))
     summary = build_summary(rows, target="dpo", bootstrap_rounds=100)
     # dpo took part in 14 + 12 judgments: sft-vs-dpo (8 wins, 4 losses, 2 ties) and base-vs-dpo (9, 2, 1)

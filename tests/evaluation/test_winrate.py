@@ -19,7 +19,7 @@ def wilson(k, n, z=1.959963984540054):
 
 def test_definitions_and_intervals_hand_computed():
     rows = ([judgment(i, "a", "dpo") for i in range(6)] + [judgment(i, "a", "sft") for i in range(6, 9)]
-            + [judgment(9, "a", "tie"), judgment(10, "a", "both bad")])
+            + [judgment(9, "a", "tie"), judgment(10, "a", "both_bad")])
     result = win_rate(rows, "dpo")
     assert (result.n, result.wins, result.losses, result.ties, result.both_bad) == (11, 6, 3, 1, 1)
     assert result.rate == pytest.approx(6 / 11)
