@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from data.records import DataError
+from training.checkpoints import ResumeError
 from training.recipes import RecipeError, load_recipe
 
 err = Console(stderr=True, soft_wrap=True)
@@ -16,6 +18,7 @@ train_app = typer.Typer(help="Training stages: tiny-model, sft, pairs, dpo, feed
 
 CONFIG = Annotated[Path, typer.Option("--config", help="YAML recipe (configs/...).")]
 SET = Annotated[list[str] | None, typer.Option("--set", help="Override a recipe key: section.key=value (repeatable).")]
+RESUME = Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in OUTPUT_DIR/checkpoints.")]
 
 
 def fail(message: str) -> typer.Exit:
@@ -49,13 +52,18 @@ def tiny_model(
 
 
 @train_app.command("sft")
-def sft(config: CONFIG, overrides: SET = None) -> None:
+def sft(config: CONFIG, overrides: SET = None, resume: RESUME = False) -> None:
     """Supervised fine-tuning with LoRA; saves the adapter, the merged model and run.json."""
+    from training.distributed import is_main_process
     from training.sft import run_sft
 
     recipe = recipe_or_exit(config, overrides, "sft")
-    record = run_sft(recipe)
-    err.print(f"SFT done in {record['wall_time_s']} s: {recipe.output_dir}")
+    try:
+        record = run_sft(recipe, resume=resume)
+    except (DataError, ResumeError, FileNotFoundError) as exc:  # bad data or nothing to resume: a message, not a traceback
+        raise fail(str(exc)) from exc
+    if is_main_process():
+        err.print(f"SFT done in {record['wall_time_s']} s: {recipe.output_dir}")
 
 
 @train_app.command("pairs")
@@ -79,45 +87,20 @@ def dpo(
     config: CONFIG,
     pairs_dir: Annotated[Path | None, typer.Option("--pairs", help="Pairs folder (overrides pairs_dir).")] = None,
     overrides: SET = None,
+    resume: RESUME = False,
 ) -> None:
-    """DPO with a new LoRA on the merged SFT model; 4-bit on CUDA, unquantized on CPU."""
+    """DPO with a new LoRA on the merged SFT model; 4-bit on CUDA (fp32 LoRA), unquantized on CPU."""
+    from training.distributed import is_main_process
     from training.dpo import run_dpo
 
     recipe = recipe_or_exit(config, overrides, "dpo")
-    record = run_dpo(recipe, pairs_dir=pairs_dir)
-    err.print(f"DPO done in {record['wall_time_s']} s: reward margin {record['reward_margin_first']} -> "
-              f"{record['reward_margin_last']}; {recipe.output_dir}")
-
-
-@train_app.command("feedback")
-def feedback(
-    study: Annotated[str, typer.Option("--study")],
-    out: Annotated[Path, typer.Option("--out")],
-    min_agreement: Annotated[float, typer.Option("--min-agreement", help="Majority share among decisive votes.")] = 0.5,
-    min_gold_accuracy: Annotated[float | None, typer.Option("--min-gold-accuracy")] = None,
-    merge: Annotated[Path | None, typer.Option("--merge", help="Pairs folder to merge with (no duplicates).")] = None,
-    db: Annotated[str | None, typer.Option("--db")] = None,
-) -> None:
-    """Physicians' judgments -> new DPO pairs for the next round (`medalign train dpo --pairs OUT`)."""
-    from app.admin_cli import study_judgments
-    from training.feedback import merge_pairs, pairs_from_judgments
-    from training.pairs import save_pairs
-
-    rows = study_judgments(study, db)
-    result = pairs_from_judgments(rows, min_agreement=min_agreement, min_gold_accuracy=min_gold_accuracy)
-    new_pairs = result.pairs
-    counts = dict(result.counts, excluded_raters=result.excluded_raters)
-    if merge is not None:
-        from training.dpo import read_pairs
-
-        try:
-            previous = [dict(p, id=p.get("id", "")) for p in read_pairs(merge)]
-        except (FileNotFoundError, ValueError) as exc:
-            raise fail(str(exc)) from exc
-        new_pairs, merged_counts = merge_pairs(previous, result.pairs)
-        counts.update(merged_counts)
-    save_pairs(new_pairs, out, counts, source={"study": study, "merge": str(merge) if merge else None})
-    err.print(f"feedback pairs: {json.dumps(counts)} -> {out}")
+    try:
+        record = run_dpo(recipe, pairs_dir=pairs_dir, resume=resume)
+    except (DataError, ResumeError, FileNotFoundError) as exc:
+        raise fail(str(exc)) from exc
+    if is_main_process():
+        err.print(f"DPO done in {record['wall_time_s']} s: reward margin {record['reward_margin_first']} -> "
+                  f"{record['reward_margin_last']}; {recipe.output_dir}")
 
 
 def generate_command(

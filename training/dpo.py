@@ -2,8 +2,8 @@
 
 The reference model is the same model with the new adapter disabled (ref_model=None and a
 peft_config): no second copy in memory. On CUDA the model is loaded in 4-bit as the recipe
-says; on a CPU it trains unquantized, because bitsandbytes' CPU path silently loses LoRA
-gradients after a no-grad forward pass (see README).
+says, with the LoRA weights kept in fp32; on a CPU it trains unquantized, because
+bitsandbytes' CPU path silently loses LoRA gradients after a no-grad forward pass (see README).
 """
 
 from __future__ import annotations
@@ -13,21 +13,27 @@ from pathlib import Path
 
 from rich.console import Console
 
+from data.records import DataError
+from training.checkpoints import prepare_checkpoints
 from training.common import (
     cuda_available,
+    keep_adapters_fp32,
     load_model,
     load_tokenizer,
     lora_config,
     resolve_precision,
-    save_adapter_and_merged,
+    save_outputs,
+    split_eval,
     trainer_arguments,
 )
+from training.distributed import is_main_process
 from training.recipes import DPORecipe
-from training.runs import RunRecord, metrics_callback, plot_metrics, read_metrics, tokens_from_logs
+from training.runs import RunRecord, finish_run, metrics_callback
 
 console = Console(stderr=True)
 
-DPO_PLOT_KEYS = ["rewards/margins", "rewards/accuracies", "loss", "rewards/chosen", "rewards/rejected"]
+DPO_PANELS = [("rewards/margins", "eval_rewards/margins"), ("rewards/accuracies", "eval_rewards/accuracies"),
+              ("loss", "eval_loss")]
 
 
 def read_pairs(pairs_dir: Path) -> list[dict]:
@@ -38,10 +44,15 @@ def read_pairs(pairs_dir: Path) -> list[dict]:
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
-        row = json.loads(line)
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"not a JSON object ({exc.msg})", file=str(path), line=number) from exc
+        if not isinstance(row, dict):
+            raise DataError("not a JSON object", file=str(path), line=number)
         for key in ("prompt", "chosen", "rejected"):
             if not isinstance(row.get(key), str) or not row[key].strip():
-                raise ValueError(f"{path}:{number}: field {key!r} missing or empty")
+                raise DataError("missing or empty", file=str(path), line=number, field=key)
         rows.append({"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"]})
     return rows
 
@@ -52,58 +63,92 @@ def filter_long_prompts(rows: list[dict], tokenizer, max_length: int) -> tuple[l
     return kept, len(rows) - len(kept)
 
 
-def run_dpo(recipe: DPORecipe, *, pairs_dir: Path | None = None, callbacks: list = ()) -> dict:
+def dpo_rows(pairs_dir: Path, tokenizer, max_length: int) -> tuple[list[dict], dict]:
+    """The pairs TRL will train on, and what was dropped (the data-building half of the stage)."""
+    rows, dropped = filter_long_prompts(read_pairs(pairs_dir), tokenizer, max_length)
+    if not rows:
+        raise DataError(f"no usable pairs (none, or every prompt reaches max_length={max_length} tokens)",
+                        file=str(Path(pairs_dir) / "pairs.jsonl"))
+    return rows, {"pairs_read": len(rows) + dropped, "pairs_used": len(rows), "dropped_prompt_too_long": dropped}
+
+
+def effective_quantization(recipe: DPORecipe, record: RunRecord):
+    """The recipe's 4-bit settings on CUDA; None (unquantized, noted in run.json) on a CPU."""
+    quantization = recipe.quantization if recipe.quantization and recipe.quantization.load_in_4bit else None
+    if quantization is not None and not cuda_available():
+        note = ("CPU: training unquantized (the 4-bit recipe needs CUDA; bitsandbytes on CPU silently loses LoRA "
+                "gradients after a no-grad forward)")
+        if is_main_process():
+            console.print(f"[yellow]{note}[/yellow]")
+        record.notes.append(note)
+        return None
+    return quantization
+
+
+def build_dpo_trainer(model, tokenizer, recipe: DPORecipe, train_rows: list[dict], eval_rows: list[dict], *,
+                      precision: str, quantized: bool, callbacks: list = ()):
+    """A DPOTrainer with a new LoRA whose weights (and so optimizer state) stay fp32."""
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
+    if quantized:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=recipe.training.gradient_checkpointing)
+    output_dir = Path(recipe.output_dir)
+    args = DPOConfig(
+        **trainer_arguments(recipe.training, output_dir / "checkpoints", precision, evaluate=bool(eval_rows)),
+        beta=recipe.training.beta,
+        loss_type=[recipe.training.loss_type],
+    )
+    trainer = DPOTrainer(
+        model=model,
+        ref_model=None,
+        args=args,
+        train_dataset=Dataset.from_list(train_rows),
+        eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
+        processing_class=tokenizer,
+        peft_config=lora_config(recipe.lora),
+        callbacks=[metrics_callback(output_dir / "metrics.jsonl"), *callbacks],
+    )
+    keep_adapters_fp32(trainer.model)
+    return trainer
+
+
+def run_dpo(recipe: DPORecipe, *, pairs_dir: Path | None = None, resume: bool = False, callbacks: list = ()) -> dict:
+    """Train, save (adapter, merged model), record. Runs on every rank under `accelerate launch`."""
     pairs_dir = Path(pairs_dir or recipe.pairs_dir)
     output_dir = Path(recipe.output_dir)
     config = recipe.model_dump()
     config["pairs_dir"] = str(pairs_dir)
     record = RunRecord("dpo", output_dir, config, {"pairs": pairs_dir / "pairs.jsonl"})
     precision = resolve_precision(recipe.training.precision)
-    quantization = recipe.quantization if recipe.quantization and recipe.quantization.load_in_4bit else None
-    if quantization is not None and not cuda_available():
-        note = ("CPU: training unquantized (the 4-bit recipe needs CUDA; bitsandbytes on CPU silently loses LoRA "
-                "gradients after a no-grad forward)")
-        console.print(f"[yellow]{note}[/yellow]")
-        record.notes.append(note)
-        quantization = None
+    quantization = effective_quantization(recipe, record)
     tokenizer = load_tokenizer(recipe.model_name_or_path)
-    rows, dropped = filter_long_prompts(read_pairs(pairs_dir), tokenizer, recipe.training.max_length)
-    record.counts.update({"pairs_read": len(rows) + dropped, "pairs_used": len(rows), "dropped_prompt_too_long": dropped})
-    if not rows:
-        raise ValueError(f"{pairs_dir}: no usable pairs")
+    rows, counts = dpo_rows(pairs_dir, tokenizer, recipe.training.max_length)
+    train_rows, eval_rows = split_eval(rows, recipe.training.eval_fraction, recipe.training.seed)
+    record.counts.update({**counts, "train_rows": len(train_rows), "eval_rows": len(eval_rows)})
+    checkpoint = prepare_checkpoints(output_dir / "checkpoints", record.config, record.inputs, resume=resume)
     model = load_model(recipe.model_name_or_path, precision=precision, quantization=quantization)
-    if quantization is not None:
-        from peft import prepare_model_for_kbit_training
+    trainer = build_dpo_trainer(model, tokenizer, recipe, train_rows, eval_rows, precision=precision,
+                                quantized=quantization is not None, callbacks=callbacks)
+    if is_main_process():
+        console.print(f"DPO: {len(train_rows)} pairs ({len(eval_rows)} for eval), beta={recipe.training.beta}, "
+                      f"{'4-bit base, fp32 LoRA' if quantization else precision}" + (f", resuming from {checkpoint}" if checkpoint else ""))
+    trainer.train(resume_from_checkpoint=checkpoint)
+    # the merge reloads the base unquantized, so a 4-bit run is merged into full weights, not rounded 4-bit ones
+    save_outputs(trainer, tokenizer, output_dir, merge=recipe.merge, precision=precision)
+    record.notes += [f"resumed from {checkpoint}"] if checkpoint else []
+    return finish_run(record, output_dir / "metrics.jsonl",
+                      [(DPO_PANELS, output_dir / "reward_margin.png", "DPO reward margin, accuracy and loss")],
+                      lambda metrics: summarise_dpo(metrics, quantized=quantization is not None))
 
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=recipe.training.gradient_checkpointing)
-    args = DPOConfig(
-        **trainer_arguments(recipe.training, output_dir / "checkpoints", precision),
-        beta=recipe.training.beta,
-        loss_type=[recipe.training.loss_type],
-    )
-    metrics_path = output_dir / "metrics.jsonl"
-    trainer = DPOTrainer(
-        model=model,
-        ref_model=None,
-        args=args,
-        train_dataset=Dataset.from_list(rows),
-        processing_class=tokenizer,
-        peft_config=lora_config(recipe.lora),
-        callbacks=[metrics_callback(metrics_path), *callbacks],
-    )
-    console.print(f"DPO: {len(rows)} pairs, beta={recipe.training.beta}, {'4-bit' if quantization else precision}")
-    trainer.train()
-    # merging into 4-bit weights rounds them: a quantized run keeps only the adapter
-    save_adapter_and_merged(trainer, tokenizer, output_dir, merge=recipe.merge and quantization is None)
-    metrics = read_metrics(metrics_path)
-    plot_metrics(metrics, DPO_PLOT_KEYS[:2], output_dir / "reward_margin.png", "DPO reward margin and accuracy")
+
+def summarise_dpo(metrics: list[dict], *, quantized: bool) -> dict:
     margins = [m["rewards/margins"] for m in metrics if "rewards/margins" in m]
-    return record.write(
-        tokens_processed=tokens_from_logs(metrics),
-        extra={"quantized_4bit": quantization is not None,
-               "reward_margin_first": margins[0] if margins else None,
-               "reward_margin_last": margins[-1] if margins else None},
-    )
+    eval_margins = [m["eval_rewards/margins"] for m in metrics if "eval_rewards/margins" in m]
+    return {"quantized_4bit": quantized,
+            "reward_margin_first": margins[0] if margins else None,
+            "reward_margin_last": margins[-1] if margins else None,
+            "eval_reward_margin_first": eval_margins[0] if eval_margins else None,
+            "eval_reward_margin_last": eval_margins[-1] if eval_margins else None}

@@ -35,6 +35,8 @@ class QuantizationSettings(Strict):
     quant_type: Literal["nf4", "fp4"] = "nf4"
     double_quant: bool = True
     compute_dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
+    # ZeRO-3 / FSDP shard the 4-bit weights: their storage dtype must match the other weights (bfloat16)
+    quant_storage: Literal["uint8", "bfloat16", "float16", "float32"] = "uint8"
 
 
 class TrainingSettings(Strict):
@@ -47,7 +49,10 @@ class TrainingSettings(Strict):
     warmup_ratio: float = Field(0.0, ge=0, lt=1)
     max_length: int = Field(1024, gt=0)
     logging_steps: int = Field(1, gt=0)
-    save_strategy: Literal["no", "epoch", "steps"] = "no"
+    save_steps: int = Field(0, ge=0)  # a checkpoint every N optimizer steps (0: none); `--resume` continues from the last
+    save_total_limit: int | None = Field(2, gt=0)  # checkpoints kept on disk (older ones are deleted)
+    eval_fraction: float = Field(0.0, ge=0, lt=1)  # share of the training rows held out for eval loss (0: no eval split)
+    eval_steps: int | None = Field(None, gt=0)  # evaluate every N steps (default: every logging_steps)
     seed: int = 0
     gradient_checkpointing: bool = True
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 on CUDA, fp32 on CPU

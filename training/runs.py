@@ -72,6 +72,9 @@ class RunRecord:
             torch.cuda.reset_peak_memory_stats()
 
     def write(self, *, tokens_processed: int | None = None, extra: dict | None = None) -> dict:
+        """run.json, written by the main process only; every rank gets the record back."""
+        from training.distributed import distributed_summary, is_main_process
+
         record = {
             "stage": self.stage,
             "config": self.config,
@@ -82,24 +85,33 @@ class RunRecord:
             "tokens_processed": tokens_processed,
             "peak_memory": peak_memory(),
             "device": device_summary(),
+            "processes": distributed_summary(),
             "versions": package_versions(),
             "git_commit": git_commit(),
             **(extra or {}),
         }
-        (self.output_dir / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+        if is_main_process():
+            (self.output_dir / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
         return record
 
 
 def metrics_callback(path: Path):
-    """A TrainerCallback appending each log (with step and epoch) to metrics.jsonl."""
+    """A TrainerCallback appending each log (with step and epoch) to metrics.jsonl.
+
+    Only the main process writes (`on_log` fires on every rank). On a resumed run the rows up
+    to the checkpoint's step are kept and later ones dropped: they are logged again.
+    """
     from transformers import TrainerCallback
 
     class MetricsToJsonl(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
-            Path(path).write_text("")
+            if not state.is_world_process_zero:
+                return
+            kept = [row for row in read_metrics(path) if row["step"] <= state.global_step] if Path(path).is_file() else []
+            Path(path).write_text("".join(json.dumps(row) + "\n" for row in kept))
 
         def on_log(self, args, state, control, logs=None, **kwargs):
-            if not logs:
+            if not logs or not state.is_world_process_zero:
                 return
             row = {"step": state.global_step, "epoch": state.epoch, **logs}
             with Path(path).open("a") as handle:
@@ -112,32 +124,32 @@ def read_metrics(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
-def plot_metrics(metrics: list[dict], keys: list[str], out_png: Path, title: str) -> Path | None:
-    """One panel per key, against step (bottom axis) and epoch (top axis)."""
+def plot_metrics(metrics: list[dict], panels: list[str | tuple[str, ...]], out_png: Path, title: str) -> Path | None:
+    """One panel per entry, against step (bottom axis) and epoch (top axis).
+
+    A tuple of keys shares a panel, e.g. ("loss", "eval_loss") puts training and eval loss together.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    present = [k for k in keys if any(k in row for row in metrics)]
+    panels = [(p,) if isinstance(p, str) else tuple(p) for p in panels]
+    present = [[k for k in keys if any(k in row for row in metrics)] for keys in panels]
+    present = [keys for keys in present if keys]
     if not present:
         return None
     fig, axes = plt.subplots(len(present), 1, figsize=(7, 2.8 * len(present)), squeeze=False)
-    for axis, key in zip(axes[:, 0], present, strict=True):
-        rows = [r for r in metrics if key in r]
-        steps = [r["step"] for r in rows]
-        axis.plot(steps, [r[key] for r in rows], marker="o", markersize=3)
-        axis.set_ylabel(key)
+    for axis, keys in zip(axes[:, 0], present, strict=True):
+        for key in keys:
+            rows = [r for r in metrics if key in r]
+            axis.plot([r["step"] for r in rows], [r[key] for r in rows], marker="o", markersize=3, label=key)
+        axis.set_ylabel(keys[0])
         axis.set_xlabel("step")
         axis.grid(alpha=0.3)
-        epochs = [r.get("epoch") or 0 for r in rows]
-        if len(steps) > 1 and steps[-1] > steps[0] and epochs[-1] > epochs[0]:
-            scale = (epochs[-1] - epochs[0]) / (steps[-1] - steps[0])
-            top = axis.secondary_xaxis(
-                "top", functions=(lambda s, a=scale, s0=steps[0], e0=epochs[0]: e0 + (s - s0) * a,
-                                  lambda e, a=scale, s0=steps[0], e0=epochs[0]: s0 + (e - e0) / a)
-            )
-            top.set_xlabel("epoch")
+        if len(keys) > 1:
+            axis.legend(fontsize=8)
+        _epoch_axis(axis, [r for r in metrics if keys[0] in r])
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(out_png, dpi=120)
@@ -145,7 +157,34 @@ def plot_metrics(metrics: list[dict], keys: list[str], out_png: Path, title: str
     return Path(out_png)
 
 
+def _epoch_axis(axis, rows: list[dict]) -> None:
+    steps = [r["step"] for r in rows]
+    epochs = [r.get("epoch") or 0 for r in rows]
+    if len(steps) > 1 and steps[-1] > steps[0] and epochs[-1] > epochs[0]:
+        scale = (epochs[-1] - epochs[0]) / (steps[-1] - steps[0])
+        top = axis.secondary_xaxis(
+            "top", functions=(lambda s, a=scale, s0=steps[0], e0=epochs[0]: e0 + (s - s0) * a,
+                              lambda e, a=scale, s0=steps[0], e0=epochs[0]: s0 + (e - e0) / a)
+        )
+        top.set_xlabel("epoch")
+
+
 def tokens_from_logs(metrics: list[dict]) -> int | None:
     """TRL logs the running token count as `num_tokens`."""
     counts = [r["num_tokens"] for r in metrics if "num_tokens" in r]
     return int(max(counts)) if counts else None
+
+
+def finish_run(record: RunRecord, metrics_path: Path, plots: list[tuple[list, Path, str]], summarise=None) -> dict:
+    """Plots and run.json, on the main process only; every rank gets the record back.
+
+    plots: (panels, png path, title) for plot_metrics; summarise(metrics) adds keys to run.json.
+    """
+    from training.distributed import is_main_process
+
+    main = is_main_process()
+    metrics = read_metrics(metrics_path) if main and Path(metrics_path).is_file() else []
+    if main:
+        for panels, png, title in plots:
+            plot_metrics(metrics, panels, png, title)
+    return record.write(tokens_processed=tokens_from_logs(metrics), extra=summarise(metrics) if summarise else None)

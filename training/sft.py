@@ -6,11 +6,25 @@ from pathlib import Path
 
 from rich.console import Console
 
-from training.common import load_model, load_tokenizer, lora_config, resolve_precision, save_adapter_and_merged, trainer_arguments
+from data.records import DataError
+from training.checkpoints import prepare_checkpoints
+from training.common import (
+    keep_adapters_fp32,
+    load_model,
+    load_tokenizer,
+    lora_config,
+    resolve_precision,
+    save_outputs,
+    split_eval,
+    trainer_arguments,
+)
+from training.distributed import is_main_process
 from training.recipes import SFTRecipe
-from training.runs import RunRecord, metrics_callback, plot_metrics, read_metrics, tokens_from_logs
+from training.runs import RunRecord, finish_run, metrics_callback
 
 console = Console(stderr=True)
+
+SFT_PANELS = [("loss", "eval_loss"), ("mean_token_accuracy", "eval_mean_token_accuracy")]
 
 
 def sft_rows(train_file: Path, tokenizer, max_length: int) -> tuple[list[dict], dict]:
@@ -34,7 +48,8 @@ def sft_rows(train_file: Path, tokenizer, max_length: int) -> tuple[list[dict], 
                   "dropped_prompt_too_long": len(dropped), "dropped_ids": dropped[:50], "truncated": truncated}
 
 
-def run_sft(recipe: SFTRecipe, *, callbacks: list = ()) -> dict:
+def run_sft(recipe: SFTRecipe, *, resume: bool = False, callbacks: list = ()) -> dict:
+    """Train, save (adapter, merged model), record. Runs on every rank under `accelerate launch`."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -45,23 +60,35 @@ def run_sft(recipe: SFTRecipe, *, callbacks: list = ()) -> dict:
     rows, counts = sft_rows(Path(recipe.train_file), tokenizer, recipe.training.max_length)
     record.counts.update(counts)
     if not rows:
-        raise ValueError(f"{recipe.train_file}: no usable examples (all prompts exceed max_length)")
+        raise DataError(f"no usable examples (none, or every prompt reaches max_length={recipe.training.max_length} tokens)",
+                        file=str(recipe.train_file))
+    train_rows, eval_rows = split_eval(rows, recipe.training.eval_fraction, recipe.training.seed)
+    record.counts.update({"train_rows": len(train_rows), "eval_rows": len(eval_rows)})
+    checkpoint = prepare_checkpoints(output_dir / "checkpoints", record.config, record.inputs, resume=resume)
     model = load_model(recipe.model_name_or_path, precision=precision)
-    args = SFTConfig(**trainer_arguments(recipe.training, output_dir / "checkpoints", precision),
+    args = SFTConfig(**trainer_arguments(recipe.training, output_dir / "checkpoints", precision, evaluate=bool(eval_rows)),
                      completion_only_loss=True)
     metrics_path = output_dir / "metrics.jsonl"
     trainer = SFTTrainer(
         model=model,
         args=args,
-        train_dataset=Dataset.from_list(rows),
+        train_dataset=Dataset.from_list(train_rows),
+        eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
         processing_class=tokenizer,
         peft_config=lora_config(recipe.lora),
         callbacks=[metrics_callback(metrics_path), *callbacks],
     )
-    console.print(f"SFT: {len(rows)} examples, {precision}, LoRA r={recipe.lora.r} alpha={recipe.lora.alpha}")
-    trainer.train()
-    save_adapter_and_merged(trainer, tokenizer, output_dir, merge=recipe.merge)
-    metrics = read_metrics(metrics_path)
-    plot_metrics(metrics, ["loss", "mean_token_accuracy"], output_dir / "sft_loss.png", "SFT")
-    return record.write(tokens_processed=tokens_from_logs(metrics),
-                        extra={"final_loss": next((m["train_loss"] for m in metrics if "train_loss" in m), None)})
+    keep_adapters_fp32(trainer.model)
+    if is_main_process():
+        console.print(f"SFT: {len(train_rows)} examples ({len(eval_rows)} for eval), {precision}, "
+                      f"LoRA r={recipe.lora.r} alpha={recipe.lora.alpha}" + (f", resuming from {checkpoint}" if checkpoint else ""))
+    trainer.train(resume_from_checkpoint=checkpoint)
+    save_outputs(trainer, tokenizer, output_dir, merge=recipe.merge, precision=precision)
+    record.notes += [f"resumed from {checkpoint}"] if checkpoint else []
+    return finish_run(record, metrics_path, [(SFT_PANELS, output_dir / "sft_loss.png", "SFT")], summarise_sft)
+
+
+def summarise_sft(metrics: list[dict]) -> dict:
+    evals = [m["eval_loss"] for m in metrics if "eval_loss" in m]
+    return {"final_loss": next((m["train_loss"] for m in metrics if "train_loss" in m), None),
+            "eval_loss_first": evals[0] if evals else None, "eval_loss_last": evals[-1] if evals else None}

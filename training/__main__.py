@@ -1,0 +1,24 @@
+"""`python -m training <stage> ...`: the training stages without the web app.
+
+So that `accelerate launch [--config_file configs/accelerate/X.yaml] -m training sft --config ...`
+starts one process per device, each running the stage. `medalign train ...` runs the same
+commands in one process.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from training.cli import generate_command, train_app
+
+app = typer.Typer(help="medalign training stages (python -m training STAGE --help).", no_args_is_help=True)
+app.add_typer(train_app)  # no name: its commands (tiny-model, sft, pairs, dpo) sit at the top level
+app.command("generate")(generate_command)
+
+
+def main() -> None:
+    app(prog_name="python -m training")
+
+
+if __name__ == "__main__":
+    main()
