@@ -13,11 +13,24 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from data.records import DataError
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans (true/false only): under PyYAML's YAML 1.1 rules the binary scale's own
+    keys `yes:` and `no:` would be read as the booleans True and False."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                    list("tTfF"))
 
 
 class _Strict(BaseModel):
@@ -29,11 +42,18 @@ class Likert(_Strict):
     points: int = Field(ge=2, le=10)
     anchors: dict[int, str]  # point -> what it means, one per point
 
-    @model_validator(mode="after")
-    def _every_point_anchored(self) -> Likert:
-        if sorted(self.anchors) != list(range(1, self.points + 1)):
-            raise ValueError(f"anchors must name every point 1..{self.points} exactly once")
-        return self
+    @field_validator("anchors")
+    @classmethod
+    def _every_point_anchored(cls, anchors: dict[int, str], info: ValidationInfo) -> dict[int, str]:
+        points = info.data.get("points")
+        if points is None:  # `points` itself is invalid; that error is reported
+            return anchors
+        missing = sorted(set(range(1, points + 1)) - set(anchors))
+        extra = sorted(set(anchors) - set(range(1, points + 1)))
+        if missing or extra:
+            raise ValueError(f"anchors must name every point 1..{points} exactly once"
+                             + (f"; missing {missing}" if missing else "") + (f"; not on the scale {extra}" if extra else ""))
+        return anchors
 
 
 class Binary(_Strict):
@@ -110,12 +130,14 @@ class Rubric(_Strict):
     criteria: list[Criterion] = Field(min_length=1)
     free_text: FreeText | None = None
 
-    @model_validator(mode="after")
-    def _unique_criteria(self) -> Rubric:
-        ids = [c.id for c in self.criteria]
-        if len(set(ids)) != len(ids):
-            raise ValueError("criterion ids must be unique")
-        return self
+    @field_validator("criteria")
+    @classmethod
+    def _unique_criteria(cls, criteria: list[Criterion]) -> list[Criterion]:
+        ids = [c.id for c in criteria]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"criterion ids must be unique; repeated: {', '.join(repeated)}")
+        return criteria
 
     def criterion(self, criterion_id: str) -> Criterion:
         for criterion in self.criteria:
@@ -159,16 +181,19 @@ def load_rubric(path: Path) -> Rubric:
     """Read and validate a rubric; a DataError names the file and the key that is wrong."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
         raise DataError("file not found", file=str(path)) from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise DataError(f"not valid YAML: {exc}".splitlines()[0], file=str(path)) from None
+        mark = getattr(exc, "problem_mark", None)
+        raise DataError(f"not valid YAML: {exc}".splitlines()[0], file=str(path),
+                        line=mark.line + 1 if mark is not None else None) from None
     if not isinstance(raw, dict):
         raise DataError("a rubric is a mapping with name and criteria", file=str(path))
     try:
         return Rubric.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        message = {"extra_forbidden": "unknown key",
+                   "value_error": str((first.get("ctx") or {}).get("error", first["msg"]))}.get(first["type"], first["msg"])
         raise DataError(message, file=str(path), field=_where(first) or None) from None
