@@ -15,9 +15,10 @@ from app import storage
 from app.db import open_database
 from app.exports import FORMATS, write_export
 from app.models import Role
-from app.study_files import read_pair_items
+from app.study_files import read_study_items
 from data.records import DataError
 from data.tables import read_text, sha256_file
+from evaluation.contract import StudyKind
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console()
@@ -43,52 +44,66 @@ def in_transaction(db: str | None, action):
         raise fail(str(exc)) from exc
 
 
-def study_judgments(study: str, db: str | None) -> list[dict]:
-    """A study's judgments in the export format (system names revealed), or exit with the error."""
-    return in_transaction(db, lambda session: storage.export_judgments(session, storage.get_study(session, study)))
+def study_judgments(study: str, db: str | None) -> tuple[list[dict], StudyKind]:
+    """A study's judgments in the export format (system names revealed) and its kind, or exit with the error."""
+    def read(session):
+        record = storage.get_study(session, study)
+        return storage.export_judgments(session, record), StudyKind(record.kind)
+    return in_transaction(db, read)
 
 
 @study_app.command("create")
 def study_create(
-    name: Annotated[str, typer.Option("--name", help="Unique study name.")],
+    name: Annotated[str, typer.Option("--name", help="Unique study name (physicians see it: it must not name a system).")],
     answers: Annotated[Path, typer.Option("--answers", help="JSONL: id, question, context?, reference?, outputs{system: text}.")],
-    systems: Annotated[str, typer.Option("--systems", help="The two systems to pair, e.g. sft,dpo.")] = "sft,dpo",
-    overlap: Annotated[int, typer.Option("--overlap", help="Physicians per item.")] = 1,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of each physician's item order and sides.")] = 0,
+    systems: Annotated[str, typer.Option("--systems", help="Systems to judge, e.g. sft,dpo or base,sft,dpo.")] = "sft,dpo",
+    kind: Annotated[StudyKind, typer.Option("--kind", help="pairwise: answers side by side; rating: one answer on a rubric.")] = StudyKind.pairwise,
+    pairs: Annotated[str | None, typer.Option("--pairs", help="Pairwise: which system pairs, e.g. sft:dpo,base:dpo (default: every pair).")] = None,
+    rubric: Annotated[Path | None, typer.Option("--rubric", help="Rating: the rubric YAML (see configs/rubrics/).")] = None,
+    overlap: Annotated[int, typer.Option("--overlap", help="Physicians per comparison (pairwise) or per answer (rating).")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of each physician's order and sides.")] = 0,
     guidelines: Annotated[Path | None, typer.Option("--guidelines", help="Markdown shown to physicians.")] = None,
-    gold: Annotated[Path | None, typer.Option("--gold", help="JSONL of attention-check pairs with 'better': system.")] = None,
+    gold: Annotated[Path | None, typer.Option("--gold", help="Pairwise: JSONL of attention-check items with 'better': system.")] = None,
     db: DB = None,
 ) -> None:
     """Import a generation file as a study (one transaction: all lines or none)."""
-    pair = tuple(s.strip() for s in systems.split(","))
-    if len(pair) != 2 or not all(pair) or pair[0] == pair[1]:
-        raise fail("--systems needs two different names, e.g. sft,dpo")
+    from evaluation.rubric import load_rubric
+
+    names = [s.strip() for s in systems.split(",")]
+    needed = 2 if kind is StudyKind.pairwise else 1
+    if len(names) < needed or not all(names) or len(set(names)) != len(names):
+        raise fail(f"--systems needs {needed} or more different names, e.g. " + ("sft,dpo" if needed == 2 else "dpo"))
+    if (rubric is None) == (kind is StudyKind.rating):
+        raise fail("--rubric is needed for --kind rating, and only there")
     try:
-        items = read_pair_items(answers, pair)
-        gold_items = read_pair_items(gold, pair, gold=True) if gold else []
+        comparisons = storage.parse_comparisons(pairs, names) if kind is StudyKind.pairwise else None
+        items = read_study_items(answers, names)
+        gold_items = read_study_items(gold, names, gold=True) if gold else []
         guideline_text = read_text(guidelines) if guidelines else ""
-    except DataError as exc:
+        rubric_model = load_rubric(rubric) if rubric else None
+    except (DataError, storage.StorageError) as exc:
         raise fail(str(exc)) from exc
-    engine = open_database(db)
-    try:
-        with storage.transaction(engine) as session:
-            study = storage.create_study(
-                session, name=name, systems=pair, items=items, gold_items=gold_items, overlap=overlap, seed=seed,
-                guidelines=guideline_text, source_name=answers.name, source_sha256=sha256_file(answers),
-            )
-    except storage.StorageError as exc:
-        raise fail(str(exc)) from exc
-    err.print(f"study {study.name!r}: {len(items)} items, {len(gold_items)} gold, {pair[0]} vs {pair[1]}, overlap {overlap}")
+    study = in_transaction(db, lambda session: storage.create_study(
+        session, name=name, kind=kind, systems=names, comparisons=comparisons, rubric=rubric_model, items=items,
+        gold_items=gold_items, overlap=overlap, seed=seed, guidelines=guideline_text, source_name=answers.name,
+        source_sha256=sha256_file(answers),
+    ))
+    what = ", ".join(f"{a} vs {b}" for a, b in comparisons) if comparisons else f"{', '.join(names)} rated on {rubric_model.name}"
+    err.print(f"{kind.value} study {study.name!r}: {len(items)} items, {len(gold_items)} gold, {what}, overlap {overlap}")
+
+
+def _systems_text(study) -> str:
+    return " vs ".join(study.system_names) if study.kind == StudyKind.pairwise else ", ".join(study.system_names)
 
 
 @study_app.command("list")
 def study_list(db: DB = None) -> None:
     engine = open_database(db)
-    table = Table("study", "systems", "items", "gold", "overlap", "judgments", "target")
+    table = Table("study", "kind", "systems", "items", "gold", "overlap", "judgments", "target")
     with storage.transaction(engine) as session:
         for study in storage.list_studies(session):
             counts = storage.study_counts(session, study)
-            table.add_row(study.name, f"{study.system_1} vs {study.system_2}", str(counts["items"]),
+            table.add_row(study.name, str(study.kind), _systems_text(study), str(counts["items"]),
                           str(counts["gold_items"]), str(study.overlap), str(counts["judgments"]), str(counts["target"]))
     out.print(table)
 
@@ -104,7 +119,7 @@ def study_show(name: Annotated[str, typer.Argument(help="Study name.")], db: DB 
             rows = storage.study_progress(session, study)
     except storage.StorageError as exc:
         raise fail(str(exc)) from exc
-    out.print(f"[bold]{study.name}[/bold]: {study.system_1} vs {study.system_2}, {counts['items']} items "
+    out.print(f"[bold]{study.name}[/bold] ({study.kind}): {_systems_text(study)}, {counts['items']} items "
               f"(+{counts['gold_items']} gold), overlap {study.overlap}, {counts['judgments']} judgments")
     table = Table("physician", "assigned", "judged", "gold judged", "gold accuracy")
     for row in rows:
@@ -174,6 +189,6 @@ def export_command(
     """Export a study's judgments, one row per judgment, with system names revealed."""
     if fmt not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}")
-    rows = study_judgments(study, db)
-    write_export(rows, fmt, out_path)
+    rows, kind = study_judgments(study, db)
+    write_export(rows, fmt, out_path, kind)
     err.print(f"wrote {len(rows)} judgments to {out_path}")

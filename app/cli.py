@@ -10,6 +10,7 @@ import typer
 
 from app.admin_cli import export_command, study_app, users_app
 from app.demo_cli import demo_command
+from app.feedback_cli import feedback_command
 from app.report_cli import report_app
 from app.serve_cli import serve_command
 from data.cli import app as data_app
@@ -24,6 +25,7 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(study_app, name="study")
 app.add_typer(users_app, name="users")
+train_app.command("feedback")(feedback_command)  # reads the database, so it lives in app/
 app.add_typer(train_app, name="train")
 app.command("generate")(generate_command)
 app.command("serve")(serve_command)

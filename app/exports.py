@@ -9,33 +9,46 @@ import json
 import tempfile
 from pathlib import Path
 
-from app.storage import EXPORT_COLUMNS
+from evaluation.contract import COLUMNS, StudyKind
 from data.files import write_atomic
 
 FORMATS = ("csv", "jsonl", "parquet", "hf")
+# A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def render(rows: list[dict], fmt: str) -> bytes:
+def neutralise_formula(value):
+    """A text cell a spreadsheet will show as text: a leading ' when it would start a formula
+    (OWASP's advice). Numbers and other values are left as they are; only CSV needs this, the
+    JSONL, Parquet and HF exports keep the exact text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def render(rows: list[dict], fmt: str, kind: StudyKind | str = StudyKind.pairwise) -> bytes:
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+        # Every field quoted, so a separator inside a text (',' or a locale's ';') cannot start
+        # a new cell whose first character would then be a formula.
+        writer = csv.DictWriter(buffer, fieldnames=COLUMNS[StudyKind(kind)], lineterminator="\n", quoting=csv.QUOTE_ALL)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: neutralise_formula(v) for k, v in row.items()} for row in rows)
         return buffer.getvalue().encode("utf-8")
     if fmt == "jsonl":
         return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
     raise ValueError(f"unknown export format {fmt!r}; expected one of {FORMATS}")
 
 
-def write_export(rows: list[dict], fmt: str, path: Path) -> None:
+def write_export(rows: list[dict], fmt: str, path: Path, kind: StudyKind | str = StudyKind.pairwise) -> None:
     """Write an export; nothing is left behind when it fails. `hf` writes a datasets folder."""
     if fmt in ("csv", "jsonl"):
-        write_atomic(path, render(rows, fmt))
+        write_atomic(path, render(rows, fmt, kind))
         return
     if fmt == "parquet":
         import pandas as pd
 
-        frame = pd.DataFrame(rows, columns=EXPORT_COLUMNS)
+        frame = pd.DataFrame(rows, columns=COLUMNS[StudyKind(kind)])
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)
         write_atomic(path, buffer.getvalue())
@@ -47,7 +60,7 @@ def write_export(rows: list[dict], fmt: str, path: Path) -> None:
 
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent if path.parent.exists() else None))
         try:
-            Dataset.from_dict({c: [r[c] for r in rows] for c in EXPORT_COLUMNS}).save_to_disk(str(staging / "data"))
+            Dataset.from_dict({c: [r[c] for r in rows] for c in COLUMNS[StudyKind(kind)]}).save_to_disk(str(staging / "data"))
             if path.exists():
                 shutil.rmtree(path)
             shutil.move(str(staging / "data"), path)

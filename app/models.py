@@ -3,12 +3,15 @@ in app/migrations; add a migration whenever this file changes."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from evaluation.contract import StudyKind
 
 
 def utcnow() -> datetime:
@@ -24,15 +27,6 @@ class Role(StrEnum):
     researcher = "researcher"
 
 
-class Choice(StrEnum):
-    """What a physician can answer for one pair (as shown: left = A, right = B)."""
-
-    a_better = "A better"
-    b_better = "B better"
-    tie = "Tie"
-    both_bad = "Both bad"
-
-
 class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, index=True)
@@ -41,19 +35,27 @@ class User(SQLModel, table=True):
     disabled: bool = False
     simulated: bool = False  # demo raters; shown as simulated wherever they appear
     created_at: datetime = _ts()
+    # Set when the password changes or the account is disabled: login sessions issued before
+    # this moment are refused by the server.
+    credentials_changed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class Study(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, index=True)
-    system_1: str  # the two systems compared, in the order given at creation
-    system_2: str
-    overlap: int = 1  # physicians per (non-gold) item
+    kind: StudyKind = Field(default=StudyKind.pairwise, sa_type=String, sa_column_kwargs={"server_default": "pairwise"})
+    systems: str = Field(sa_column=Column(Text, nullable=False))  # JSON list, in the order given at creation
+    rubric: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))  # JSON (rating)
+    overlap: int = 1  # physicians per unit of work (per comparison of a non-gold item, or per answer)
     seed: int = 0
     guidelines: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     source_name: str = ""
     source_sha256: str = ""
     created_at: datetime = _ts()
+
+    @property
+    def system_names(self) -> list[str]:
+        return json.loads(self.systems)
 
 
 class Item(SQLModel, table=True):
@@ -66,14 +68,39 @@ class Item(SQLModel, table=True):
     question: str = Field(sa_column=Column(Text, nullable=False))
     context: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     reference: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    answer_1: str = Field(sa_column=Column(Text, nullable=False))  # written by study.system_1
-    answer_2: str = Field(sa_column=Column(Text, nullable=False))  # written by study.system_2
     is_gold: bool = False
-    gold_better: int | None = None  # 1 or 2: the system whose answer is known to be better
+    gold_system: str | None = None  # gold items: the system whose answer is known to be better
+
+
+class Answer(SQLModel, table=True):
+    """One system's answer to one item."""
+
+    __table_args__ = (UniqueConstraint("item_id", "system", name="uq_answer_item_system"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    system: str
+    text: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Unit(SQLModel, table=True):
+    """One piece of work handed out: a pair of answers (pairwise) or one answer (rating).
+
+    `comparison` names what is compared ("sft:dpo", or "dpo" for a rating) so that overlap and
+    left/right balance are kept per comparison; the assignment engine needs nothing else.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    answer_1_id: int = Field(foreign_key="answer.id")
+    answer_2_id: int | None = Field(default=None, foreign_key="answer.id")
+    comparison: str
+    is_gold: bool = False  # every physician gets gold units (attention checks), beyond the overlap
 
 
 class PhysicianOrder(SQLModel, table=True):
-    """The seeded random order in which one physician meets a study's items."""
+    """The seeded random order in which one physician meets a study's units."""
 
     __table_args__ = (UniqueConstraint("study_id", "user_id"),)
 
@@ -81,46 +108,51 @@ class PhysicianOrder(SQLModel, table=True):
     study_id: int = Field(foreign_key="study.id", index=True)
     user_id: int = Field(foreign_key="user.id", index=True)
     seed: int
-    item_order: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of item ids
+    unit_order: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of unit ids
     created_at: datetime = _ts()
 
 
 class Assignment(SQLModel, table=True):
-    """One item handed to one physician, with its left/right placement.
+    """One unit handed to one physician, with its left/right placement.
 
-    `slot` numbers the physicians of a non-gold item (0..overlap-1); the unique constraint on
-    (item_id, slot) makes the database itself refuse an item beyond its overlap, whatever the
-    concurrency. Gold items use slot = -user_id, as every physician sees them.
+    `slot` numbers the physicians of a non-gold unit (0..overlap-1); the unique constraint on
+    (unit_id, slot) makes the database itself refuse a unit beyond its overlap, whatever the
+    concurrency. Gold units use slot = -user_id, as every physician sees them.
     """
 
     __table_args__ = (
-        UniqueConstraint("user_id", "item_id"),
-        UniqueConstraint("item_id", "slot"),
+        UniqueConstraint("user_id", "unit_id", name="uq_assignment_user_unit"),
+        UniqueConstraint("unit_id", "slot", name="uq_assignment_unit_slot"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     study_id: int = Field(foreign_key="study.id", index=True)
     user_id: int = Field(foreign_key="user.id", index=True)
-    item_id: int = Field(foreign_key="item.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
     slot: int
     sequence: int  # position in this physician's work (0, 1, 2, ...)
-    left_system: int  # 1 or 2: which system's answer is shown as "Answer A"
-    # Random handle the browser holds for the pair on screen: a submit names it, so a retry
-    # after a lost reply or a server restart lands on the same pair (and is a no-op there).
+    left_system: int  # 1 or 2: which of the unit's answers is shown as "Answer A" (1 for ratings)
+    # Random handle the browser holds for the work on screen: a submit names it, so a retry
+    # after a lost reply or a server restart lands on the same unit (and is a no-op there).
     token: str = Field(default_factory=lambda: secrets.token_urlsafe(16), unique=True, index=True)
     created_at: datetime = _ts()
     shown_at: datetime = _ts()
 
 
 class Judgment(SQLModel, table=True):
-    """A physician's judgment of one assignment; one per assignment (revisions update it)."""
+    """A physician's judgment of one assignment; one per assignment (revisions update it).
+
+    Pairwise: `choice` (an evaluation.contract.Choice code, relative to the screen) and the
+    derived `preferred_system`. Rating: `ratings`, a JSON object {criterion id: stored value}.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
     assignment_id: int = Field(foreign_key="assignment.id", unique=True, index=True)
-    choice: Choice
-    preferred_system: str | None = None  # derived on the server; None for Tie / Both bad
-    evasive_1: bool = False  # evasive flag of study.system_1's answer
+    choice: str | None = None
+    preferred_system: str | None = None  # derived on the server; None for tie / both_bad
+    evasive_1: bool = False  # evasive flag of the unit's answer 1
     evasive_2: bool = False
+    ratings: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     rationale: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     time_on_task_ms: int
     revisions: int = 0

@@ -175,3 +175,15 @@ def parse_rating(row: Mapping, *, file: str = "<rows>", line: int = 0) -> Rating
     else:
         out["value"] = str(value)
     return out  # type: ignore[return-value]
+
+
+def parse_export(numbered_rows, *, file: str) -> tuple[StudyKind, list]:
+    """(kind, typed rows) of an export's (line, row) pairs; the kind is read off the first row."""
+    kind, parsed = None, []
+    for line, row in numbered_rows:
+        kind = kind or kind_of_columns(row)
+        parse = parse_rating if kind is StudyKind.rating else parse_pairwise
+        parsed.append(parse(row, file=file, line=line))
+    if kind is None:
+        raise DataError("the export holds no judgments", file=file)
+    return kind, parsed

@@ -1,7 +1,9 @@
 """Physicians' judgments -> new DPO pairs (chosen = the preferred answer, rejected = the other).
 
-Pure functions over the judgment export rows (app.storage.EXPORT_COLUMNS), so the app, the
-command line and the retraining loop share them. Ties and "both bad" never make a pair.
+Pure functions over the judgment export rows (evaluation.contract), so the app, the command
+line and the retraining loop share them. Pairwise: a clear majority of decisive votes per item
+and system pair; ties and "both bad" never make a pair. Ratings: per item, an answer rated
+higher than another by at least a margin on a named criterion.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from data.prompts import PUBMEDQA_TEMPLATE, render_prompt
+from evaluation.contract import StudyKind, kind_of_columns
 
 
 def _truthy(value) -> bool:
@@ -39,7 +42,7 @@ def pairs_from_judgments(
     min_gold_accuracy: float | None = None,
     template: str = PUBMEDQA_TEMPLATE,
 ) -> FeedbackResult:
-    """One pair per item with a clear majority among decisive votes.
+    """One pair per item and system pair with a clear majority among decisive votes.
 
     Agreement = majority votes / decisive votes; an item needs agreement >= min_agreement and
     a strict majority (a 1-1 split never makes a pair). Raters whose gold accuracy is below
@@ -47,15 +50,15 @@ def pairs_from_judgments(
     """
     accuracy = gold_accuracy(rows)
     excluded = sorted(r for r, acc in accuracy.items() if min_gold_accuracy is not None and acc < min_gold_accuracy)
-    by_item: dict[str, list[dict]] = defaultdict(list)
+    by_comparison: dict[tuple[str, frozenset], list[dict]] = defaultdict(list)
     for row in rows:
         if not _truthy(row["is_gold"]) and row["rater"] not in excluded:
-            by_item[row["item_id"]].append(row)
+            by_comparison[row["item_id"], frozenset((row["system_a"], row["system_b"]))].append(row)
 
-    counts = Counter(items=len(by_item))
+    counts = Counter(comparisons=len(by_comparison))
     pairs = []
-    for item_id in sorted(by_item):
-        judgments = by_item[item_id]
+    for key in sorted(by_comparison, key=lambda k: (k[0], sorted(k[1]))):
+        judgments = by_comparison[key]
         votes = Counter(r["preferred_system"] for r in judgments if r["preferred_system"])
         if not votes:
             counts["no_decisive_vote"] += 1
@@ -71,19 +74,64 @@ def pairs_from_judgments(
         first = judgments[0]
         answers = {first["system_a"]: first["answer_a"], first["system_b"]: first["answer_b"]}
         loser = first["system_b"] if winner == first["system_a"] else first["system_a"]
-        pairs.append({
-            "id": item_id,
-            "prompt": render_prompt(template, question=first["question"], context=first["context"]),
-            "chosen": answers[winner],
-            "rejected": answers[loser],
-            "chosen_system": winner,
-            "rejected_system": loser,
-            "votes": dict(votes),
-            "agreement": round(agreement, 4),
-            "source": "physician-feedback",
-        })
+        pairs.append(_pair(first, template, answers[winner], answers[loser], winner, loser,
+                           votes=dict(votes), agreement=round(agreement, 4)))
     counts["pairs"] = len(pairs)
     return FeedbackResult(pairs=pairs, counts=dict(counts), excluded_raters=excluded)
+
+
+def _pair(row: dict, template: str, chosen: str, rejected: str, chosen_system: str, rejected_system: str,
+          **evidence) -> dict:
+    return {
+        "id": row["item_id"],
+        "prompt": render_prompt(template, question=row["question"], context=row["context"]),
+        "chosen": chosen, "rejected": rejected, "chosen_system": chosen_system, "rejected_system": rejected_system,
+        **evidence, "source": "physician-feedback",
+    }
+
+
+def pairs_from_ratings(rows: list[dict], *, criterion: str, margin: float = 1.0,
+                       template: str = PUBMEDQA_TEMPLATE) -> FeedbackResult:
+    """Per item, every two systems whose mean rating on `criterion` differs by at least `margin`
+    make a pair (higher chosen). Criteria where lower is better are the caller's to invert."""
+    scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    first_row: dict[tuple[str, str], dict] = {}
+    for row in rows:
+        if row["criterion"] != criterion:
+            continue
+        if not str(row.get("scale", "")).startswith(("likert", "binary")):
+            raise ValueError(f"criterion {criterion!r} is not graded on a number scale")
+        scores[row["item_id"]][row["system"]].append(float(row["value"]))
+        first_row.setdefault((row["item_id"], row["system"]), row)
+    if not scores:
+        raise ValueError(f"no ratings on criterion {criterion!r}")
+    counts = Counter(items=len(scores))
+    pairs = []
+    for item_id in sorted(scores):
+        means = {system: sum(v) / len(v) for system, v in scores[item_id].items()}
+        ranked = sorted(means, key=lambda s: (-means[s], s))
+        made = 0
+        for i, better in enumerate(ranked):
+            for worse in ranked[i + 1:]:
+                if means[better] - means[worse] >= margin:
+                    high, low = first_row[item_id, better], first_row[item_id, worse]
+                    pairs.append(_pair(high, template, high["answer"], low["answer"], better, worse,
+                                       criterion=criterion, means={better: means[better], worse: means[worse]}))
+                    made += 1
+        if not made:
+            counts["below_margin"] += 1
+    counts["pairs"] = len(pairs)
+    return FeedbackResult(pairs=pairs, counts=dict(counts))
+
+
+def feedback_pairs(rows: list[dict], *, criterion: str | None = None, margin: float = 1.0, **pairwise) -> FeedbackResult:
+    """DPO pairs from either kind of study's export rows."""
+    if rows and kind_of_columns(rows[0]) is StudyKind.rating:
+        if not criterion:
+            raise ValueError("a rating study makes pairs on one criterion: name it (--criterion)")
+        return pairs_from_ratings(rows, criterion=criterion, margin=margin,
+                                  **{k: v for k, v in pairwise.items() if k == "template"})
+    return pairs_from_judgments(rows, **pairwise)
 
 
 def merge_pairs(previous: list[dict], new: list[dict]) -> tuple[list[dict], dict]:

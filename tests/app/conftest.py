@@ -9,7 +9,7 @@ import pytest
 
 from app import storage
 from app.db import open_database
-from app.study_files import read_pair_items
+from app.study_files import read_study_items
 
 PASSWORD = "correct-horse-battery"
 
@@ -53,7 +53,7 @@ def pg_engine(postgres_url):
 @pytest.fixture
 def make_study(engine, tmp_path):
     def make(name="trial", n=6, overlap=1, gold=0, seed=0):
-        items = read_pair_items(write_answers(tmp_path / f"{name}.jsonl", n), ("sft", "dpo"))
+        items = read_study_items(write_answers(tmp_path / f"{name}.jsonl", n), ("sft", "dpo"))
         gold_items = []
         if gold:
             gold_path = tmp_path / f"{name}-gold.jsonl"
@@ -61,7 +61,7 @@ def make_study(engine, tmp_path):
                 json.dumps({"id": f"g{i}", "question": f"Gold question {i}?",
                             "outputs": {"sft": "Bad answer.", "dpo": "Good answer."}, "better": "dpo"}) + "\n"
                 for i in range(gold)))
-            gold_items = read_pair_items(gold_path, ("sft", "dpo"), gold=True)
+            gold_items = read_study_items(gold_path, ("sft", "dpo"), gold=True)
         with storage.transaction(engine) as session:
             return storage.create_study(session, name=name, systems=("sft", "dpo"), items=items, gold_items=gold_items,
                                         overlap=overlap, seed=seed, guidelines="Judge **accuracy** first.")

@@ -1,0 +1,56 @@
+"""The transaction helper, the errors storage raises, and the text checks every writer uses."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+
+class StorageError(ValueError):
+    """A request the data does not allow (unknown user, study exists, not your assignment...)."""
+
+
+class AccessDenied(StorageError):
+    """The user may not do this."""
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; everything stored is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def visible_text(text: str) -> str:
+    """The text without invisible format characters (zero-width spaces, joiners, BOM...)."""
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")
+
+
+def fold(text: str) -> str:
+    """The form two names are compared in: look-alikes (NFKC), case and invisibles folded away."""
+    return unicodedata.normalize("NFKC", visible_text(text)).casefold().strip()
+
+
+def checked_text(value, what: str, *, limit: int, required: bool = False) -> str:
+    """A free text as stored: a real string, within its size limit, non-empty when required."""
+    if not isinstance(value, str):
+        raise StorageError(f"{what} must be text, not {type(value).__name__}")
+    if len(value) > limit:
+        raise StorageError(f"{what} has {len(value):,} characters; the limit is {limit:,}")
+    if required and not visible_text(value).strip():
+        raise StorageError(f"{what} is empty")
+    return value

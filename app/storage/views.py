@@ -1,0 +1,125 @@
+"""Researcher views: progress per physician, counts, and the judgment export (systems revealed).
+
+Export rows are the contract's typed rows (evaluation.contract): PairwiseJudgment oriented as
+shown (a = left), or one RatingJudgment per rated criterion.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from app.models import Answer, Assignment, Item, Judgment, Study, Unit, User
+from app.storage.base import as_utc
+from app.storage.studies import study_rubric
+from evaluation.contract import PairwiseJudgment, RatingJudgment, StudyKind
+
+
+def _judged_rows(session: Session, study: Study) -> list[tuple]:
+    return session.exec(
+        select(Judgment, Assignment, Unit, Item, User)
+        .join(Assignment, Assignment.id == Judgment.assignment_id)
+        .join(Unit, Unit.id == Assignment.unit_id)
+        .join(Item, Item.id == Unit.item_id)
+        .join(User, User.id == Assignment.user_id)
+        .where(Assignment.study_id == study.id)
+        .order_by(Judgment.created_at, Judgment.id)
+    ).all()
+
+
+def _answers(session: Session, study: Study) -> dict[int, Answer]:
+    rows = session.exec(select(Answer).join(Item, Item.id == Answer.item_id).where(Item.study_id == study.id))
+    return {answer.id: answer for answer in rows}
+
+
+def _common(study: Study, judgment: Judgment, assignment: Assignment, item: Item, user: User) -> dict:
+    return {
+        "study": study.name, "item_id": item.external_id, "rater": user.name, "rater_simulated": user.simulated,
+        "sequence": assignment.sequence, "question": item.question, "context": item.context,
+        "reference": item.reference or "", "rationale": judgment.rationale, "time_on_task_ms": judgment.time_on_task_ms,
+        "created_at": as_utc(judgment.created_at).isoformat(), "updated_at": as_utc(judgment.updated_at).isoformat(),
+        "revisions": judgment.revisions, "app_version": judgment.app_version,
+    }
+
+
+def _pairwise_row(common: dict, judgment: Judgment, assignment: Assignment, unit: Unit, item: Item,
+                  answers: dict[int, Answer]) -> PairwiseJudgment:
+    first, second = answers[unit.answer_1_id], answers[unit.answer_2_id]
+    flags = {first.id: judgment.evasive_1, second.id: judgment.evasive_2}
+    left, right = (first, second) if assignment.left_system == 1 else (second, first)
+    return PairwiseJudgment(
+        **common, is_gold=unit.is_gold, gold_better=item.gold_system or "", system_a=left.system,
+        system_b=right.system, choice=judgment.choice, preferred_system=judgment.preferred_system or "",
+        evasive_a=flags[left.id], evasive_b=flags[right.id], answer_a=left.text, answer_b=right.text,
+    )
+
+
+def export_judgments(session: Session, study: Study) -> list[PairwiseJudgment] | list[RatingJudgment]:
+    """One row per pairwise judgment, or one per rated criterion; system names revealed."""
+    answers = _answers(session, study)
+    rubric = study_rubric(study)
+    out = []
+    for judgment, assignment, unit, item, user in _judged_rows(session, study):
+        common = _common(study, judgment, assignment, item, user)
+        if study.kind == StudyKind.pairwise:
+            out.append(_pairwise_row(common, judgment, assignment, unit, item, answers))
+            continue
+        answer = answers[unit.answer_1_id]
+        for criterion_id, value in json.loads(judgment.ratings or "{}").items():
+            out.append(RatingJudgment(
+                **common, system=answer.system, criterion=criterion_id,
+                scale=rubric.criterion(criterion_id).scale_code, value=value, answer=answer.text,
+            ))
+    return out
+
+
+def study_progress(session: Session, study: Study) -> list[dict]:
+    """Per physician: assigned, judged, gold judged and gold correct."""
+    rows = session.exec(
+        select(User, Assignment, Unit, Item, Judgment)
+        .join(Assignment, Assignment.user_id == User.id)
+        .join(Unit, Unit.id == Assignment.unit_id)
+        .join(Item, Item.id == Unit.item_id)
+        .outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
+        .where(Assignment.study_id == study.id)
+    ).all()
+    table: dict[str, dict] = {}
+    for user, _assignment, unit, item, judgment in rows:
+        entry = table.setdefault(user.name, {"physician": user.name, "simulated": user.simulated, "assigned": 0,
+                                             "judged": 0, "gold_judged": 0, "gold_correct": 0})
+        entry["assigned"] += 1
+        if judgment is not None:
+            entry["judged"] += 1
+            if unit.is_gold:
+                entry["gold_judged"] += 1
+                entry["gold_correct"] += judgment.preferred_system == item.gold_system
+    for entry in table.values():
+        entry["gold_accuracy"] = entry["gold_correct"] / entry["gold_judged"] if entry["gold_judged"] else None
+    return sorted(table.values(), key=lambda e: e["physician"])
+
+
+def study_counts(session: Session, study: Study) -> dict:
+    def count(*where) -> int:
+        return session.exec(select(func.count()).select_from(Unit).where(Unit.study_id == study.id, *where)).one()
+
+    items = session.exec(select(func.count()).select_from(Item)
+                         .where(Item.study_id == study.id, Item.is_gold.is_(False))).one()
+    gold = session.exec(select(func.count()).select_from(Item)
+                        .where(Item.study_id == study.id, Item.is_gold.is_(True))).one()
+    units = count(Unit.is_gold.is_(False))
+    judged = session.exec(
+        select(func.count()).select_from(Judgment).join(Assignment, Assignment.id == Judgment.assignment_id)
+        .where(Assignment.study_id == study.id)
+    ).one()
+    return {"items": items, "gold_items": gold, "units": units, "judgments": judged, "target": units * study.overlap}
+
+
+def study_settings(session: Session, study: Study) -> dict:
+    """What a report states about the study it reports on."""
+    return {"study": study.name, "kind": str(study.kind), "systems": study.system_names,
+            "comparisons": sorted(set(session.exec(select(Unit.comparison).where(Unit.study_id == study.id)))),
+            "rubric": json.loads(study.rubric) if study.rubric else None, "overlap": study.overlap,
+            "seed": study.seed, "source": study.source_name, "source_sha256": study.source_sha256,
+            **study_counts(session, study)}
