@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from data.records import DataError
 from training.checkpoints import ResumeError
@@ -22,7 +23,7 @@ RESUME = Annotated[bool, typer.Option("--resume", help="Continue from the last c
 
 
 def fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     return typer.Exit(2)
 
 
@@ -114,13 +115,22 @@ def generate_command(
     temperature: float = 1.0,
     top_p: float = 1.0,
     seed: int = 0,
-    load_in_4bit: Annotated[bool, typer.Option("--4bit")] = False,
+    precision: Annotated[str, typer.Option(
+        help="auto (bf16 on a CUDA GPU, fp32 on CPU), bf16, fp16, fp32 or 4bit. Keep the default for every system: "
+             "then physicians compare alignment, not quantization.")] = "auto",
+    engine: Annotated[str, typer.Option(help="transformers, or vllm (optional extra, CUDA GPUs).")] = "transformers",
     limit: Annotated[int | None, typer.Option(help="Only the first N examples.")] = None,
 ) -> None:
-    """Batched generation (left padding, greedy by default); resumable; merges systems."""
-    from training.generate import GenerationSettings, generate_file
+    """Batched generation (left padding, greedy by default); resumable; merges systems; records precision."""
+    from training.generate import ENGINES, PRECISIONS, GenerationSettings, generate_file
+    from training.vllm_engine import EngineUnavailable
 
+    if precision not in PRECISIONS or engine not in ENGINES:
+        raise fail(f"--precision must be one of {', '.join(PRECISIONS)} and --engine one of {', '.join(ENGINES)}")
     settings = GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens, do_sample=sample,
-                                  temperature=temperature, top_p=top_p, seed=seed, load_in_4bit=load_in_4bit)
-    stats = generate_file(model, data, system, out, settings, limit=limit)
+                                  temperature=temperature, top_p=top_p, seed=seed, precision=precision, engine=engine)
+    try:
+        stats = generate_file(model, data, system, out, settings, limit=limit)
+    except (EngineUnavailable, DataError, FileNotFoundError) as exc:
+        raise fail(str(exc)) from exc
     err.print(f"{system}: generated {stats['generated']}, skipped {stats['skipped_existing']} already done -> {out}")
