@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from app import storage
 from app.cli import app
 from app.db import open_database
-from app.demo import READABLE_STUDY, TINY_STUDY, run_demo
+from app.demo import RATING_STUDY, READABLE_STUDY, TINY_STUDY, run_demo
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -39,18 +39,25 @@ def test_demo_artefacts(demo):
 
     engine = open_database(summary["database"])
     with storage.transaction(engine) as session:
-        tiny = storage.get_study(session, TINY_STUDY)
-        readable = storage.get_study(session, READABLE_STUDY)
-        assert storage.study_counts(session, tiny)["items"] == 16 and storage.study_counts(session, readable)["items"] == 12
-        rows = storage.export_judgments(session, tiny)
+        counts = {name: storage.study_counts(session, storage.get_study(session, name))
+                  for name in (TINY_STUDY, READABLE_STUDY, RATING_STUDY)}
+        tiny_rows = storage.export_judgments(session, storage.get_study(session, TINY_STUDY))
+        rating_rows = storage.export_judgments(session, storage.get_study(session, RATING_STUDY))
         users = {u.name: u for u in storage.list_users(session)}
-    assert len(rows) == 16 * 3 and all(r["rater_simulated"] for r in rows)
+    # base/sft/dpo: three comparisons per item; ratings: one unit per answer (2 systems)
+    assert counts[TINY_STUDY]["items"] == 16 and counts[TINY_STUDY]["units"] == 48
+    assert counts[READABLE_STUDY]["units"] == 12 and counts[RATING_STUDY]["units"] == 24
+    assert len(tiny_rows) == 3 * 48 and all(r["rater_simulated"] for r in tiny_rows)
+    assert {frozenset((r["system_a"], r["system_b"])) for r in tiny_rows} == {
+        frozenset(p) for p in (("base", "sft"), ("base", "dpo"), ("sft", "dpo"))}
+    assert len(rating_rows) == 3 * 24 and {r["criterion"] for r in rating_rows} == {"quality"}
     assert users["demo-physician"].role.value == "physician" and not users["demo-physician"].simulated
-    assert summary["simulated_judgments"] == 3 * (16 + 12)
+    assert summary["simulated_judgments"] == 3 * (48 + 12 + 24)
     report = json.loads((workdir / "report/summary.json").read_text())
-    assert report["counts"]["judgments"] == 48 and report["counts"]["simulated_raters"] == ["sim-rater-1", "sim-rater-2", "sim-rater-3"]
-    assert report["agreement"]["items"] == 16 and report["win_rate"]["n"] == 48
+    assert report["counts"]["judgments"] == 144 and report["counts"]["simulated_raters"] == ["sim-rater-1", "sim-rater-2", "sim-rater-3"]
     assert "(simulated)" in (workdir / "report/report.md").read_text()
+    ratings = json.loads((workdir / "report" / RATING_STUDY / "summary.json").read_text())
+    assert "rating" in json.dumps(ratings) and (workdir / "report" / RATING_STUDY / "report.html").is_file()
     assert set(summary["logins"]) == {"demo-physician", "demo-researcher"}
 
 
@@ -72,6 +79,11 @@ def test_round_two_from_judgments(demo, monkeypatch):
     assert result.exit_code == 0, result.output
     counts = json.loads((workdir / "round2/pairs/pairs.json").read_text())["counts"]
     assert counts["pairs"] > 0 and counts["merged_pairs"] >= counts["pairs"]
+    ratings_out = workdir / "round2/rating-pairs"
+    result = runner.invoke(app, ["train", "feedback", "--study", RATING_STUDY, "--out", str(ratings_out),
+                                 "--criterion", "quality", "--margin", "1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((ratings_out / "pairs.json").read_text())["counts"]["items"] == 12
     result = runner.invoke(app, ["train", "dpo", "--config", "configs/tiny/dpo.yaml", "--pairs", str(workdir / "round2/pairs"),
                                  "--set", f"model_name_or_path={workdir / 'dpo/merged'}", "--set", f"output_dir={workdir / 'round2/dpo'}",
                                  "--set", "training.num_train_epochs=1"])
@@ -107,4 +119,4 @@ def test_demo_physician_judges_in_a_browser(demo):
     with storage.transaction(engine) as session:
         rows = storage.export_judgments(session, storage.get_study(session, READABLE_STUDY))
     mine = [r for r in rows if r["rater"] == "demo-physician"]
-    assert len(mine) == 1 and mine[0]["choice"] == "A better" and mine[0]["preferred_system"] == mine[0]["system_a"]
+    assert len(mine) == 1 and mine[0]["choice"] == "a" and mine[0]["preferred_system"] == mine[0]["system_a"]

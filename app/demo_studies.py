@@ -1,0 +1,129 @@
+"""The demo's studies, logins, simulated raters and reports.
+
+Three studies: hand-written readable answers judged pairwise (sft vs dpo), the tiny model's
+base/SFT/DPO answers judged pairwise (three comparisons), and the readable answers graded one at
+a time on the summary-quality rubric (a PubMedQA long answer summarises its abstract).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+READABLE_PAIRS = ROOT / "data" / "sample" / "readable_pairs.jsonl"
+SUMMARY_RUBRIC = ROOT / "configs" / "rubrics" / "summary-quality.yaml"
+TINY_STUDY = "pubmedqa-tiny-model"
+READABLE_STUDY = "readable-examples"
+RATING_STUDY = "readable-grades"
+DEMO_USERS = (("demo-physician", "physician"), ("demo-researcher", "researcher"))
+
+
+@dataclass(frozen=True)
+class DemoStudy:
+    name: str
+    kind: str
+    systems: tuple[str, ...]
+    source: str  # "generations" (the tiny model's answers) or "readable" (hand-written)
+    description: str
+    guidelines: str
+    rubric: Path | None = None
+
+
+DEMO_STUDIES = (
+    DemoStudy(READABLE_STUDY, "pairwise", ("sft", "dpo"), "readable", "readable synthetic answers, side by side",
+              "**Synthetic example answers written for this demo** (not model output), so that the judging screen "
+              "shows realistic text. Prefer the accurate, direct answer; tick *evasive* when an answer takes no "
+              "position."),
+    DemoStudy(TINY_STUDY, "pairwise", ("base", "sft", "dpo"), "generations", "tiny model answers, three comparisons",
+              "Answers written by a **tiny demonstration model** trained in seconds on synthetic data: they are not "
+              "readable medicine. Judge which is closer to a useful answer."),
+    DemoStudy(RATING_STUDY, "rating", ("sft", "dpo"), "readable", "readable answers graded one at a time",
+              "Grade each answer as a **summary of the abstract** shown under *Context*: does it keep the clinically "
+              "important finding, add nothing that is not there, and say it briefly? These are synthetic example "
+              "answers written for this demo.", SUMMARY_RUBRIC),
+)
+
+
+def create_demo_studies(paths, *, overlap: int) -> None:
+    """Create each demo study that does not exist yet (one slot more than the simulated raters take,
+    for the demo physician)."""
+    from app import storage
+    from app.db import open_database
+    from app.study_files import read_study_items
+    from evaluation.rubric import load_rubric
+
+    engine = open_database(paths.db_url)
+    with storage.transaction(engine) as session:
+        existing = {s.name for s in storage.list_studies(session)}
+        for study in DEMO_STUDIES:
+            if study.name in existing:
+                continue
+            source = paths.generations if study.source == "generations" else READABLE_PAIRS
+            storage.create_study(
+                session, name=study.name, kind=study.kind, systems=study.systems,
+                items=read_study_items(source, study.systems), rubric=load_rubric(study.rubric) if study.rubric else None,
+                overlap=overlap, seed=0, guidelines=study.guidelines, source_name=source.name,
+            )
+
+
+def demo_logins(engine) -> dict[str, str]:
+    """New passwords on every demo run: printed once by the caller, stored only hashed."""
+    from app import storage
+
+    logins = {}
+    with storage.transaction(engine) as session:
+        for name, role in DEMO_USERS:
+            password = secrets.token_urlsafe(9)
+            if storage.get_user(session, name) is None:
+                storage.add_user(session, name, role, password)
+            else:
+                storage.set_password(session, name, password)
+            logins[name] = password
+    return logins
+
+
+def simulate(engine, url: str, raters: int) -> int:
+    """Simulated physicians judge every demo study through the running server."""
+    from app import storage
+    from app.simulate import simulate_rater
+
+    submitted = 0
+    for i in range(1, raters + 1):
+        name, password = f"sim-rater-{i}", secrets.token_urlsafe(12)
+        with storage.transaction(engine) as session:
+            if storage.get_user(session, name) is None:
+                storage.add_user(session, name, "physician", password, simulated=True)
+            else:
+                storage.set_password(session, name, password)
+        for study in DEMO_STUDIES:
+            submitted += simulate_rater(url, name, password, study.name, seed=i)
+    return submitted
+
+
+def write_demo_reports(engine, paths) -> list[Path]:
+    """The tiny model study's full report in report/, each other study's in report/<study>/."""
+    from app import storage
+    from evaluation.contract import StudyKind
+    from evaluation.judgments import load_generations
+    from evaluation.rating_report import write_rating_report
+    from evaluation.report import build_summary, read_run, write_report
+
+    written = []
+    for study in DEMO_STUDIES:
+        with storage.transaction(engine) as session:
+            record = storage.get_study(session, study.name)
+            rows = storage.export_judgments(session, record)
+            settings = {**storage.study_settings(session, record), "note": "demo: simulated raters"}
+        out = paths.reports if study.name == TINY_STUDY else paths.reports / study.name
+        if study.kind == StudyKind.rating:
+            write_rating_report(rows, settings, out)
+        else:
+            generations = load_generations(paths.generations) if study.source == "generations" else None
+            run = read_run(paths.dpo) if study.source == "generations" else None
+            summary = build_summary(rows, target="dpo", generations=generations, run=run, settings=settings,
+                                    bootstrap_rounds=1000)
+            write_report(summary, rows, out)
+        written.append(out)
+    return written
