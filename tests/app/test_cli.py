@@ -55,13 +55,13 @@ def test_study_create_show_list_and_export(db, tmp_path):
         study = storage.get_study(session, "pilot")
         user = storage.get_user(session, "dr_a")
         assignment = storage.next_assignment(session, study, user)
-        storage.submit_judgment(session, user, assignment.id, "Tie")
+        storage.submit_judgment(session, user, assignment.id, choice="tie")
     shown = run("study", "show", "pilot")
     assert shown.exit_code == 0 and "dr_a" in shown.output
     out = tmp_path / "j.csv"
     assert run("export", "--study", "pilot", "--format", "csv", "--out", str(out)).exit_code == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert len(rows) == 1 and rows[0]["choice"] == "Tie" and {rows[0]["system_a"], rows[0]["system_b"]} == {"sft", "dpo"}
+    assert len(rows) == 1 and rows[0]["choice"] == "tie" and {rows[0]["system_a"], rows[0]["system_b"]} == {"sft", "dpo"}
     out = tmp_path / "j.jsonl"
     assert run("export", "--study", "pilot", "--format", "jsonl", "--out", str(out)).exit_code == 0
     assert json.loads(out.read_text())["rater"] == "dr_a"

@@ -6,7 +6,7 @@ from training.feedback import gold_accuracy, merge_pairs, pairs_from_judgments
 def row(item, rater, preferred, *, choice=None, gold=False, gold_better=""):
     return {
         "item_id": item, "rater": rater, "is_gold": gold, "gold_better": gold_better,
-        "choice": choice or ("A better" if preferred == "sft" else "B better"),
+        "choice": choice or ("a" if preferred == "sft" else "b"),
         "preferred_system": preferred, "system_a": "sft", "system_b": "dpo",
         "answer_a": f"sft answer {item}", "answer_b": f"dpo answer {item}",
         "question": f"Q {item}?", "context": f"C {item}.",
@@ -17,7 +17,7 @@ def test_majority_ties_and_agreement():
     rows = [
         row("1", "a", "dpo"), row("1", "b", "dpo"), row("1", "c", "sft"),   # 2/3 dpo
         row("2", "a", "sft"), row("2", "b", "dpo"),                          # split
-        row("3", "a", "", choice="Tie"), row("3", "b", "", choice="Both bad"),  # no decisive vote
+        row("3", "a", "", choice="tie"), row("3", "b", "", choice="both_bad"),  # no decisive vote
         row("4", "a", "sft"),                                                 # single vote
     ]
     result = pairs_from_judgments(rows, min_agreement=0.6)
@@ -49,3 +49,17 @@ def test_merge_without_duplicates():
     merged, counts = merge_pairs(original, feedback)
     assert merged == feedback
     assert counts == {"previous_pairs": 2, "duplicates_dropped": 2, "merged_pairs": 2}
+
+
+def test_three_systems_make_one_pair_per_item_and_system_pair():
+    def three(item, rater, a, b, preferred):
+        return dict(row(item, rater, preferred), system_a=a, system_b=b, choice="a" if preferred == a else "b",
+                    answer_a=f"{a} answer {item}", answer_b=f"{b} answer {item}")
+
+    rows = [three("1", "x", "base", "dpo", "dpo"), three("1", "x", "sft", "dpo", "sft"),
+            three("1", "y", "dpo", "base", "dpo"), three("1", "x", "base", "sft", "sft")]
+    pairs = pairs_from_judgments(rows).pairs
+    assert sorted((p["chosen_system"], p["rejected_system"]) for p in pairs) == [
+        ("dpo", "base"), ("sft", "base"), ("sft", "dpo")]
+    assert all(p["chosen"].startswith(p["chosen_system"]) and p["rejected"].startswith(p["rejected_system"]) for p in pairs)
+    assert next(p for p in pairs if p["chosen_system"] == "dpo")["votes"] == {"dpo": 2}

@@ -56,7 +56,7 @@ def test_tiny_pipeline_end_to_end(tmp_path, monkeypatch):
         study = storage.get_study(session, "round-one")
         user = storage.get_user(session, "dr_a")
         while (assignment := storage.next_assignment(session, study, user)) is not None:
-            storage.submit_judgment(session, user, assignment.id, "A better" if assignment.left_system == 2 else "B better")
+            storage.submit_judgment(session, user, assignment.id, choice="a" if assignment.left_system == 2 else "b")
     medalign("train", "feedback", "--study", "round-one", "--out", str(tmp_path / "feedback"),
              "--merge", str(tmp_path / "pairs"))
     feedback = json.loads((tmp_path / "feedback/pairs.json").read_text())["counts"]
