@@ -1,16 +1,26 @@
-"""Password hashing (argon2id) and a per-user login throttle."""
+"""Password hashing (argon2id), the login throttle and the global budget for hashing work.
+
+The throttle counts failures per client address and per (user, address), never per user
+alone: an outsider who guesses wrong from their own address throttles only that address, and
+the physician signing in from elsewhere is unaffected. The budget caps how many password
+checks run per second across all clients, so a flood from many addresses cannot use up the CPU.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()  # argon2id, library defaults (memory-hard)
+_hasher = PasswordHasher()  # argon2id, library defaults (memory-hard; ~0.1 s on 2 cores)
 
 MIN_PASSWORD_LENGTH = 8
+# Verified when the user name is unknown, so that an unknown name costs as long as a known one
+# and the answer time does not tell which names exist.
+_UNKNOWN_USER_HASH = _hasher.hash("no such user: constant-time filler")
 
 
 def hash_password(password: str) -> str:
@@ -26,35 +36,93 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+def burn_unknown_user_check(password: str) -> None:
+    verify_password(_UNKNOWN_USER_HASH, password)
+
+
 def needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
 
 
 class LoginThrottle:
-    """After `max_failures` failed logins for a name within `window_s`, refuse that name until
-    the window has passed. Failed attempts are also slowed down by `delay_s`."""
+    """Refuse logins from an address after `max_address_failures` failures from it within
+    `window_s`, and for a (user, address) after `max_failures` failures of that pair.
 
-    def __init__(self, max_failures: int = 5, window_s: float = 300.0, delay_s: float = 0.5) -> None:
+    `delay_s` is how long the login route waits (asynchronously) before answering a failure.
+    A success clears only its own (user, address) count: signing in to one's own account must
+    not reset an address that has been guessing at others.
+    """
+
+    MAX_TRACKED = 100_000  # keys kept before old ones are pruned (bounded memory under a flood)
+
+    def __init__(self, max_failures: int = 5, window_s: float = 300.0, delay_s: float = 0.5,
+                 max_address_failures: int | None = None) -> None:
         self.max_failures = max_failures
+        self.max_address_failures = max_address_failures or 4 * max_failures
         self.window_s = window_s
         self.delay_s = delay_s
-        self._failures: dict[str, list[float]] = {}
+        self._failures: dict[tuple, list[float]] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, name: str, now: float) -> list[float]:
-        recent = [t for t in self._failures.get(name, []) if now - t < self.window_s]
-        self._failures[name] = recent
+    def _recent(self, key: tuple, now: float) -> list[float]:
+        recent = [t for t in self._failures.get(key, []) if now - t < self.window_s]
+        if recent:
+            self._failures[key] = recent
+        else:
+            self._failures.pop(key, None)
         return recent
 
-    def locked(self, name: str) -> bool:
+    def refused(self, name: str, address: str) -> bool:
+        now = time.monotonic()
         with self._lock:
-            return len(self._recent(name, time.monotonic())) >= self.max_failures
+            return (len(self._recent(("address", address), now)) >= self.max_address_failures
+                    or len(self._recent(("pair", name, address), now)) >= self.max_failures)
 
-    def failed(self, name: str) -> None:
+    def failed(self, name: str, address: str) -> None:
+        now = time.monotonic()
         with self._lock:
-            self._recent(name, time.monotonic()).append(time.monotonic())
-        time.sleep(self.delay_s)
+            if len(self._failures) > self.MAX_TRACKED:
+                for key in list(self._failures):
+                    self._recent(key, now)
+            for key in (("address", address), ("pair", name, address)):
+                self._failures[key] = [*self._recent(key, now), now]
 
-    def succeeded(self, name: str) -> None:
+    def succeeded(self, name: str, address: str) -> None:
         with self._lock:
-            self._failures.pop(name, None)
+            self._failures.pop(("pair", name, address), None)
+
+
+class HashBudget:
+    """At most `per_second` password checks per second over all clients (bursts of `burst`).
+
+    Each caller reserves the next free moment; a caller whose moment is more than `max_wait_s`
+    away is refused at once, so waiting requests stay few and a flood is answered quickly.
+    """
+
+    def __init__(self, per_second: float = 4.0, burst: int = 4, max_wait_s: float = 3.0) -> None:
+        self.per_second = per_second
+        self.burst = burst
+        self.max_wait_s = max_wait_s
+        self._available = float(burst)
+        self._updated = time.monotonic()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float | None:
+        """Seconds to wait before checking a password, or None when over budget."""
+        with self._lock:
+            now = time.monotonic()
+            self._available = min(self.burst, self._available + (now - self._updated) * self.per_second)
+            self._updated = now
+            wait = max(0.0, (1.0 - self._available) / self.per_second)
+            if wait > self.max_wait_s:
+                return None
+            self._available -= 1.0
+            return wait
+
+    async def acquire(self) -> bool:
+        wait = self.reserve()
+        if wait is None:
+            return False
+        if wait:
+            await asyncio.sleep(wait)
+        return True

@@ -1,7 +1,9 @@
 """The web server: Gradio mounted on FastAPI, plus role-checked download routes.
 
 Hardened for a study: no run history, no error details or monitoring, no analytics, no
-static file serving beyond Gradio's own assets; every handler checks the user itself.
+static file serving beyond Gradio's own assets; every handler checks the user itself. Logins
+go through app/login.py (off the event loop, throttled, same-origin only); every request
+passes app/middleware.py (security headers, sessions ended after a credential change).
 """
 
 from __future__ import annotations
@@ -18,25 +20,17 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from app import storage  # noqa: E402
 from app.exports import render  # noqa: E402
 from app.models import Role  # noqa: E402
-from app.security import LoginThrottle  # noqa: E402
+from app.login import Sessions, add_login_route  # noqa: E402
+from app.middleware import SecurityMiddleware  # noqa: E402
+from app.security import HashBudget, LoginThrottle  # noqa: E402
 from app.ui import CSS, KEYBOARD_JS, build_ui  # noqa: E402
 
 QUEUE_CONCURRENCY = 32  # tens of physicians at once; SQLite serialises the writes anyway
 
 
-def make_login_check(engine: Engine, throttle: LoginThrottle):
-    def check(username: str, password: str) -> bool:
-        if throttle.locked(username):
-            return False
-        with storage.transaction(engine) as session:
-            ok = storage.authenticate(session, username, password) is not None
-        if ok:
-            throttle.succeeded(username)
-        else:
-            throttle.failed(username)
-        return ok
-
-    return check
+def _gradio_login_unused(username: str, password: str) -> bool:
+    """Gradio's own /login is shadowed by app/login.py; should it ever be reached, it refuses."""
+    return False
 
 
 def _gradio_app(root: FastAPI):
@@ -56,8 +50,11 @@ def _current_user(root: FastAPI, request: Request) -> str | None:
     return gradio_app.tokens.get(token)
 
 
-def create_app(engine: Engine, *, throttle: LoginThrottle | None = None) -> FastAPI:
+def create_app(engine: Engine, *, throttle: LoginThrottle | None = None, budget: HashBudget | None = None,
+               session_recheck_s: float = 1.0) -> FastAPI:
     root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    sessions = Sessions(engine, recheck_s=session_recheck_s)
+    add_login_route(root, engine, sessions, throttle or LoginThrottle(), budget or HashBudget())
 
     @root.get("/healthz")
     def healthz() -> dict:
@@ -94,7 +91,7 @@ def create_app(engine: Engine, *, throttle: LoginThrottle | None = None) -> Fast
         root,
         blocks,
         path="/",
-        auth=make_login_check(engine, throttle or LoginThrottle()),
+        auth=_gradio_login_unused,
         auth_message="medalign: log in with the account your study coordinator gave you.",
         show_error=False,
         run_history=False,
@@ -105,6 +102,8 @@ def create_app(engine: Engine, *, throttle: LoginThrottle | None = None) -> Fast
         head=KEYBOARD_JS,
         css=CSS,
     )
+    sessions.gradio_app = _gradio_app(root)  # its token table is the one every Gradio route reads
+    root.add_middleware(SecurityMiddleware, sessions=sessions)
     return root
 
 

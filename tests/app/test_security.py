@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from app import storage
-from app.study_files import PairItem
+from app.study_files import StudyItem
 from tests.app.conftest import PASSWORD
 from tests.app.xss_payloads import PAYLOADS
 from tests.browser import browser_page, chromium_path, log_in
@@ -37,7 +37,7 @@ def hostile_study(engine):
     items = []
     for k in range(len(PAYLOADS) // 5):
         p = PAYLOADS[5 * k:5 * k + 5]
-        items.append(PairItem(f"x{k}", p[0], p[1] + "\n" + p[2], None, p[3], p[4]))
+        items.append(StudyItem(f"x{k}", p[0], p[1] + "\n" + p[2], None, {SYSTEMS[0]: p[3], SYSTEMS[1]: p[4]}))
     with storage.transaction(engine) as session:
         return storage.create_study(session, name="hostile", systems=SYSTEMS, items=items, guidelines="\n".join(PAYLOADS))
 

@@ -1,0 +1,169 @@
+"""The login route and the login sessions, replacing Gradio's own `/login`.
+
+Gradio's login handler runs the password check on the event loop and sees no client address.
+Here the check (argon2 plus a database read) runs in a small dedicated thread pool, failures
+are delayed with an async sleep, throttling is per client address and per (user, address),
+a global budget caps hashing work, and cross-origin posts are refused (login CSRF).
+
+Tokens still live in Gradio's own token table (every Gradio route reads it); this module also
+remembers when each was issued, so that a token issued before the user's password changed or
+the account was disabled is ended on its next request (see app/middleware.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from app import storage
+from app.models import User
+from app.security import HashBudget, LoginThrottle, burn_unknown_user_check
+
+MAX_NAME_CHARS = 256
+MAX_PASSWORD_CHARS = 1024
+# One argon2 check already uses both cores (4 lanes); two at once is plenty and keeps the
+# default thread pool, which serves every synchronous route, free for physicians.
+_PASSWORD_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="password-check")
+_ALWAYS_REFUSED = datetime.max.replace(tzinfo=UTC)
+
+
+class Sessions:
+    """Which login token was issued when, and whether it still holds.
+
+    A user's credential change time (and disabled flag) is read from the database at most once
+    every `recheck_s` seconds per user, so a password change ends old sessions within that time.
+    """
+
+    def __init__(self, engine: Engine, recheck_s: float = 1.0) -> None:
+        self.engine = engine
+        self.gradio_app = None  # set once Gradio is mounted; its .tokens maps token -> user name
+        self.recheck_s = recheck_s
+        self.issued: dict[str, datetime] = {}
+        self._cutoffs: dict[str, tuple[float, datetime | None]] = {}
+
+    @property
+    def cookie_names(self) -> tuple[str, str]:
+        cookie_id = self.gradio_app.cookie_id
+        return f"access-token-{cookie_id}", f"access-token-unsecure-{cookie_id}"
+
+    def issue(self, user: str, issued_at: datetime) -> str:
+        token = secrets.token_urlsafe(32)
+        self.issued[token] = issued_at
+        self.gradio_app.tokens[token] = user
+        if len(self.issued) > 2 * len(self.gradio_app.tokens) + 100:  # forget tokens Gradio's /logout dropped
+            self.issued = {t: at for t, at in self.issued.items() if t in self.gradio_app.tokens}
+        return token
+
+    def end(self, token: str) -> None:
+        self.gradio_app.tokens.pop(token, None)
+        self.issued.pop(token, None)
+
+    def _read_cutoff(self, user: str) -> datetime | None:
+        """Tokens issued before this moment are refused (None: none are)."""
+        with storage.transaction(self.engine) as session:
+            row = session.exec(select(User.disabled, User.credentials_changed_at).where(User.name == user)).first()
+        if row is None or row[0]:
+            return _ALWAYS_REFUSED
+        return storage.as_utc(row[1]) if row[1] is not None else None
+
+    async def still_valid(self, token: str) -> bool:
+        user = self.gradio_app.tokens.get(token)
+        issued_at = self.issued.get(token)
+        if user is None or issued_at is None:  # not issued by this route: refuse
+            return False
+        cached = self._cutoffs.get(user)
+        if cached is None or time.monotonic() - cached[0] > self.recheck_s:
+            cutoff = await asyncio.to_thread(self._read_cutoff, user)
+            self._cutoffs[user] = (time.monotonic(), cutoff)
+        else:
+            cutoff = cached[1]
+        return cutoff is None or issued_at >= cutoff
+
+
+def same_origin(request: Request) -> bool:
+    """False for a browser post from another origin. Browsers send Origin on every POST (or
+    at least a Referer); a request with neither comes from a script, which CSRF cannot use."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return False
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if source is None:
+        return True
+    served = {request.headers.get("host", "").lower()}
+    if request.headers.get("x-forwarded-host"):  # set by the TLS proxy; a browser cannot add it to a form post
+        served.add(request.headers["x-forwarded-host"].split(",")[0].strip().lower())
+    return urlsplit(source).netloc.lower() in served - {""}
+
+
+def _check_password(engine: Engine, name: str, password: str) -> bool:
+    with storage.transaction(engine) as session:
+        if storage.get_user(session, name) is None:
+            burn_unknown_user_check(password)  # as slow as a known name
+            return False
+        return storage.authenticate(session, name, password) is not None
+
+
+def _refused(status: int, detail: str, retry_after_s: float | None = None) -> JSONResponse:
+    # The Gradio login page only reacts to 400 (it shows "incorrect credentials"), so
+    # throttled and busy answers use 400 too; the detail says which it was.
+    headers = {"Retry-After": str(max(1, round(retry_after_s)))} if retry_after_s else None
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+async def _read_form(request: Request) -> tuple[str, str] | None:
+    form = await request.form(max_files=0, max_fields=10)
+    name, password = form.get("username", ""), form.get("password", "")
+    if not isinstance(name, str) or not isinstance(password, str):
+        return None
+    if len(name) > MAX_NAME_CHARS or len(password) > MAX_PASSWORD_CHARS:
+        return None
+    return name.strip(), password
+
+
+def add_login_route(root: FastAPI, engine: Engine, sessions: Sessions, throttle: LoginThrottle,
+                    budget: HashBudget) -> None:
+    """POST /login (and /login/), registered on `root` before Gradio is mounted so it wins."""
+
+    async def login(request: Request) -> JSONResponse:
+        if not same_origin(request):
+            return _refused(403, "login refused: the form was posted from another site")
+        try:
+            credentials = await _read_form(request)
+        except Exception:  # malformed multipart or urlencoded body
+            credentials = None
+        if credentials is None:
+            return _refused(400, "login refused: send a user name and a password as form fields")
+        name, password = credentials
+        address = request.client.host if request.client else "unknown"
+        if throttle.refused(name, address):
+            await asyncio.sleep(throttle.delay_s)
+            return _refused(400, "too many failed logins from this address; try again later", throttle.window_s)
+        if not await budget.acquire():
+            return _refused(400, "the server is busy checking logins; try again in a few seconds", budget.max_wait_s)
+        started = datetime.now(UTC)  # before the check: a password changed meanwhile ends this session
+        ok = await asyncio.get_running_loop().run_in_executor(_PASSWORD_POOL, _check_password, engine, name, password)
+        if not ok:
+            throttle.failed(name, address)
+            await asyncio.sleep(throttle.delay_s)
+            return _refused(400, "Incorrect credentials.")
+        throttle.succeeded(name, address)
+        token = sessions.issue(name, started)
+        response = JSONResponse({"success": True})
+        secure_cookie, plain_cookie = sessions.cookie_names
+        # Gradio reads either cookie; SameSite=Lax (Gradio uses None, for iframes) keeps the
+        # session out of cross-site posts, and this app is never framed.
+        response.set_cookie(secure_cookie, token, httponly=True, samesite="lax", secure=True)
+        response.set_cookie(plain_cookie, token, httponly=True, samesite="lax")
+        return response
+
+    for path in ("/login", "/login/"):
+        root.add_api_route(path, login, methods=["POST"], include_in_schema=False)
