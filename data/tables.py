@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,17 +25,67 @@ def read_text(path: Path) -> str:
         raise DataError(f"not valid UTF-8 (byte {exc.start})", file=str(path), line=line) from exc
 
 
+def visible_text(text: str) -> str:
+    """The text without invisible format characters (zero-width spaces, joiners, BOM...)."""
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _BadJson(f"key {key!r} appears twice in one object", key)
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name: str):
+    raise _BadJson(f"{name} is not a number JSON allows", None)
+
+
+class _BadJson(ValueError):
+    def __init__(self, message: str, field: str | None):
+        super().__init__(message)
+        self.field = field
+
+
+def _lone_surrogate(value: Any, where: str = "") -> str | None:
+    """The field holding text with a lone UTF-16 surrogate (it cannot be stored or shown), if any."""
+    if isinstance(value, str):
+        return where or "<value>" if any(0xD800 <= ord(c) <= 0xDFFF for c in value) else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, inner in items:
+        found = _lone_surrogate(inner, f"{where}.{key}" if where else str(key))
+        if found:
+            return found
+    return None
+
+
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-blank line."""
+    """Yield (line number, object) for each non-blank line: strict JSON (no NaN or Infinity, no
+    repeated keys, no lone surrogates, no absurd nesting)."""
     for number, line in enumerate(read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = json.loads(line, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
         except json.JSONDecodeError as exc:
             raise DataError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=str(path), line=number) from exc
+        except _BadJson as exc:
+            raise DataError(str(exc), file=str(path), line=number, field=exc.field) from None
+        except RecursionError:
+            raise DataError("JSON nested too deeply", file=str(path), line=number) from None
         if not isinstance(obj, dict):
             raise DataError(f"expected a JSON object, got {type(obj).__name__}", file=str(path), line=number)
+        surrogate = _lone_surrogate(obj)
+        if surrogate:
+            raise DataError("text holds a lone surrogate (broken Unicode escape)", file=str(path), line=number,
+                            field=surrogate)
         yield number, obj
 
 
@@ -98,7 +149,7 @@ def text_field(row: dict[str, Any], name: str, *, file: str, line: int | None, r
         value = str(value)
     if not isinstance(value, str):
         raise DataError(f"expected text, got {type(value).__name__}", file=file, line=line, record=record, field=name)
-    if not value.strip():
+    if not visible_text(value).strip():
         raise DataError("empty text", file=file, line=line, record=record, field=name)
     return value
 

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from data.tables import visible_text
+
 
 class StorageError(ValueError):
     """A request the data does not allow (unknown user, study exists, not your assignment...)."""
@@ -33,11 +35,6 @@ def transaction(engine: Engine) -> Iterator[Session]:
 def as_utc(value: datetime) -> datetime:
     """SQLite returns naive datetimes; everything stored is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def visible_text(text: str) -> str:
-    """The text without invisible format characters (zero-width spaces, joiners, BOM...)."""
-    return "".join(c for c in text if unicodedata.category(c) != "Cf")
 
 
 def fold(text: str) -> str:

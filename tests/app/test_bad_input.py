@@ -44,6 +44,17 @@ STUDY_FILES = {
     "unknown_system.jsonl": (mutate(lambda r: r[1]["outputs"].pop("sft")), "unknown_system.jsonl:2: record 'q1': field 'outputs.sft'"),
     "not_object.jsonl": (b'["q0", "Q?"]\n', "not_object.jsonl:1: expected a JSON object"),
     "empty.jsonl": (b"\n\n", "empty.jsonl: the file holds no items"),
+    "nested.jsonl": (('{"id": "q0", "question": "Q?", "outputs": {"sft": "s", "dpo": "d"}, "x": ' + "[" * 100_000
+                      + "]" * 100_000 + "}\n").encode(), "nested.jsonl:1: JSON nested too deeply"),
+    "surrogate.jsonl": (b'{"id": "q0", "question": "Q\\ud800?", "outputs": {"sft": "s", "dpo": "d"}}\n',
+                        "surrogate.jsonl:1: field 'question': text holds a lone surrogate"),
+    "nan.jsonl": (b'{"id": NaN, "question": "Q?", "outputs": {"sft": "s", "dpo": "d"}}\n',
+                  "nan.jsonl:1: NaN is not a number JSON allows"),
+    "repeated_key.jsonl": (b'{"id": "q0", "question": "Q?", "question": "R?", "outputs": {"sft": "s", "dpo": "d"}}\n',
+                           "repeated_key.jsonl:1: field 'question': key 'question' appears twice"),
+    "list_id.jsonl": (mutate(lambda r: r[1].update(id=["q1"])), "list_id.jsonl:2: field 'id': an id is text or a whole number"),
+    "invisible_answer.jsonl": (mutate(lambda r: r[0]["outputs"].update(dpo="\u200b\u200d ")),
+                               "invisible_answer.jsonl:1: record 'q0': field 'dpo': empty text"),
 }
 
 
@@ -87,6 +98,26 @@ def test_unknown_system_on_command_line_and_bad_gold(tmp_path, database):
     result = runner.invoke(app, ["study", "create", "--name", "n", "--answers", str(answers), "--gold", str(gold)])
     assert result.exit_code == 2 and "gold.jsonl:1: record 'g0': field 'better'" in result.output
     assert db_dump(database) == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", str(2**70)], "the seed must be a whole number"),
+    (["--seed", "-1"], "the seed must be a whole number"),
+    (["--name", "a/b"], "may not contain '/'"),
+    (["--name", "  "], "the study name is empty"),
+    (["--overlap", "0"], "overlap must be between"),
+    (["--kind", "rating"], "--rubric is needed"),
+    (["--systems", "sft,sft"], "needs 2 or more different names"),
+    (["--pairs", "sft:gpt"], "is not two different systems"),
+])
+def test_bad_study_options(tmp_path, database, args, message):
+    answers = tmp_path / "a.jsonl"
+    answers.write_bytes(jsonl(good_rows()))
+    before = db_dump(database)
+    options = {"--name": "new-study", **dict(zip(args[::2], args[1::2], strict=True))}
+    result = runner.invoke(app, ["study", "create", "--answers", str(answers), *[x for kv in options.items() for x in kv]])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert "Traceback" not in result.output and db_dump(database) == before
 
 
 DATA_FILES = {
