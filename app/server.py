@@ -68,21 +68,16 @@ def create_app(engine: Engine, *, throttle: LoginThrottle | None = None, budget:
             except storage.AccessDenied:
                 raise HTTPException(status_code=403, detail="researchers only") from None
             try:
-                rows = storage.export_judgments(session, storage.get_study(session, study))
+                record = storage.get_study(session, study)
+                rows, kind, rubric = storage.export_judgments(session, record), record.kind, storage.study_rubric(record)
             except storage.StorageError:
                 raise HTTPException(status_code=404, detail="no such study") from None
         if filename == "judgments.csv":
-            return Response(render(rows, "csv"), media_type="text/csv", headers=_attachment(filename))
+            return Response(render(rows, "csv", kind), media_type="text/csv", headers=_attachment(filename))
         if filename == "judgments.jsonl":
-            return Response(render(rows, "jsonl"), media_type="application/jsonl", headers=_attachment(filename))
+            return Response(render(rows, "jsonl", kind), media_type="application/jsonl", headers=_attachment(filename))
         if filename == "dpo_pairs.jsonl":
-            import json
-
-            from training.feedback import pairs_from_judgments
-
-            pairs = pairs_from_judgments(rows).pairs
-            body = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs).encode()
-            return Response(body, media_type="application/jsonl", headers=_attachment(filename))
+            return Response(_dpo_pairs(rows, rubric), media_type="application/jsonl", headers=_attachment(filename))
         raise HTTPException(status_code=404, detail="unknown export")
 
     blocks = build_ui(engine)
@@ -105,6 +100,22 @@ def create_app(engine: Engine, *, throttle: LoginThrottle | None = None, budget:
     sessions.gradio_app = _gradio_app(root)  # its token table is the one every Gradio route reads
     root.add_middleware(SecurityMiddleware, sessions=sessions)
     return root
+
+
+def _dpo_pairs(rows: list[dict], rubric) -> bytes:
+    """Pairwise: majority votes; rating: the rubric's first number-scaled criterion where higher is
+    better, a margin of one point (`medalign train feedback` takes other choices)."""
+    import json
+
+    from training.feedback import feedback_pairs
+
+    criterion = None
+    if rubric is not None:
+        criterion = next((c.id for c in rubric.criteria if c.higher_is_better and c.scale.type != "choice"), None)
+        if criterion is None:
+            return b""
+    pairs = feedback_pairs(rows, criterion=criterion, margin=1.0).pairs if rows else []
+    return "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs).encode()
 
 
 def _attachment(filename: str) -> dict:
