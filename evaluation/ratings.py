@@ -1,0 +1,370 @@
+"""Statistics of rating studies: one row per (physician, item, system, criterion), as
+evaluation.contract.RatingJudgment.
+
+Per criterion and system: the mean, the distribution and intervals; a paired comparison of
+systems on the items both were rated on (Wilcoxon signed-rank on per-item means, Holm across
+criteria); agreement between physicians (Krippendorff's alpha, quadratic-weighted Cohen's kappa
+per physician pair). Likert and binary criteria get all of it (a binary mean is the share of
+"yes"); choice criteria get their distribution only, since their options have no order.
+
+The headline interval is a two-way (pigeonhole) bootstrap: physicians and items are both random
+samples in a judging study, and clustering by only one of them undercovers (Owen 2007).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from itertools import combinations
+
+import numpy as np
+
+from data.records import DataError
+from evaluation import crossed
+from evaluation.contract import StudyKind
+from evaluation.rubric import Rubric
+
+ALPHA = 0.05
+INDEPENDENT_ASSUMES = ("every rating independent of every other (ignores that physicians and items repeat): "
+                       "too narrow when they do; shown for comparison only")
+ROBUST_ASSUMES = ("two-way cluster-robust variance (Cameron, Gelbach and Miller 2011), physicians and items as "
+                  "clusters, normal quantile: needs many clusters of both kinds")
+
+
+def headline_method(n_raters: int) -> str:
+    """The interval that heads a rating report, chosen by simulated coverage (tests/evaluation/
+    test_ratings_coverage.py): two-way with enough physicians, else items only."""
+    return "two_way_bootstrap" if n_raters >= crossed.MIN_RATERS else "bootstrap_item"
+
+
+def bootstrap_assumes(n_raters: int) -> str:
+    """What the headline interval assumes, in words, for a study with `n_raters` physicians."""
+    if n_raters >= crossed.MIN_RATERS:
+        return ("two-way (pigeonhole) bootstrap, percentile interval: physicians and items resampled independently "
+                "with replacement (Owen 2007); assumes both are random samples from larger pools and that neither "
+                "the physicians nor the items were chosen by their ratings; mildly conservative")
+    return (f"only {n_raters} physician{'s' if n_raters != 1 else ''}: this interval cannot account for physician "
+            f"variation. It resamples items only (percentile bootstrap), so it holds for these physicians, not for "
+            f"physicians in general; {crossed.MIN_RATERS} or more physicians are needed for the two-way interval")
+
+
+def two_way_robust(values: np.ndarray, raters, items, alpha: float = ALPHA) -> dict:
+    """Mean with the two-way cluster-robust variance V_rater + V_item - V_cell (Cameron, Gelbach and
+    Miller 2011; each with the G/(G-1) factor, as statsmodels; the larger one-way variance if V is
+    not positive) and a t quantile on min(physicians, items) - 1 degrees of freedom."""
+    from scipy.stats import t as student_t
+
+    raters, n_raters = crossed.codes(raters)
+    items, n_items = crossed.codes(items)
+    clusters = min(n_raters, n_items)
+    if clusters < 2:
+        return {"se": None, "df": None, "ci_low": None, "ci_high": None}
+    residual = (values - values.mean()) / len(values)
+
+    def variance(groups: np.ndarray, count: int) -> float:
+        sums = np.bincount(groups, weights=residual, minlength=count)
+        return count / (count - 1) * float(sums @ sums) if count > 1 else 0.0
+
+    cells, n_cells = crossed.codes(raters * n_items + items)
+    v = variance(raters, n_raters) + variance(items, n_items) - variance(cells, n_cells)
+    if v <= 0:
+        v = max(variance(raters, n_raters), variance(items, n_items))
+    half = student_t.ppf(1 - alpha / 2, clusters - 1) * np.sqrt(v)
+    return {"se": float(np.sqrt(v)), "df": clusters - 1, "ci_low": float(values.mean() - half),
+            "ci_high": float(values.mean() + half)}
+
+
+def independent_interval(values: np.ndarray, *, binary: bool, alpha: float = ALPHA) -> dict:
+    """Wilson (binary) or Student t (Likert) interval of the mean, as if every rating were independent."""
+    from scipy.stats import t as student_t
+    from statsmodels.stats.proportion import proportion_confint
+
+    n = len(values)
+    if binary:
+        low, high = proportion_confint(int(values.sum()), n, alpha=alpha, method="wilson")
+        return {"method": "wilson", "ci_low": float(low), "ci_high": float(high)}
+    if n < 2:
+        return {"method": "student_t", "ci_low": None, "ci_high": None}
+    half = student_t.ppf(1 - alpha / 2, n - 1) * values.std(ddof=1) / np.sqrt(n)
+    return {"method": "student_t", "ci_low": float(values.mean() - half), "ci_high": float(values.mean() + half)}
+
+
+def _scale_points(scale: str) -> list[int] | None:
+    """The values a numeric scale allows (likert 1..N, binary 0/1); None for choice."""
+    if scale == "binary":
+        return [0, 1]
+    if scale.startswith("likert-"):
+        return list(range(1, int(scale.split("-", 1)[1]) + 1))
+    return None
+
+
+def checked_rows(rows: list[Mapping], *, source: str = "<ratings>") -> tuple[list[dict], int]:
+    """Rows with one scale per criterion and values on it; a repeated (physician, item, system,
+    criterion) keeps its latest version. Returns (rows, how many repeats were dropped)."""
+    scales: dict[str, str] = {}
+    latest: dict[tuple, dict] = {}
+    order = sorted(range(len(rows)), key=lambda k: (str(rows[k].get("updated_at") or ""), int(rows[k].get("sequence") or 0)))
+    for k in order:
+        row = rows[k]
+        for field in ("rater", "item_id", "system", "criterion", "scale", "value"):
+            if row.get(field) is None or row.get(field) == "":
+                raise DataError("missing field", file=source, record=f"rating {k + 1}", field=field)
+        where = dict(file=source, record=f"rating {k + 1} ({row['rater']}, item {row['item_id']}, {row['system']}, "
+                                         f"{row['criterion']})")
+        scale = str(row["scale"])
+        if scale != "choice" and _scale_points(scale) is None:
+            raise DataError(f"unknown scale {scale!r} (likert-N, binary or choice)", **where, field="scale")
+        if scales.setdefault(row["criterion"], scale) != scale:
+            raise DataError(f"criterion {row['criterion']!r} is {scales[row['criterion']]} elsewhere, {scale} here",
+                            **where, field="scale")
+        value = row["value"]
+        points = _scale_points(scale)
+        if points is not None:
+            try:
+                value = int(str(value).strip())
+            except ValueError:
+                raise DataError(f"expected a whole number on {scale}, got {row['value']!r}", **where, field="value") from None
+            if value not in points:
+                raise DataError(f"{value} is not on {scale} ({points[0]}..{points[-1]})", **where, field="value")
+        key = (str(row["rater"]), str(row["item_id"]), str(row["system"]), str(row["criterion"]))
+        latest[key] = {"rater": key[0], "item_id": key[1], "system": key[2], "criterion": key[3], "scale": scale,
+                       "value": value, "rater_simulated": bool(row.get("rater_simulated"))}
+    return list(latest.values()), len(rows) - len(latest)
+
+
+def _rubric(rubric: Rubric | Mapping | str | None) -> Rubric | None:
+    if rubric is None or isinstance(rubric, Rubric):
+        return rubric
+    return Rubric.from_json(rubric) if isinstance(rubric, str) else Rubric.model_validate(rubric)
+
+
+def _system_order(rows: list[dict], preferred: list | None) -> list[str]:
+    seen = {r["system"] for r in rows}
+    first = [s for s in (preferred or []) if s in seen]
+    return first + sorted(seen - set(first))
+
+
+def _criterion_order(rows: list[dict], rubric: Rubric | None) -> list[str]:
+    seen = {r["criterion"] for r in rows}
+    first = [c.id for c in rubric.criteria if c.id in seen] if rubric else []
+    return first + sorted(seen - set(first))
+
+
+def distribution(values: list, domain: list) -> dict:
+    """Count and share of each allowed value (unused values included, as 0)."""
+    counts = {str(v): 0 for v in domain}
+    for value in values:
+        counts[str(value)] = counts.get(str(value), 0) + 1
+    total = len(values)
+    return {"counts": counts, "shares": {k: (c / total if total else None) for k, c in counts.items()}}
+
+
+def paired_comparison(rows: list[dict], first: str, second: str) -> dict:
+    """`second` minus `first` on the items both were rated on: per-item means (over physicians),
+    two-sided Wilcoxon signed-rank test (zero differences dropped, as Wilcoxon did)."""
+    from scipy.stats import wilcoxon
+
+    per_item: dict[str, dict[str, list]] = {}
+    for row in rows:
+        if row["system"] in (first, second):
+            per_item.setdefault(row["item_id"], {}).setdefault(row["system"], []).append(row["value"])
+    shared = sorted(k for k, v in per_item.items() if first in v and second in v)
+    diffs = np.array([np.mean(per_item[k][second]) - np.mean(per_item[k][first]) for k in shared], dtype=float)
+    out = {"systems": [first, second], "difference": f"{second} minus {first}", "items": len(shared),
+           "mean_difference": float(diffs.mean()) if len(diffs) else None,
+           "median_difference": float(np.median(diffs)) if len(diffs) else None,
+           "nonzero_differences": int(np.count_nonzero(diffs)), "wilcoxon_statistic": None, "p_value": None,
+           "test": "Wilcoxon signed-rank on per-item means, two-sided, zero differences dropped"}
+    if out["nonzero_differences"] == 0:
+        out["note"] = "no item differs between the systems: no test" if shared else "no item was rated for both systems"
+        return out
+    result = wilcoxon(diffs, zero_method="wilcox", alternative="two-sided")
+    out["wilcoxon_statistic"], out["p_value"] = float(result.statistic), float(result.pvalue)
+    return out
+
+
+def holm(comparisons: list[dict], alpha: float = ALPHA) -> None:
+    """Adds `p_holm` (Holm step-down adjusted p) to comparisons that have a p value, in place."""
+    from statsmodels.stats.multitest import multipletests
+
+    tested = [c for c in comparisons if c.get("p_value") is not None]
+    for c in comparisons:
+        c["p_holm"] = None
+    if tested:
+        adjusted = multipletests([c["p_value"] for c in tested], alpha=alpha, method="holm")[1]
+        for c, p in zip(tested, adjusted, strict=True):
+            c["p_holm"] = float(p)
+
+
+def agreement(rows: list[dict], domain: list[int], *, ordinal: bool) -> dict:
+    """Krippendorff's alpha (ordinal metric for Likert, nominal for binary) over answers (item x
+    system) rated by two or more physicians; quadratic-weighted Cohen's kappa per physician pair
+    with at least two answers in common."""
+    import krippendorff
+
+    units: dict[tuple, dict[str, int]] = {}
+    for row in rows:
+        units.setdefault((row["item_id"], row["system"]), {})[row["rater"]] = row["value"]
+    multi = [u for u in units.values() if len(u) >= 2]
+    level = "ordinal" if ordinal else "nominal"
+    out: dict = {"units": len(multi), "metric": level, "krippendorff_alpha": None, "cohen_kappa_quadratic": []}
+    if not multi:
+        out["note"] = "no answer was rated by two or more physicians"
+        return out
+    raters = sorted({r for u in multi for r in u})
+    column = {r: i for i, r in enumerate(raters)}
+    matrix = np.full((len(raters), len(multi)), np.nan)
+    for j, unit in enumerate(multi):
+        for rater, value in unit.items():
+            matrix[column[rater], j] = value
+    if len(np.unique(matrix[~np.isnan(matrix)])) < 2:
+        out["note"] = "every rating has the same value: agreement is undefined"
+    else:
+        out["krippendorff_alpha"] = float(krippendorff.alpha(reliability_data=matrix, level_of_measurement=level,
+                                                             value_domain=domain))
+    out["cohen_kappa_quadratic"] = pairwise_quadratic_kappa(multi, domain)
+    return out
+
+
+def pairwise_quadratic_kappa(units: list[dict[str, int]], domain: list[int]) -> list[dict]:
+    """Quadratic-weighted Cohen's kappa of every physician pair with two or more answers in common:
+    sklearn's cohen_kappa_score(weights="quadratic", labels=domain), for all pairs in one pass
+    (one confusion table per pair) instead of one call per pair."""
+    position = {value: k for k, value in enumerate(domain)}
+    pair_index: dict[tuple[str, str], int] = {}
+    codes, firsts, seconds = [], [], []
+    for unit in units:
+        for a, b in combinations(sorted(unit), 2):
+            codes.append(pair_index.setdefault((a, b), len(pair_index)))
+            firsts.append(position[unit[a]])
+            seconds.append(position[unit[b]])
+    if not pair_index:
+        return []
+    size = len(domain)
+    flat = (np.array(codes) * size + np.array(firsts)) * size + np.array(seconds)
+    observed = np.bincount(flat, minlength=len(pair_index) * size * size).reshape(-1, size, size).astype(float)
+    n = observed.sum(axis=(1, 2))
+    expected = observed.sum(axis=2)[:, :, None] * observed.sum(axis=1)[:, None, :] / n[:, None, None]
+    weights = (np.arange(size)[:, None] - np.arange(size)[None, :]) ** 2.0
+    disagreement, chance = (observed * weights).sum(axis=(1, 2)), (expected * weights).sum(axis=(1, 2))
+    out = []
+    for (a, b), k in sorted(pair_index.items()):
+        if n[k] < 2:
+            continue
+        entry = {"raters": [a, b], "n": int(n[k]), "kappa": float(1 - disagreement[k] / chance[k]) if chance[k] > 0 else None}
+        if entry["kappa"] is None:
+            entry["note"] = "undefined: no variation in these ratings"
+        out.append(entry)
+    return out
+
+
+def _numeric_criterion(rows: list[dict], systems: list[str], domain: list[int], binary: bool) -> dict:
+    per_system = {}
+    for system in systems:
+        mine = [r for r in rows if r["system"] == system]
+        if not mine:
+            continue
+        values = np.array([r["value"] for r in mine], dtype=float)
+        raters = np.array([r["rater"] for r in mine])
+        items = np.array([r["item_id"] for r in mine])
+        robust = two_way_robust(values, raters, items)
+        per_system[system] = {
+            "n": len(mine), "items": len(set(items.tolist())), "raters": len(set(raters.tolist())),
+            "mean": float(values.mean()), "distribution": distribution([r["value"] for r in mine], domain),
+            "independent": independent_interval(values, binary=binary),
+            "two_way_robust": robust,
+        }
+    return per_system
+
+
+def _bootstrap_intervals(clean: list[dict], criteria: dict, rounds: int, seed: int) -> None:
+    """The headline interval of every (criterion, system) mean, in place. All means share the same
+    resamples of physicians and items: one call, two columns (sum, count) per mean."""
+    groups = [(c, s) for c, entry in criteria.items() if entry["scale"] != "choice" for s in entry["per_system"]]
+    if not groups:
+        return
+    column = {g: j for j, g in enumerate(groups)}
+    values = np.zeros((len(clean), 2 * len(groups)))
+    for k, row in enumerate(clean):
+        j = column.get((row["criterion"], row["system"]))
+        if j is not None:
+            values[k, 2 * j], values[k, 2 * j + 1] = row["value"], 1.0
+    raters = np.array([r["rater"] for r in clean])
+    items = np.array([r["item_id"] for r in clean])
+    n_raters, n_items = len(set(raters.tolist())), len(set(items.tolist()))
+    method = headline_method(n_raters)
+    factors = ("rater", "item") if method == "two_way_bootstrap" else ("item",)
+    sums = crossed.bootstrap_sums(raters, items, values, factors=factors, rounds=rounds, seed=seed)
+    for (criterion, system), j in column.items():
+        entry = criteria[criterion]["per_system"][system]
+        low, high, usable = crossed.percentile_interval(crossed.ratio_draws(sums, 2 * j, 2 * j + 1), alpha=ALPHA)
+        if entry["items"] < 2:
+            low = high = None  # one item: every resample is the same mean
+        entry["interval"] = {"method": method, "ci_low": low, "ci_high": high, "usable_rounds": usable,
+                             "rater_variation": n_raters >= crossed.MIN_RATERS,
+                             "note": None if n_raters >= crossed.MIN_RATERS else bootstrap_assumes(n_raters)}
+        if n_items < 2:
+            entry["interval"]["note"] = "a single item: no interval"
+
+
+def summarise_ratings(rows: list[Mapping], *, rubric: Rubric | Mapping | str | None = None,
+                      systems: list[str] | None = None, rounds: int = 2000, seed: int = 0,
+                      source: str = "<ratings>") -> dict:
+    """Every number of a rating study's report, as plain JSON-ready values (None where absent)."""
+    clean, repeats = checked_rows(rows, source=source)
+    rubric = _rubric(rubric)
+    raters = sorted({r["rater"] for r in clean})
+    system_order = _system_order(clean, systems)
+    summary: dict = {
+        "kind": StudyKind.rating.value,
+        "counts": {"ratings": len(clean), "repeats_dropped": repeats, "items": len({r["item_id"] for r in clean}),
+                   "raters": len(raters), "criteria": len({r["criterion"] for r in clean}),
+                   "simulated_raters": sorted({r["rater"] for r in clean if r["rater_simulated"]})},
+        "systems": system_order,
+        "interval": {"level": 1 - ALPHA, "headline": headline_method(len(raters)), "rounds": rounds,
+                     "seed": seed, "rater_variation": len(raters) >= crossed.MIN_RATERS,
+                     "assumes": bootstrap_assumes(len(raters)), "independent_assumes": INDEPENDENT_ASSUMES,
+                     "two_way_robust_assumes": ROBUST_ASSUMES},
+        "criteria": {},
+    }
+    if not clean:
+        summary["note"] = "no ratings: nothing to summarise"
+        return summary
+    for criterion_id in _criterion_order(clean, rubric):
+        mine = [r for r in clean if r["criterion"] == criterion_id]
+        entry = _describe_criterion(criterion_id, mine[0]["scale"], rubric, mine)
+        if entry["scale"] == "choice":
+            entry["per_system"] = {s: {"n": len(v), "distribution": distribution(v, entry["domain"])}
+                                   for s in system_order if (v := [r["value"] for r in mine if r["system"] == s])}
+        else:
+            entry["per_system"] = _numeric_criterion(mine, system_order, entry["domain"], entry["scale"] == "binary")
+            entry["paired"] = [paired_comparison(mine, a, b) for a, b in combinations(list(entry["per_system"]), 2)]
+            entry["agreement"] = agreement(mine, entry["domain"], ordinal=entry["scale"] != "binary")
+        summary["criteria"][criterion_id] = entry
+    _holm_per_pair(summary["criteria"])
+    _bootstrap_intervals(clean, summary["criteria"], rounds, seed)
+    return summary
+
+
+def _describe_criterion(criterion_id: str, scale: str, rubric: Rubric | None, rows: list[dict]) -> dict:
+    criterion = None
+    if rubric is not None and criterion_id in {c.id for c in rubric.criteria}:
+        criterion = rubric.criterion(criterion_id)
+    domain = _scale_points(scale)
+    if domain is None:  # choice: the rubric's options in screen order, else the values seen
+        seen = sorted({str(r["value"]) for r in rows})
+        domain = [str(v) for v, _label in criterion.options()] if criterion else seen
+        domain += [v for v in seen if v not in domain]
+    return {"id": criterion_id, "scale": scale, "question": criterion.question if criterion else None,
+            "higher_is_better": criterion.higher_is_better if criterion and scale != "choice" else None,
+            "labels": {str(v): label for v, label in criterion.options()} if criterion else None,
+            "domain": domain}
+
+
+def _holm_per_pair(criteria: dict) -> None:
+    """Holm across criteria, separately for each pair of systems (each pair is one family)."""
+    families: dict[tuple, list[dict]] = {}
+    for entry in criteria.values():
+        for comparison in entry.get("paired", []):
+            families.setdefault(tuple(comparison["systems"]), []).append(comparison)
+    for family in families.values():
+        holm(family)
