@@ -163,8 +163,10 @@ def load_task_file(path: Path, *, known_metrics: set[str] | None = None) -> Task
     try:
         task = Task.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{_error_path(e)}: {e['msg']}" for e in exc.errors())
-        first = exc.errors()[0]
+        # A misspelt key also makes the intended one "missing": name the unknown key first.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        problems = "; ".join(f"{_error_path(e)}: {e['msg']}" for e in errors)
+        first = errors[0]
         raise DataError(problems, file=file, field=_error_path(first)) from exc
     if path.stem != task.name and path.parent.resolve() == TASKS_DIR:
         raise DataError(f"task name {task.name!r} differs from the file name {path.name!r}", file=file, field="name")
