@@ -1,0 +1,89 @@
+"""What every screen of the app shares: the handler context, the one error decorator, the
+caller check, the progress bar, and the display labels of the contract's choice codes.
+
+Security properties every handler keeps: it checks `request.username` and the role itself
+(the browser's word counts for nothing), the gr.State it is given must belong to that user
+(session_hash is chosen by the browser), State holds ids only, and text from models or
+people is shown in plain-text components only.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+from sqlalchemy.engine import Engine
+
+from app import storage
+from app.models import Judgment, Role, User
+from app.storage import AccessDenied, AlreadyJudged, StorageError
+from evaluation.contract import Choice
+
+# The only place the choice codes get their on-screen names (digit key n picks the n-th).
+CHOICE_LABELS: dict[Choice, str] = {
+    Choice.a: "A better", Choice.b: "B better", Choice.tie: "Tie", Choice.both_bad: "Both bad",
+}
+
+
+@dataclass
+class Context:
+    """What the handlers of one app need: the database, and the components (set once built)."""
+
+    engine: Engine
+    ui: Any = field(default=None)  # app.ui.shell.UI
+
+
+def bind(fn: Callable, ctx: Context) -> Callable:
+    """`fn` with its keyword-only `ctx` filled in, keeping the signature and annotations Gradio
+    reads (functools.partial hides the gr.Request annotation, and Gradio then passes None)."""
+
+    @functools.wraps(fn)
+    def handler(*args, **kwargs):
+        return fn(*args, ctx=ctx, **kwargs)
+
+    signature = inspect.signature(fn)
+    handler.__signature__ = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != "ctx"])
+    return handler
+
+
+def judgment_text(judgment: Judgment) -> str:
+    """A stored verdict in the words the physician saw."""
+    if judgment.choice:
+        return CHOICE_LABELS[Choice(judgment.choice)]
+    import json
+
+    grades = json.loads(judgment.ratings or "{}")
+    return ", ".join(f"{criterion} {value}" for criterion, value in grades.items()) or "no grades"
+
+
+def storage_errors(fn: Callable) -> Callable:
+    """The one mapping of storage refusals to a message on screen (gr.Error), never a traceback."""
+
+    @functools.wraps(fn)
+    def handler(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except AlreadyJudged as exc:
+            raise gr.Error(f"This was already judged ({judgment_text(exc.judgment)}); "
+                           "use 'Revise my last judgment' to change it.") from None
+        except (AccessDenied, StorageError) as exc:
+            raise gr.Error(str(exc)) from None
+
+    return handler
+
+
+def caller(session, request: gr.Request | None, state: dict | None, role: Role | None) -> User:
+    """The logged-in user; the State must belong to them."""
+    user = storage.require_role(session, getattr(request, "username", None), role)
+    if state is not None and state.get("user") != user.name:
+        raise AccessDenied("session does not belong to this user")
+    return user
+
+
+def progress_bar(judged: int, total: int) -> str:
+    # Only integers go into this HTML.
+    return f'<progress class="medalign-progress" value="{int(judged)}" max="{max(int(total), 1)}"></progress>'

@@ -1,0 +1,72 @@
+"""The pairwise judging panel: two answers side by side ("Answer A", "Answer B"), one choice.
+
+Keyboard (app/ui/keyboard.py): 1-4 pick the choice, E and R flag A or B as evasive, Enter submits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from app.ui.common import CHOICE_LABELS, Context, storage_errors
+from app.ui.screen import Screen, judge
+from evaluation.contract import Choice, StudyKind
+
+
+@dataclass
+class PairwisePanel:
+    panel: gr.Column
+    answer_a: gr.Textbox
+    answer_b: gr.Textbox
+    evasive_a: gr.Checkbox
+    evasive_b: gr.Checkbox
+    choice: gr.Radio
+    rationale: gr.Textbox
+    submit: gr.Button
+    revise: gr.Button
+
+    def components(self) -> list:
+        return [self.panel, self.answer_a, self.answer_b, self.evasive_a, self.evasive_b, self.choice, self.rationale]
+
+    def updates(self, screen: Screen) -> dict:
+        previous = screen.previous or {}
+        shown = screen.judging and screen.kind is StudyKind.pairwise
+        return {
+            self.panel: gr.update(visible=shown),
+            self.answer_a: screen.answer_a if shown else "",
+            self.answer_b: screen.answer_b if shown else "",
+            self.evasive_a: bool(previous.get("evasive_a", False)),
+            self.evasive_b: bool(previous.get("evasive_b", False)),
+            self.choice: previous.get("choice"),
+            self.rationale: previous.get("rationale") or "",
+        }
+
+
+def build_pairwise_panel() -> PairwisePanel:
+    with gr.Column(visible=False) as panel:
+        with gr.Row(elem_id="answers", equal_height=True):
+            with gr.Column(min_width=320):
+                answer_a = gr.Textbox(label="Answer A", interactive=False, lines=6, max_lines=30, elem_id="answer_a")
+                evasive_a = gr.Checkbox(label="Answer A is evasive or non-committal (E)", elem_id="evasive_a")
+            with gr.Column(min_width=320):
+                answer_b = gr.Textbox(label="Answer B", interactive=False, lines=6, max_lines=30, elem_id="answer_b")
+                evasive_b = gr.Checkbox(label="Answer B is evasive or non-committal (R)", elem_id="evasive_b")
+        choice = gr.Radio([(label, code.value) for code, label in CHOICE_LABELS.items()],
+                          label="Which answer is better? (keys 1-4)", elem_id="choice")
+        rationale = gr.Textbox(label="Rationale (optional)", lines=2, elem_id="rationale")
+        with gr.Row():
+            submit = gr.Button("Submit (Enter)", variant="primary", elem_id="submit")
+            revise = gr.Button("Revise my last judgment", elem_id="revise")
+    return PairwisePanel(panel, answer_a, answer_b, evasive_a, evasive_b, choice, rationale, submit, revise)
+
+
+@storage_errors
+def submit_pairwise(state: dict | None, token: str, choice: str | None, evasive_a: bool, evasive_b: bool,
+                    rationale: str, request: gr.Request, *, ctx: Context) -> dict:
+    if choice not in {c.value for c in Choice}:
+        gr.Warning("Choose " + ", ".join(CHOICE_LABELS.values()) + " first (keys 1-4).")
+        return {}
+    fields = {"choice": choice, "evasive_a": bool(evasive_a), "evasive_b": bool(evasive_b),
+              "rationale": rationale or ""}
+    return ctx.ui.updates(judge(ctx.engine, request, state, token, StudyKind.pairwise, lambda _study: fields))

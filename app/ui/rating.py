@@ -1,0 +1,90 @@
+"""The rating panel: one answer ("Answer"), each rubric criterion as a radio group, optional
+free text. The groups are built once (MAX_CRITERIA of them) and relabelled per study.
+
+Keyboard (app/ui/keyboard.py): digit n picks the n-th option of the focused criterion and moves
+focus to the next one; Enter submits once every required criterion is answered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from app import storage
+from app.models import Study
+from app.ui.common import Context, storage_errors
+from app.ui.screen import Screen, judge
+from evaluation.contract import StudyKind
+from evaluation.rubric import Criterion
+
+MAX_CRITERIA = 16  # radio groups on the page; a rubric with more is refused when opened
+
+
+@dataclass
+class RatingPanel:
+    panel: gr.Column
+    answer: gr.Textbox
+    rubric_help: gr.Textbox
+    criteria: list[gr.Radio]
+    free_text: gr.Textbox
+    submit: gr.Button
+    revise: gr.Button
+
+    def components(self) -> list:
+        return [self.panel, self.answer, self.rubric_help, *self.criteria, self.free_text]
+
+    def updates(self, screen: Screen) -> dict:
+        shown = screen.judging and screen.kind is StudyKind.rating
+        rubric = screen.rubric if shown else None
+        if rubric is not None and len(rubric.criteria) > MAX_CRITERIA:
+            raise storage.StorageError(f"this screen shows at most {MAX_CRITERIA} criteria; "
+                                       f"the rubric {rubric.name!r} has {len(rubric.criteria)}")
+        previous = (screen.previous or {}).get("ratings") or {}
+        out = {self.panel: gr.update(visible=shown), self.answer: screen.answer_a if shown else "",
+               self.rubric_help: rubric.description if rubric else ""}
+        for slot, radio in enumerate(self.criteria):
+            if rubric is not None and slot < len(rubric.criteria):
+                out[radio] = criterion_update(rubric.criteria[slot], previous.get(rubric.criteria[slot].id))
+            else:
+                out[radio] = gr.update(visible=False, choices=[], value=None, label="")
+        free = rubric.free_text if rubric else None
+        out[self.free_text] = gr.update(visible=free is not None, label=free.question if free else "",
+                                        value=(screen.previous or {}).get("rationale") or "")
+        return out
+
+
+def criterion_update(criterion: Criterion, value) -> dict:
+    options = criterion.options()
+    keys = "key 1-9, then 0" if len(options) > 9 else f"keys 1-{len(options)}"
+    return gr.update(visible=True, value=value, choices=[(label, stored) for stored, label in options],
+                     label=f"{criterion.question} ({'required' if criterion.required else 'optional'}; {keys})",
+                     elem_classes=["criterion", "required" if criterion.required else "optional"])
+
+
+def build_rating_panel() -> RatingPanel:
+    with gr.Column(visible=False) as panel:
+        answer = gr.Textbox(label="Answer", interactive=False, lines=6, max_lines=30, elem_id="answer")
+        rubric_help = gr.Textbox(label="How to grade", interactive=False, lines=1, max_lines=8, elem_id="rubric_help")
+        criteria = [gr.Radio([], label="", visible=False, elem_id=f"criterion_{slot}", elem_classes=["criterion"])
+                    for slot in range(MAX_CRITERIA)]
+        free_text = gr.Textbox(label="Comments (optional)", lines=2, visible=False, elem_id="free_text")
+        with gr.Row():
+            submit = gr.Button("Submit (Enter)", variant="primary", elem_id="rating_submit")
+            revise = gr.Button("Revise my last judgment", elem_id="rating_revise")
+    return RatingPanel(panel, answer, rubric_help, criteria, free_text, submit, revise)
+
+
+@storage_errors
+def submit_rating(request: gr.Request, state: dict | None, token: str, free_text: str | None, *grades,
+                  ctx: Context) -> dict:
+    """Grades arrive in slot order; the study's rubric names them (slot n is criterion n)."""
+
+    def fields(study: Study) -> dict:
+        rubric = storage.study_rubric(study)
+        if len(grades) < len(rubric.criteria):
+            raise storage.StorageError(f"expected {len(rubric.criteria)} grades, got {len(grades)}")
+        ratings = {c.id: grades[slot] for slot, c in enumerate(rubric.criteria) if grades[slot] is not None}
+        return {"ratings": ratings, "rationale": free_text or ""}
+
+    return ctx.ui.updates(judge(ctx.engine, request, state, token, StudyKind.rating, fields))

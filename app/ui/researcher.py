@@ -1,0 +1,148 @@
+"""The researcher tab: progress per physician, live results, export links. Researchers only.
+
+Live results: each comparison's win rate (evaluation.winrate, Wilson interval), Bradley-Terry
+scores with three or more systems (evaluation.bradley_terry), and for rating studies the mean
+and n per system and criterion. `medalign report` has the full statistics (clustered intervals).
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import gradio as gr
+
+from app import storage
+from app.models import Role
+from app.ui.common import Context, caller, storage_errors
+from evaluation.contract import StudyKind
+
+PROGRESS_HEADERS = ["physician", "assigned", "judged", "gold judged", "gold accuracy"]
+RESULT_HEADERS = ["comparison or system", "measure", "estimate", "95% interval", "n", "notes"]
+WILSON_ASSUMES = "Wilson interval: assumes independent judgments (no clustering by physician or item)"
+BT_ROUNDS = 200
+
+
+@dataclass
+class ResearcherTab:
+    tab: gr.Tab
+    picker: gr.Dropdown
+    refresh: gr.Button
+    summary: gr.Markdown
+    progress: gr.Dataframe
+    results: gr.Dataframe
+    links: gr.HTML
+
+    def outputs(self) -> list:
+        return [self.summary, self.progress, self.results, self.links]
+
+
+def build_researcher_tab() -> ResearcherTab:
+    with gr.Tab("Researcher", id="research", visible=False) as tab:
+        picker = gr.Dropdown(label="Study", choices=[], interactive=True, allow_custom_value=True,
+                             elem_id="research_picker")
+        refresh = gr.Button("Refresh")
+        summary = gr.Markdown(elem_id="research_summary")
+        progress = gr.Dataframe(headers=PROGRESS_HEADERS, interactive=False, elem_id="research_progress")
+        results = gr.Dataframe(headers=RESULT_HEADERS, interactive=False, elem_id="research_results")
+        links = gr.HTML()
+    return ResearcherTab(tab, picker, refresh, summary, progress, results, links)
+
+
+def _interval(low, high) -> str:
+    return "-" if low is None or high is None else f"{low:.3f} to {high:.3f}"
+
+
+def pairwise_results(rows: list[dict], comparisons: list[str]) -> list[list]:
+    """One win-rate row per comparison "x:y" (the rate of y against x), then Bradley-Terry scores."""
+    from evaluation.bradley_terry import bradley_terry
+    from evaluation.winrate import win_rate
+
+    out = []
+    for comparison in comparisons:
+        first, second = comparison.split(":", 1)
+        mine = [r for r in rows if {r["system_a"], r["system_b"]} == {first, second}]
+        if not mine:
+            out.append([comparison, f"win rate of {second}", "-", "-", 0, "no judgments yet"])
+            continue
+        result = win_rate(mine, second)
+        out.append([comparison, f"win rate of {second} over {first}", round(result.rate, 3),
+                    _interval(result.ci_low, result.ci_high), result.n,
+                    f"wins {result.wins}, losses {result.losses}, ties {result.ties}, both bad {result.both_bad}; "
+                    + WILSON_ASSUMES])
+    systems = {s for r in rows for s in (r["system_a"], r["system_b"])}
+    if len(systems) >= 3:
+        fitted = bradley_terry(rows, rounds=BT_ROUNDS)
+        for system, score in sorted(fitted["scores"].items(), key=lambda kv: -kv[1]):
+            out.append([system, "Bradley-Terry log-strength (mean 0; ties half a win)", round(score, 3),
+                        _interval(*fitted["intervals"][system]), len(rows),
+                        f"percentile bootstrap over judgments ({BT_ROUNDS} rounds): assumes independent judgments"])
+    return out
+
+
+def rating_results(rows: list[dict], criteria: list[str]) -> list[list]:
+    """Mean and n per system and criterion, in rubric order (choice criteria: counts per option)."""
+    groups: dict[tuple[str, str], list] = defaultdict(list)
+    for row in rows:
+        groups[(row["criterion"], row["system"])].append(row["value"])
+    out = []
+    for (criterion, system), values in sorted(groups.items(), key=lambda kv: (criteria.index(kv[0][0]), kv[0][1])):
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            out.append([system, f"{criterion}: mean", round(sum(values) / len(values), 3), "-", len(values),
+                        "plain mean of every rating; intervals that account for physicians and items: medalign report"])
+        else:
+            counts = defaultdict(int)
+            for value in values:
+                counts[value] += 1
+            out.append([system, f"{criterion}: counts", "-", "-", len(values),
+                        ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))])
+    return out
+
+
+def _progress_table(rows: list[dict]) -> list[list]:
+    return [[r["physician"] + (" (simulated)" if r["simulated"] else ""), r["assigned"], r["judged"], r["gold_judged"],
+             "-" if r["gold_accuracy"] is None else round(r["gold_accuracy"], 3)] for r in rows]
+
+
+def _links(study_name: str) -> str:
+    base = html.escape("/export/" + quote(study_name, safe=""))
+    files = [("judgments.csv", "Judgments (CSV)"), ("judgments.jsonl", "Judgments (JSONL)"),
+             ("dpo_pairs.jsonl", "DPO pairs (JSONL)")]
+    return " | ".join(f'<a href="{base}/{name}" download>{label}</a>' for name, label in files)
+
+
+@storage_errors
+def researcher_view(study_name: str | None, request: gr.Request, *, ctx: Context):
+    tab = ctx.ui.researcher
+    with storage.transaction(ctx.engine) as session:
+        caller(session, request, None, Role.researcher)
+        if not study_name:
+            return {tab.summary: "Choose a study.", tab.progress: [], tab.results: [], tab.links: ""}
+        study = storage.get_study(session, study_name)
+        settings = storage.study_settings(session, study)
+        progress = storage.study_progress(session, study)
+        judgments = storage.export_judgments(session, study)
+    kind = StudyKind(settings["kind"])
+    if kind is StudyKind.pairwise:
+        results = pairwise_results([j for j in judgments if not j["is_gold"]], settings["comparisons"])
+        what = f"pairwise study of {', '.join(settings['systems'])} ({len(settings['comparisons'])} comparisons)"
+    else:
+        results = rating_results(judgments, [c["id"] for c in settings["rubric"]["criteria"]])
+        what = f"rating study of {', '.join(settings['systems'])} on the rubric {settings['rubric']['name']}"
+    summary = html.escape(
+        f"{what}: {settings['judgments']} judgments of {settings['target']} planned ({settings['items']} items, "
+        f"{settings['units']} units x overlap {settings['overlap']}; {settings['gold_items']} gold items)."
+    )
+    return {tab.summary: summary, tab.progress: _progress_table(progress), tab.results: results,
+            tab.links: _links(study.name)}
+
+
+def research_choices(request: gr.Request, *, ctx: Context):
+    """The study list, for researchers only (anyone else gets an empty list, not an error)."""
+    with storage.transaction(ctx.engine) as session:
+        user = storage.get_user(session, getattr(request, "username", None) or "")
+        if user is None or user.role is not Role.researcher or user.disabled:
+            return gr.update(choices=[])
+        return gr.update(choices=[s.name for s in storage.list_studies(session)])

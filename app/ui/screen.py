@@ -1,0 +1,106 @@
+"""The judging screen as data: what one physician sees next, whatever the study kind.
+
+`Screen.public()` is the JSON the screen component carries (and API clients read by name); it
+holds texts, counts and the pair token, never a system name or an assignment id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app import storage
+from app.models import Role, Study, User
+from app.ui.common import caller
+from evaluation.contract import StudyKind
+from evaluation.rubric import Rubric
+
+
+@dataclass
+class Screen:
+    state: dict | None
+    status: str = ""
+    kind: StudyKind | None = None
+    judged: int = 0
+    total: int = 0
+    question: str = ""
+    context: str = ""
+    answer_a: str = ""
+    answer_b: str = ""  # "" in a rating study
+    token: str = ""
+    guidelines: str = ""
+    judging: bool = False
+    done: bool = False
+    revising: bool = False
+    previous: dict | None = None  # the judgment being revised, as storage.judgment_as_shown gives it
+    rubric: Rubric | None = None
+
+    def public(self) -> dict:
+        out = {"kind": self.kind.value if self.kind else None, "status": self.status, "judged": self.judged,
+               "total": self.total, "done": self.done, "revising": self.revising, "token": self.token,
+               "question": self.question, "context": self.context}
+        if self.kind is StudyKind.pairwise:
+            out.update(answer_a=self.answer_a, answer_b=self.answer_b)
+        elif self.kind is StudyKind.rating:
+            out["answer"] = self.answer_a
+        if self.rubric is not None:
+            out["criteria"] = [
+                {"id": c.id, "question": c.question, "required": c.required, "higher_is_better": c.higher_is_better,
+                 "options": [{"value": value, "label": label} for value, label in c.options()]}
+                for c in self.rubric.criteria
+            ]
+            free = self.rubric.free_text
+            out["free_text"] = None if free is None else {"question": free.question, "required": free.required}
+        return out
+
+
+def next_screen(session, user: User, study: Study, state: dict, *, revising: int | None = None) -> Screen:
+    """The physician's open unit (or a new one), the unit they are revising, or the end screen."""
+    kind, rubric = StudyKind(study.kind), storage.study_rubric(study)
+    common = {"kind": kind, "rubric": rubric, "guidelines": study.guidelines}
+    if revising is None:
+        assignment = storage.next_assignment(session, study, user)
+        if assignment is None:
+            done = storage.progress(session, study, user)
+            return Screen(state={**state, "assignment_id": None, "revising": False}, done=True,
+                          status=f"All done: {done.judged} of {done.total} judged. Thank you!",
+                          judged=done.judged, total=done.total, **common)
+        assignment_id = assignment.id
+    else:
+        assignment_id = revising
+    view = storage.show_unit(session, user, assignment_id)
+    screen = Screen(state={**state, "assignment_id": view.assignment_id, "revising": revising is not None},
+                    status=f"{view.judged} of {view.total} judged", judged=view.judged, total=view.total,
+                    question=view.question, context=view.context, answer_a=view.answer_a,
+                    answer_b=view.answer_b or "", token=view.token, judging=True, **common)
+    if revising is not None:
+        screen.revising = True
+        screen.previous = storage.judgment_as_shown(session, user, revising)
+        screen.status = f"Revising your last judgment ({view.judged} of {view.total} judged)"
+    return screen
+
+
+def judge(engine, request, state: dict | None, token: str, kind: StudyKind, fields: Callable[[Study], dict]) -> Screen:
+    """Store (or revise) the judgment of the unit the token names, then the next screen.
+
+    The token names the unit that was on screen: after a restart (empty State) or a lost reply,
+    a retry still lands on that unit, where the same values change nothing. `fields(study)` gives
+    the judgment's values (a rating panel needs the study's rubric to name its grades).
+    """
+    if not token and not (state and state.get("assignment_id")):
+        raise storage.StorageError("Nothing to submit: choose a study first.")
+    with storage.transaction(engine) as session:
+        user = caller(session, request, state, Role.physician)
+        assignment = (storage.assignment_by_token(session, user, token) if token
+                      else storage.owned_assignment(session, user, state["assignment_id"]))
+        study = storage.study_of(session, assignment)
+        if StudyKind(study.kind) is not kind:
+            raise storage.StorageError(f"this is a {study.kind} study; reload the page")
+        state = {**(state or {}), "user": user.name, "study": study.name}
+        if state.get("revising") and state.get("assignment_id") == assignment.id:
+            storage.revise_judgment(session, user, assignment.id, **fields(study))
+        else:
+            storage.submit_judgment(session, user, assignment.id, **fields(study))
+        # Same transaction: one commit per submit, and the reply that acknowledges the
+        # judgment is only sent after that commit.
+        return next_screen(session, user, study, state)

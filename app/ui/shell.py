@@ -1,0 +1,155 @@
+"""The shared shell: who is logged in, the study picker, progress, guidelines, the question and
+its context, one panel per study kind, the end screen and the researcher tab; and the wiring.
+
+Handlers return {component: value} built by `UI.updates` from a Screen (app/ui/screen.py), so
+no output is addressed by its position. The `screen` JSON component carries the screen's
+public fields for API clients (app/simulate.py, bench/loadtest.py), which read it by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+from sqlalchemy.engine import Engine
+
+from app import storage
+from app.models import Role
+from app.ui.common import Context, bind, caller, progress_bar, storage_errors
+from app.ui.pairwise import PairwisePanel, build_pairwise_panel, submit_pairwise
+from app.ui.rating import RatingPanel, build_rating_panel, submit_rating
+from app.ui.researcher import ResearcherTab, build_researcher_tab, research_choices, researcher_view
+from app.ui.screen import Screen, next_screen
+
+SCREEN_LABEL = "screen"  # API clients find the screen's JSON output by this label (app/simulate.py)
+
+
+@dataclass
+class UI:
+    state: gr.State
+    whoami: gr.Textbox
+    tabs: gr.Tabs
+    picker: gr.Dropdown
+    status: gr.Markdown
+    bar: gr.HTML
+    guidelines: gr.Textbox
+    work: gr.Column
+    question: gr.Textbox
+    context: gr.Textbox
+    token: gr.Textbox
+    screen: gr.JSON
+    done_panel: gr.Column
+    revise_done: gr.Button
+    pairwise: PairwisePanel
+    rating: RatingPanel
+    researcher: ResearcherTab
+
+    def screen_outputs(self) -> list:
+        return [self.state, self.status, self.bar, self.guidelines, self.work, self.question, self.context, self.token,
+                self.screen, self.done_panel, *self.pairwise.components(), *self.rating.components()]
+
+    def updates(self, screen: Screen) -> dict:
+        return {
+            self.state: screen.state, self.status: screen.status, self.bar: progress_bar(screen.judged, screen.total),
+            self.guidelines: screen.guidelines, self.work: gr.update(visible=screen.judging),
+            self.question: screen.question, self.context: screen.context, self.token: screen.token,
+            self.screen: screen.public(), self.done_panel: gr.update(visible=screen.done),
+            **self.pairwise.updates(screen), **self.rating.updates(screen),
+        }
+
+
+def on_load(request: gr.Request, *, ctx: Context) -> dict:
+    """Who is logged in; the study list (opened straight away when there is only one);
+    researchers land on their own tab, with nothing to pick under Judge."""
+    ui = ctx.ui
+    with storage.transaction(ctx.engine) as session:
+        user = storage.require_role(session, getattr(request, "username", None), None)
+        names = [s.name for s in storage.list_studies(session)]
+    if user.role is Role.researcher:
+        return {ui.picker: gr.update(choices=[], value=None), ui.researcher.tab: gr.update(visible=True),
+                ui.tabs: gr.Tabs(selected="research"), ui.whoami: user.name}
+    return {ui.picker: gr.update(choices=names, value=names[0] if len(names) == 1 else None),
+            ui.researcher.tab: gr.update(visible=False), ui.tabs: gr.Tabs(selected="judge"), ui.whoami: user.name}
+
+
+@storage_errors
+def open_study(study_name: str | None, request: gr.Request, *, ctx: Context) -> dict:
+    if not study_name:
+        return ctx.ui.updates(Screen(state=None, status="Choose a study."))
+    with storage.transaction(ctx.engine) as session:
+        user = caller(session, request, None, Role.physician)
+        study = storage.get_study(session, study_name)
+        return ctx.ui.updates(next_screen(session, user, study, {"user": user.name, "study": study.name}))
+
+
+@storage_errors
+def revise_last(state: dict | None, request: gr.Request, *, ctx: Context) -> dict:
+    if not state or not state.get("study"):
+        raise gr.Error("Choose a study first.")
+    with storage.transaction(ctx.engine) as session:
+        user = caller(session, request, state, Role.physician)
+        study = storage.get_study(session, state["study"])
+        last = storage.last_judged_assignment(session, study, user)
+        if last is None:
+            raise gr.Error("You have not judged anything yet.")
+        return ctx.ui.updates(next_screen(session, user, study, state, revising=last.id))
+
+
+def _layout() -> UI:
+    state = gr.State(None)
+    with gr.Row():
+        gr.Markdown("## medalign: judging answers")
+        # A Textbox, not Markdown: the user name is shown as plain text.
+        whoami = gr.Textbox(label="Logged in as", interactive=False, max_lines=1, elem_id="whoami", scale=0, min_width=200)
+    with gr.Tabs(selected="judge") as tabs:
+        with gr.Tab("Judge", id="judge"):
+            picker = gr.Dropdown(label="Study", choices=[], interactive=True, allow_custom_value=True,
+                                 elem_id="study_picker")
+            status = gr.Markdown("Choose a study.", elem_id="status")
+            bar = gr.HTML(progress_bar(0, 1))
+            with gr.Accordion("Guidelines", open=False):
+                guidelines = gr.Textbox(show_label=False, interactive=False, lines=3, max_lines=20, elem_id="guidelines")
+            with gr.Column(visible=False) as work:
+                question = gr.Textbox(label="Question", interactive=False, lines=2, max_lines=8, elem_id="question")
+                with gr.Accordion("Abstract context", open=False):
+                    context = gr.Textbox(label="Context", interactive=False, lines=4, max_lines=20, show_label=False,
+                                         elem_id="context")
+                pairwise = build_pairwise_panel()
+                rating = build_rating_panel()
+            token = gr.Textbox(visible=False, elem_id="pair_token")
+            screen = gr.JSON(label=SCREEN_LABEL, visible=False, elem_id="screen")
+            with gr.Column(visible=False) as done_panel:
+                gr.Markdown("### End of study\nYou have judged everything available to you. Thank you. "
+                            "You may close this tab; use *Revise my last judgment* to change your last answer.")
+                revise_done = gr.Button("Revise my last judgment", elem_id="revise_done")
+        researcher = build_researcher_tab()
+    gr.Button("Log out", link="/logout", size="sm", elem_id="logout")
+    return UI(state, whoami, tabs, picker, status, bar, guidelines, work, question, context, token, screen, done_panel,
+              revise_done, pairwise, rating, researcher)
+
+
+def _wire(blocks: gr.Blocks, ui: UI, ctx: Context) -> None:
+    outputs = ui.screen_outputs()
+    private = {"api_visibility": "private"}
+    blocks.load(bind(on_load, ctx), None, [ui.picker, ui.researcher.tab, ui.tabs, ui.whoami], **private)
+    ui.picker.change(bind(open_study, ctx), [ui.picker], outputs, api_name="open_study")
+    p, r = ui.pairwise, ui.rating
+    p.submit.click(bind(submit_pairwise, ctx), [ui.state, ui.token, p.choice, p.evasive_a, p.evasive_b, p.rationale],
+                   outputs, api_name="submit", concurrency_limit=None)
+    r.submit.click(bind(submit_rating, ctx), [ui.state, ui.token, r.free_text, *r.criteria], outputs,
+                   api_name="submit_rating", concurrency_limit=None)
+    p.revise.click(bind(revise_last, ctx), [ui.state], outputs, api_name="revise_last")
+    for button in (r.revise, ui.revise_done):
+        button.click(bind(revise_last, ctx), [ui.state], outputs, **private)
+    research = ui.researcher
+    research.picker.change(bind(researcher_view, ctx), [research.picker], research.outputs(), api_name="researcher_view")
+    research.refresh.click(bind(researcher_view, ctx), [research.picker], research.outputs(), **private)
+    blocks.load(bind(research_choices, ctx), None, [research.picker], **private)
+
+
+def build_ui(engine: Engine, *, title: str = "medalign: physician judging") -> gr.Blocks:
+    ctx = Context(engine)
+    with gr.Blocks(title=title, analytics_enabled=False) as blocks:
+        ctx.ui = _layout()
+        _wire(blocks, ctx.ui, ctx)
+    return blocks
