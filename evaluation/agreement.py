@@ -1,8 +1,10 @@
-"""Inter-rater agreement on items judged by several physicians.
+"""Inter-rater agreement on comparisons judged by several physicians.
 
-Each judgment is turned into an outcome in system terms (so the side a system was shown on
-does not matter): "<system> better", or the contract's tie / both_bad code. Intervals come from a bootstrap
-over items (Cohen's kappa also has its asymptotic interval).
+A unit is one comparison: an item shown with one pair of systems. Each physician's final
+judgment of a unit (the latest by updated_at) counts once. It is put in system terms (so the
+side a system was shown on does not matter) as one of the four categories every comparison
+offers: the first system (alphabetically) better, the second better, tie, both bad. Randolph's
+free-marginal kappa uses those 4 categories. Intervals: bootstrap over items, vectorised.
 """
 
 from __future__ import annotations
@@ -13,11 +15,8 @@ import numpy as np
 
 from evaluation.contract import Choice
 
-
-def outcome(row: dict) -> str:
-    if row["choice"] in (Choice.tie, Choice.both_bad):
-        return str(row["choice"])
-    return f"{row['preferred_system']} better"
+CATEGORIES = ("first better", "second better", Choice.tie.value, Choice.both_bad.value)
+MAX_RATERS_FOR_PAIRS = 12  # Cohen's kappa per physician pair: 66 pairs at most, else a summary only
 
 
 def cohen_kappa(first: list, second: list, *, alpha: float = 0.05) -> dict:
@@ -46,82 +45,127 @@ def cohen_kappa(first: list, second: list, *, alpha: float = 0.05) -> dict:
             "n": len(first)}
 
 
-def _multi_rated(rows: list[dict]) -> dict[str, dict[str, str]]:
-    """item -> {rater: outcome}, for non-gold items with at least two raters."""
-    items: dict[str, dict[str, str]] = {}
-    for row in rows:
-        if not row.get("is_gold"):
-            items.setdefault(row["item_id"], {})[row["rater"]] = outcome(row)
-    return {k: v for k, v in items.items() if len(v) >= 2}
+def final_units(table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(unit, rater, item, category) of each physician's final non-gold judgment per comparison."""
+    from evaluation.table import A, BOTH_BAD, TIE
+
+    keep = ~table.is_gold
+    s = len(table.systems)
+    first = np.minimum(table.system_a, table.system_b)
+    unit = (table.item * s + first) * s + np.maximum(table.system_a, table.system_b)
+    shown_first = np.where(table.choice == A, table.system_a, table.system_b)
+    category = np.select([table.choice == TIE, table.choice == BOTH_BAD, shown_first == first], [2, 3, 0], 1)
+    order = np.lexsort((table.order, unit, table.rater))
+    order = order[keep[order]]
+    rater, unit_sorted = table.rater[order], unit[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = (rater[1:] != rater[:-1]) | (unit_sorted[1:] != unit_sorted[:-1])
+    chosen = order[last]
+    return unit[chosen], table.rater[chosen], table.item[chosen], category[chosen]
 
 
-def _fleiss_table(items: dict[str, dict[str, str]], categories: list[str]) -> np.ndarray:
-    return np.array([[list(votes.values()).count(c) for c in categories] for votes in items.values()])
+def fleiss_from_counts(counts: np.ndarray, method: str = "fleiss", weights: np.ndarray | None = None) -> np.ndarray:
+    """Fleiss' (or Randolph's, free-marginal) kappa of a units x categories count table with the
+    same number of raters per unit; `weights` (rounds x units) gives one kappa per row."""
+    counts = np.asarray(counts, dtype=float)
+    m = counts[0].sum()
+    agreement = ((counts**2).sum(axis=1) - m) / (m * (m - 1))
+    w = np.ones((1, len(counts))) if weights is None else np.asarray(weights, float)
+    total = w.sum(axis=1)
+    p_bar = (w @ agreement) / total
+    if method == "randolph":
+        p_e = np.full_like(p_bar, 1 / counts.shape[1])
+    else:
+        shares = (w @ counts) / (total[:, None] * m)
+        p_e = (shares**2).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kappa = (p_bar - p_e) / (1 - p_e)
+    return kappa if weights is not None else kappa[0]
 
 
-def _fleiss(items, categories, method: str) -> float | None:
-    from statsmodels.stats.inter_rater import fleiss_kappa
-
-    if not items:
-        return None
-    value = fleiss_kappa(_fleiss_table(items, categories), method=method)
-    return float(value) if np.isfinite(value) else None
-
-
-def _krippendorff(items, categories) -> float | None:
-    import krippendorff
-
-    raters = sorted({r for votes in items.values() for r in votes})
-    if len(raters) < 2 or not items:
-        return None
-    index = {c: i for i, c in enumerate(categories)}
-    matrix = np.full((len(raters), len(items)), np.nan)
-    for j, votes in enumerate(items.values()):
-        for i, rater in enumerate(raters):
-            if rater in votes:
-                matrix[i, j] = index[votes[rater]]
-    if len({v for votes in items.values() for v in votes.values()}) < 2:
-        return None  # alpha is undefined without variation
-    return float(krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"))
+def krippendorff_from_coincidences(per_unit: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Nominal Krippendorff's alpha from per-unit coincidence matrices (units x k x k, each
+    already divided by m_u - 1); `weights` (rounds x units) gives one alpha per row."""
+    k = per_unit.shape[1]
+    flat = per_unit.reshape(len(per_unit), k * k)
+    w = np.ones((1, len(per_unit))) if weights is None else np.asarray(weights, float)
+    o = (w @ flat).reshape(-1, k, k)
+    n_c = o.sum(axis=2)
+    n = n_c.sum(axis=1)
+    observed = n - np.trace(o, axis1=1, axis2=2)
+    expected = (n**2 - (n_c**2).sum(axis=1)) / (n - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        alpha = 1 - observed / expected
+    return alpha if weights is not None else alpha[0]
 
 
-def _bootstrap(items: dict, statistic, rounds: int, seed: int, alpha: float) -> tuple[float | None, float | None]:
-    keys = list(items)
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(rounds):
-        sample = {f"{i}": items[keys[k]] for i, k in enumerate(rng.integers(0, len(keys), len(keys)))}
-        value = statistic(sample)
-        if value is not None and np.isfinite(value):
-            values.append(value)
-    if len(values) < rounds // 2:
+def _interval(draws: np.ndarray, alpha: float) -> tuple[float | None, float | None]:
+    usable = draws[np.isfinite(draws)]
+    if len(usable) < len(draws) // 2:
         return None, None
-    return float(np.quantile(values, alpha / 2)), float(np.quantile(values, 1 - alpha / 2))
+    return float(np.quantile(usable, alpha / 2)), float(np.quantile(usable, 1 - alpha / 2))
+
+
+def _value(x) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def agreement_table(table, *, rounds: int = 1000, seed: int = 0, alpha: float = 0.05) -> dict:
+    """Fleiss' and Randolph's kappa (units with the most common number of raters, as both assume a
+    fixed number), Krippendorff's alpha (all multi-rated units), Cohen's kappa per rater pair."""
+    from evaluation.crossed import multinomial_weights
+
+    unit, rater, item, category = final_units(table)
+    codes, unit_index = np.unique(unit, return_inverse=True)
+    counts = np.zeros((len(codes), 4))
+    np.add.at(counts, (unit_index, category), 1)
+    raters_per_unit = counts.sum(axis=1)
+    multi = raters_per_unit >= 2
+    if not multi.any():
+        return {"items": 0, "note": "no comparison was judged by two or more physicians"}
+    unit_item = np.zeros(len(codes), dtype=np.int64)
+    unit_item[unit_index] = item
+    items_multi, item_code = np.unique(unit_item[multi], return_inverse=True)
+    weights = multinomial_weights(np.random.default_rng(seed), rounds, len(items_multi))[:, item_code]
+    sizes = raters_per_unit[multi].astype(int)
+    modal = int(np.bincount(sizes).argmax())
+    fixed = sizes == modal
+    result = {"units": int(multi.sum()), "items": int(len(items_multi)), "categories": list(CATEGORIES),
+              "raters_per_unit": modal, "units_fixed_raters": int(fixed.sum()), "rounds": rounds,
+              "final_judgments_only": True}
+    for name, method in (("fleiss_kappa", "fleiss"), ("randolph_kappa", "randolph")):
+        value = fleiss_from_counts(counts[multi][fixed], method)
+        low, high = _interval(fleiss_from_counts(counts[multi][fixed], method, weights[:, fixed]), alpha)
+        result[name] = {"value": _value(value), "ci_low": low, "ci_high": high}
+    c = counts[multi]
+    per_unit = (c[:, :, None] * c[:, None, :] - np.einsum("uc,ck->uck", c, np.eye(4))) / (sizes - 1)[:, None, None]
+    low, high = _interval(krippendorff_from_coincidences(per_unit, weights), alpha)
+    result["krippendorff_alpha"] = {"value": _value(krippendorff_from_coincidences(per_unit)), "ci_low": low,
+                                    "ci_high": high}
+    result["cohen_kappa_pairs"] = _cohen_pairs(table, unit, rater, category)
+    return result
+
+
+def _cohen_pairs(table, unit, rater, category) -> list[dict] | dict:
+    involved = np.unique(rater)
+    if len(involved) > MAX_RATERS_FOR_PAIRS:
+        return {"note": f"{len(involved)} physicians ({len(involved) * (len(involved) - 1) // 2} pairs): per-pair "
+                        f"Cohen's kappa left out; see Fleiss' kappa and Krippendorff's alpha"}
+    votes: dict[int, dict[int, int]] = {}
+    for u, r, c in zip(unit.tolist(), rater.tolist(), category.tolist(), strict=True):
+        votes.setdefault(r, {})[u] = c
+    pairs = []
+    for a, b in combinations(sorted(votes), 2):
+        shared = sorted(set(votes[a]) & set(votes[b]))
+        if len(shared) >= 2:
+            pairs.append({"raters": [table.raters[a], table.raters[b]],
+                          **cohen_kappa([votes[a][u] for u in shared], [votes[b][u] for u in shared])})
+    return pairs
 
 
 def agreement(rows: list[dict], *, rounds: int = 1000, seed: int = 0, alpha: float = 0.05) -> dict:
-    """Fleiss' and Randolph's kappa (items with the most common number of raters, as both assume
-    a fixed number), Krippendorff's alpha (all multi-rated items), Cohen's kappa per rater pair."""
-    items = _multi_rated(rows)
-    if not items:
-        return {"items": 0, "note": "no item was judged by two or more physicians"}
-    categories = sorted({v for votes in items.values() for v in votes.values()} | {Choice.tie.value, Choice.both_bad.value})
-    counts = [len(v) for v in items.values()]
-    modal = max(set(counts), key=counts.count)
-    fixed = {k: v for k, v in items.items() if len(v) == modal}
-    result = {"items": len(items), "categories": categories, "raters_per_item": modal, "items_fixed_raters": len(fixed)}
-    for name, statistic, data in (
-        ("fleiss_kappa", lambda s: _fleiss(s, categories, "fleiss"), fixed),
-        ("randolph_kappa", lambda s: _fleiss(s, categories, "randolph"), fixed),
-        ("krippendorff_alpha", lambda s: _krippendorff(s, categories), items),
-    ):
-        low, high = _bootstrap(data, statistic, rounds, seed, alpha)
-        result[name] = {"value": statistic(data), "ci_low": low, "ci_high": high}
-    pairs = []
-    raters = sorted({r for votes in items.values() for r in votes})
-    for a, b in combinations(raters, 2):
-        shared = [votes for votes in items.values() if a in votes and b in votes]
-        if len(shared) >= 2:
-            pairs.append({"raters": [a, b], **cohen_kappa([v[a] for v in shared], [v[b] for v in shared])})
-    result["cohen_kappa_pairs"] = pairs
-    return result
+    from evaluation.table import from_rows
+
+    if not rows:
+        return {"items": 0, "note": "no judgments"}
+    return agreement_table(from_rows(rows), rounds=rounds, seed=seed, alpha=alpha)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 from statsmodels.stats.proportion import proportion_confint
 
 DEFAULT_PATTERNS: dict[str, list[str]] = {
@@ -151,3 +152,39 @@ def detector_vs_physicians(rows: list[dict], detector: EvasionDetector | None = 
     return {"n": len(truth), "physician_evasive": sum(truth), "detector_evasive": sum(predicted),
             "precision": tp / (tp + fp) if tp + fp else None, "recall": tp / (tp + fn) if tp + fn else None,
             "kappa": kappa["kappa"], "kappa_ci_low": kappa["ci_low"], "kappa_ci_high": kappa["ci_high"]}
+
+
+def hq_physicians_table(table, *, rounds: int = 1000, seed: int = 0, alpha: float = 0.05) -> list[dict]:
+    """Physicians' HQ per system, counting answers, not views: an answer (item, system) seen by
+    several physicians is one answer with a flag rate (the share of its viewers who flagged it),
+    so each view weighs 1 / viewers. HQ = 1 - mean flag rate over the system's answers. Intervals
+    from evaluation.crossed; `item_clustered` is the bootstrap over items."""
+    from evaluation import crossed
+
+    scored = ~table.is_gold
+    rater = np.concatenate([table.rater[scored]] * 2)
+    item = np.concatenate([table.item[scored]] * 2)
+    system = np.concatenate([table.system_a[scored], table.system_b[scored]])
+    flag = np.concatenate([table.evasive_a[scored], table.evasive_b[scored]]).astype(float)
+    answer = item * len(table.systems) + system
+    _, answer_code, viewers = np.unique(answer, return_inverse=True, return_counts=True)
+    weight = 1.0 / viewers[answer_code]
+    out = []
+    for code, name in enumerate(table.systems):
+        mine = system == code
+        if not mine.any():
+            continue
+        columns = np.column_stack([weight[mine] * (1 - flag[mine]), weight[mine]])
+        intervals = crossed.interval_set(rater[mine], item[mine], columns, {"hq": (0, 1)}, rounds=rounds, seed=seed,
+                                         alpha=alpha)["hq"]
+        answers = int(weight[mine].sum().round())
+        flagged_by_any = int(len(np.unique(answer_code[mine & (flag > 0)])))
+        hq = intervals["estimate"]
+        low, high = proportion_confint(hq * answers, answers, alpha=alpha, method="wilson")
+        item_ci = intervals["methods"]["bootstrap_item"]
+        out.append({"system": name, "answers": answers, "views": int(mine.sum()), "flagged_by_any": flagged_by_any,
+                    "hq": hq, "headline": intervals["headline"], "methods": intervals["methods"],
+                    "item_clustered": {"ci_low": item_ci["ci_low"], "ci_high": item_ci["ci_high"]},
+                    "ci_low": float(low), "ci_high": float(high),
+                    "simple_interval": "Wilson on answers, assuming answers independent"})
+    return out

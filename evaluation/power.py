@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from scipy.stats import binom, norm
 
 
@@ -25,24 +26,32 @@ def arcsine_n(expected: float, *, alpha: float = 0.05, power: float = 0.8) -> in
     return math.ceil(NormalIndPower().solve_power(effect_size=effect, alpha=alpha, power=power, ratio=0))
 
 
-def exact_power(n: int, expected: float, alpha: float = 0.05) -> float:
-    """Power of the exact two-sided sign test (binomial, p0 = 0.5) with n decisive votes."""
-    k = int(binom.ppf(alpha / 2, n, 0.5))
-    while k >= 0 and 2 * binom.cdf(k, n, 0.5) > alpha:
-        k -= 1
-    if k < 0:
-        return 0.0
-    return float(binom.cdf(k, n, expected) + binom.sf(n - k - 1, n, expected))
+def exact_power(n, expected: float, alpha: float = 0.05):
+    """Power of the exact two-sided sign test (binomial, p0 = 0.5) with n decisive votes (n may be
+    an array). The test rejects at k or fewer wins, or n - k or more, with k the largest count
+    whose two-sided p-value 2 P(X <= k) is at most alpha."""
+    n_values = np.atleast_1d(np.asarray(n, dtype=np.int64))
+    k = binom.ppf(alpha / 2, n_values, 0.5).astype(np.int64)
+    k = np.where(2 * binom.cdf(k, n_values, 0.5) > alpha, k - 1, k)  # ppf may land one above the critical count
+    power = np.where(k >= 0, binom.cdf(k, n_values, expected) + binom.sf(n_values - k - 1, n_values, expected), 0.0)
+    return float(power[0]) if np.ndim(n) == 0 else power
 
 
-def exact_n(expected: float, *, alpha: float = 0.05, power: float = 0.8, limit: int = 100_000) -> int | None:
-    """Smallest n from which the exact sign test keeps at least the power (power is saw-toothed in n)."""
+def exact_n(expected: float, *, alpha: float = 0.05, power: float = 0.8) -> int | None:
+    """Smallest n from which the exact sign test keeps at least the power for every larger n.
+
+    Power is saw-toothed in n, so the first n that reaches it is not enough: 0.55 first reaches
+    0.8 at 807 but dips below again until 820. Power is computed up to a horizon well past the
+    normal approximation, where its lowest value over the last stretch clears the target; the
+    answer is one more than the last n below the target."""
     _check(expected, alpha, power)
-    start = max(5, normal_approximation_n(expected, alpha=alpha, power=power) // 2)
-    for n in range(start, limit):
-        if all(exact_power(m, expected, alpha) >= power for m in range(n, n + 10)):
-            return n
-    return None
+    approx = normal_approximation_n(expected, alpha=alpha, power=power)
+    horizon = max(4 * approx, approx + 400)
+    values = exact_power(np.arange(1, horizon + 1), expected, alpha)
+    if values[-max(50, horizon // 4):].min() < power:
+        return None  # the tail has not settled above the target: no honest answer in range
+    below = np.nonzero(values < power)[0]
+    return int(below[-1] + 2) if len(below) else 1
 
 
 def sample_size(expected: float, *, alpha: float = 0.05, power: float = 0.8) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
@@ -58,7 +59,12 @@ def tally(rows: list[dict], system: str) -> tuple[int, int, int, int]:
 
 
 def win_rate(rows: list[dict], system: str, *, alpha: float = 0.05) -> WinRate:
-    wins, losses, ties, both_bad = tally(rows, system)
+    return from_counts(system, *tally(rows, system), alpha=alpha)
+
+
+def from_counts(system: str, wins: int, losses: int, ties: int, both_bad: int, *, alpha: float = 0.05) -> WinRate:
+    """Every definition with its simple interval (these assume independent judgments)."""
+    wins, losses, ties, both_bad = int(wins), int(losses), int(ties), int(both_bad)
     n = wins + losses + ties + both_bad
     if n == 0:
         raise NoJudgments("no judgments: a win rate needs at least one")
@@ -134,27 +140,95 @@ def gee_win_rate(rows: list[dict], system: str, *, by: str = "rater", alpha: flo
 
 def per_rater(rows: list[dict], system: str) -> list[dict]:
     """Win rate of `system` for each rater, with their gold-item accuracy."""
+    from evaluation.table import from_rows
+
+    return per_rater_table(from_rows(rows), system)
+
+
+def per_rater_table(table, system: str, *, alpha: float = 0.05) -> list[dict]:
+    from evaluation.table import BOTH_BAD, TIE
+
+    code = table.system_code(system)
+    involved = (table.system_a == code) | (table.system_b == code)
+    scored = involved & ~table.is_gold
+    gold = table.is_gold & (table.gold_better >= 0)
+    preferred = table.preferred
+    n_raters = len(table.raters)
+
+    def count(mask):
+        return np.bincount(table.rater[mask], minlength=n_raters)
+
+    judged, wins = count(scored), count(scored & (preferred == code))
+    ties, both_bad = count(scored & (table.choice == TIE)), count(scored & (table.choice == BOTH_BAD))
+    gold_judged, gold_hits = count(gold), count(gold & (preferred == table.gold_better))
+    simulated = count(table.simulated) > 0
+    low, high = proportion_confint(wins, np.maximum(judged, 1), alpha=alpha, method="wilson")
     out = []
-    for rater in sorted({r["rater"] for r in rows}):
-        mine = [r for r in rows if r["rater"] == rater]
-        scored = [r for r in mine if not r.get("is_gold")]
-        gold = [r for r in mine if r.get("is_gold")]
-        entry = {"rater": rater, "simulated": any(r.get("rater_simulated") for r in mine), "judgments": len(scored),
-                 "gold_judged": len(gold),
-                 "gold_accuracy": sum(r["preferred_system"] == r["gold_better"] for r in gold) / len(gold) if gold else None}
-        if scored:
-            result = win_rate(scored, system)
-            entry.update(rate=result.rate, ci_low=result.ci_low, ci_high=result.ci_high, wins=result.wins,
-                         losses=result.losses, ties=result.ties, both_bad=result.both_bad)
+    for r, rater in enumerate(table.raters):
+        entry = {"rater": rater, "simulated": bool(simulated[r]), "judgments": int(judged[r]),
+                 "gold_judged": int(gold_judged[r]),
+                 "gold_accuracy": float(gold_hits[r] / gold_judged[r]) if gold_judged[r] else None}
+        if judged[r]:
+            entry.update(rate=float(wins[r] / judged[r]), ci_low=float(low[r]), ci_high=float(high[r]),
+                         wins=int(wins[r]), ties=int(ties[r]), both_bad=int(both_bad[r]),
+                         losses=int(judged[r] - wins[r] - ties[r] - both_bad[r]))
         out.append(entry)
     return out
 
 
+def credibly_below(hits: int, judged: int, threshold: float, *, level: float = 0.05) -> bool:
+    """True when gold accuracy is credibly below `threshold`: the one-sided exact binomial test of
+    accuracy >= threshold rejects at `level` (3 of 4 right at a 0.8 threshold does not: p = 0.59)."""
+    return judged > 0 and binomtest(int(hits), int(judged), threshold, alternative="less").pvalue < level
+
+
 def excluding_low_gold(rows: list[dict], threshold: float) -> tuple[list[dict], list[str]]:
-    """Rows of raters whose gold accuracy is at least `threshold` (raters without gold items stay)."""
+    """Rows of raters whose gold accuracy is not credibly below `threshold` (raters without gold stay)."""
     accuracy: dict[str, list[bool]] = {}
     for row in rows:
         if row.get("is_gold"):
             accuracy.setdefault(row["rater"], []).append(row["preferred_system"] == row["gold_better"])
-    dropped = sorted(r for r, hits in accuracy.items() if sum(hits) / len(hits) < threshold)
+    dropped = sorted(r for r, hits in accuracy.items() if credibly_below(sum(hits), len(hits), threshold))
     return [r for r in rows if r["rater"] not in dropped], dropped
+
+
+def target_mask(table, system: str) -> np.ndarray:
+    """Scored (non-gold) judgments in which `system` took part."""
+    code = table.system_code(system)
+    return ~table.is_gold & ((table.system_a == code) | (table.system_b == code))
+
+
+DEFINITIONS = {"published": "wins / all judgments (the paper's definition)",
+               "ties_half": "(wins + (ties + both bad) / 2) / all judgments",
+               "decisive": "wins / (wins + losses): ties and both bad excluded"}
+
+
+def win_rate_table(table, system: str, mask: np.ndarray | None = None, *, rounds: int = 1000, seed: int = 0,
+                   alpha: float = 0.05) -> dict:
+    """The simple counts and intervals (WinRate) plus, for each definition, the crossed intervals
+    (evaluation.crossed.interval_set); `headline` is the published definition's headline interval."""
+    from evaluation import crossed
+    from evaluation.table import BOTH_BAD, TIE
+
+    code = table.system_code(system)
+    mask = target_mask(table, system) if mask is None else mask
+    if not mask.any():
+        raise NoJudgments(f"no scored judgment involves {system!r}")
+    choice, preferred = table.choice[mask], table.preferred[mask]
+    win = preferred == code
+    tie_like = (choice == TIE) | (choice == BOTH_BAD)
+    decisive = ~tie_like
+    simple = from_counts(system, win.sum(), (decisive & ~win).sum(), (choice == TIE).sum(), (choice == BOTH_BAD).sum(),
+                         alpha=alpha)
+    columns = np.column_stack([win, win + 0.5 * tie_like, decisive, np.ones(len(win))])
+    intervals = crossed.interval_set(table.rater[mask], table.item[mask], columns,
+                                     {"published": (0, 3), "ties_half": (1, 3), "decisive": (0, 2)},
+                                     rounds=rounds, seed=seed, alpha=alpha)
+    for name, entry in intervals.items():
+        entry["definition"] = DEFINITIONS[name]
+    headline = {key: intervals["published"]["headline"][key] for key in ("estimate", "ci_low", "ci_high", "method")}
+    headline["definition"] = "published"
+    if "note" in intervals["published"]["headline"]:
+        headline["note"] = intervals["published"]["headline"]["note"]
+    return {**simple.as_dict(), "headline": headline, "intervals": intervals,
+            "simple_intervals_assume": crossed.ASSUMES["independent"]}

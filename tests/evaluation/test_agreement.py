@@ -1,9 +1,11 @@
 """Agreement statistics against published worked examples and statsmodels/krippendorff."""
 
+import krippendorff
 import numpy as np
 import pytest
+from statsmodels.stats.inter_rater import fleiss_kappa
 
-from evaluation.agreement import agreement, cohen_kappa
+from evaluation.agreement import agreement, cohen_kappa, fleiss_from_counts
 from tests.evaluation.conftest import judgment
 
 
@@ -18,58 +20,72 @@ def test_cohen_kappa_hand_computed():
 
 def test_fleiss_wikipedia_example():
     """Fleiss' worked example (10 subjects, 14 raters, 5 categories): kappa = 0.210."""
-    table = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
-             [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
-    from evaluation.agreement import _fleiss
-
-    categories = ["c0", "c1", "c2", "c3", "c4"]
-    items = {}
-    for i, counts in enumerate(table):
-        votes, r = {}, 0
-        for c, n in zip(categories, counts, strict=True):
-            for _ in range(n):
-                votes[f"r{r}"] = c
-                r += 1
-        items[str(i)] = votes
-    assert _fleiss(items, categories, "fleiss") == pytest.approx(0.2099, abs=1e-4)
-    # Randolph's free-marginal kappa: (Po - 1/k) / (1 - 1/k)
-    n = 14
-    po = np.mean([(sum(c * c for c in row) - n) / (n * (n - 1)) for row in table])
-    assert _fleiss(items, categories, "randolph") == pytest.approx((po - 0.2) / 0.8)
+    table = np.array([[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
+                      [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]])
+    assert fleiss_from_counts(table, "fleiss") == pytest.approx(0.2099, abs=1e-4)
+    assert fleiss_from_counts(table, "fleiss") == pytest.approx(fleiss_kappa(table, method="fleiss"))
+    assert fleiss_from_counts(table, "randolph") == pytest.approx(fleiss_kappa(table, method="randolph"))
+    # weights of 1 for every unit reproduce the plain value; weight 2 on a unit equals duplicating it
+    weights = np.ones((2, 10))
+    weights[1, 0] = 2
+    doubled = np.vstack([table, table[:1]])
+    assert fleiss_from_counts(table, "fleiss", weights) == pytest.approx(
+        [fleiss_kappa(table), fleiss_kappa(doubled)])
 
 
-def test_krippendorff_alpha_perfect_and_study_rows():
+def study_rows(seed=0, items=30, raters=("a", "b", "c")):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for item in range(items):
+        truth = "dpo" if rng.random() < 0.6 else "sft"
+        for rater in raters:
+            outcome = truth if rng.random() < 0.7 else ["tie", "both_bad", "sft", "dpo"][rng.integers(4)]
+            rows.append(judgment(item, rater, outcome, left="sft" if rng.random() < 0.5 else "dpo"))
+    return rows
+
+
+def category(row):  # system terms: dpo < sft alphabetically, so dpo is "first"
+    return {"dpo": 0, "sft": 1}.get(row["preferred_system"], 2 if row["choice"] == "tie" else 3)
+
+
+def test_kappas_and_alpha_against_statsmodels_and_krippendorff():
+    rows = study_rows()
+    result = agreement(rows, rounds=200)
+    raters = ("a", "b", "c")
+    matrix = np.array([[category(r) for r in rows if r["rater"] == rater] for rater in raters], dtype=float)
+    assert result["krippendorff_alpha"]["value"] == pytest.approx(
+        krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal"))
+    counts = np.zeros((30, 4))
+    for j in range(30):
+        for value in matrix[:, j]:
+            counts[j, int(value)] += 1
+    assert result["fleiss_kappa"]["value"] == pytest.approx(fleiss_kappa(counts, method="fleiss"))
+    # Randolph's kappa counts the 4 categories a comparison offers, even when one is never used
+    assert result["randolph_kappa"]["value"] == pytest.approx(fleiss_kappa(counts, method="randolph"))
+    assert result["categories"] == ["first better", "second better", "tie", "both_bad"]
+    for key in ("fleiss_kappa", "randolph_kappa", "krippendorff_alpha"):
+        assert result[key]["ci_low"] <= result[key]["value"] <= result[key]["ci_high"]
+
+
+def test_only_final_judgment_counts():
+    rows = study_rows(items=10)
+    revised = [dict(r, updated_at="2026-01-01T00:00:00") for r in rows]
+    first_try = {**revised[0], "choice": "tie", "preferred_system": "", "updated_at": "2025-12-31T00:00:00"}
+    assert agreement(revised + [first_try], rounds=50)["krippendorff_alpha"]["value"] == pytest.approx(
+        agreement(revised, rounds=50)["krippendorff_alpha"]["value"])
+
+
+def test_perfect_agreement_across_sides():
     rows = []
     for item in range(20):
         outcome = "dpo" if item % 3 else "sft"
         for rater, left in (("a", "sft"), ("b", "dpo"), ("c", "sft")):
             rows.append(judgment(item, rater, outcome, left=left))  # same outcome, different sides
     result = agreement(rows, rounds=200)
-    assert result["items"] == 20 and result["raters_per_item"] == 3
+    assert result["units"] == 20 and result["raters_per_unit"] == 3
     assert result["krippendorff_alpha"]["value"] == pytest.approx(1.0)
     assert result["fleiss_kappa"]["value"] == pytest.approx(1.0)
     assert all(p["kappa"] == pytest.approx(1.0) for p in result["cohen_kappa_pairs"])
-
-
-def test_krippendorff_against_package_on_noisy_data():
-    import krippendorff
-
-    rng = np.random.default_rng(0)
-    rows = []
-    for item in range(30):
-        truth = "dpo" if rng.random() < 0.6 else "sft"
-        for rater in ("a", "b"):
-            outcome = truth if rng.random() < 0.8 else ("tie" if rng.random() < 0.5 else "sft")
-            rows.append(judgment(item, rater, outcome))
-    result = agreement(rows, rounds=200)
-    codes = {"dpo better": 0, "sft better": 1, "tie": 2, "both_bad": 3}
-    from evaluation.agreement import outcome
-
-    matrix = np.array([[codes[outcome(r)] for r in rows if r["rater"] == rater] for rater in ("a", "b")], dtype=float)
-    expected = krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal")
-    assert result["krippendorff_alpha"]["value"] == pytest.approx(expected)
-    low, high = result["krippendorff_alpha"]["ci_low"], result["krippendorff_alpha"]["ci_high"]
-    assert low <= expected <= high
 
 
 def test_no_multi_rated_items():

@@ -72,5 +72,15 @@ def test_per_rater_and_gold_filter():
     table = {r["rater"]: r for r in per_rater(rows, "dpo")}
     assert table["good"]["rate"] == 1.0 and table["bad"]["rate"] == 0.0
     assert table["good"]["gold_accuracy"] == 1.0 and table["bad"]["gold_accuracy"] == 0.0
-    kept, dropped = excluding_low_gold(rows, 0.5)
-    assert dropped == ["bad"] and {r["rater"] for r in kept} == {"good"}
+
+
+def test_gold_filter_needs_credible_evidence():
+    from scipy.stats import binomtest
+
+    rows = [judgment(f"g{k}", "noisy", "dpo" if k else "sft", gold=True, gold_better="dpo") for k in range(4)]
+    rows += [judgment(f"g{k}", "careless", "sft" if k < 6 else "dpo", gold=True, gold_better="dpo") for k in range(10)]
+    rows += [judgment(k, r, "dpo") for k in range(3) for r in ("noisy", "careless")]
+    kept, dropped = excluding_low_gold(rows, 0.8)
+    # 3 of 4 at a 0.8 threshold is not credibly below it; 4 of 10 is (one-sided exact binomial test)
+    assert binomtest(3, 4, 0.8, alternative="less").pvalue > 0.05 > binomtest(4, 10, 0.8, alternative="less").pvalue
+    assert dropped == ["careless"] and {r["rater"] for r in kept} == {"noisy"}

@@ -1,0 +1,181 @@
+"""Pairwise judgments as columns (numpy arrays of codes), so that the report's statistics are
+vectorised and a million judgments load and summarise in seconds.
+
+A file is read with pyarrow and checked column by column. When any check fails, the file is
+read again row by row through contract.parse_pairwise (evaluation.judgments.load_judgments),
+which names the file, line and field of the first bad row: the contract stays the one
+definition of a valid judgment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data.records import DataError
+from evaluation.contract import LEGACY_CHOICES, PAIRWISE_REQUIRED, Choice
+
+CHOICE_CODES = {c.value: i for i, c in enumerate(Choice)}  # column code = position in contract.Choice
+A, B, TIE, BOTH_BAD = (CHOICE_CODES[c] for c in (Choice.a, Choice.b, Choice.tie, Choice.both_bad))
+WORD_PATTERN = r"[^ \t\n\r\f\v]+"  # a word: a run of non-whitespace (same rule in bias.length_difference)
+_TEXT_COLUMNS = ("item_id", "rater", "system_a", "system_b", "choice", "preferred_system", "gold_better",
+                 "answer_a", "answer_b", "updated_at")
+_BOOL_COLUMNS = ("is_gold", "evasive_a", "evasive_b", "rater_simulated")
+
+
+class _Invalid(Exception):
+    """A column check failed: fall back to the row-by-row reader for the exact message."""
+
+
+@dataclass
+class JudgmentTable:
+    raw: pa.Table  # every exported column, as read (written back as judgments.csv)
+    item: np.ndarray  # codes into items
+    items: list[str]
+    rater: np.ndarray
+    raters: list[str]
+    system_a: np.ndarray  # codes into systems
+    system_b: np.ndarray
+    systems: list[str]
+    choice: np.ndarray  # CHOICE_CODES
+    is_gold: np.ndarray
+    gold_better: np.ndarray  # system code, -1 when not a gold item
+    evasive_a: np.ndarray
+    evasive_b: np.ndarray
+    simulated: np.ndarray
+    words_a: np.ndarray | None  # answer lengths in words; None without answer texts
+    words_b: np.ndarray | None
+    order: np.ndarray  # rank of updated_at (then file order): the last is a physician's final word
+    texts: dict = field(default_factory=dict)  # column -> pa.Array of answer texts (for the detector)
+
+    def __len__(self) -> int:
+        return len(self.choice)
+
+    @property
+    def preferred(self) -> np.ndarray:
+        """System code each judgment prefers, -1 for tie and both bad."""
+        return np.where(self.choice == A, self.system_a, np.where(self.choice == B, self.system_b, -1))
+
+    def system_code(self, name: str | None) -> int:
+        return self.systems.index(name) if name in self.systems else -1
+
+
+def _text(table: pa.Table, name: str) -> pa.ChunkedArray:
+    column = table.column(name)
+    if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+        column = pc.cast(column, pa.string())
+    return pc.fill_null(column, "")
+
+
+def _bool(table: pa.Table, name: str) -> np.ndarray:
+    if name not in table.column_names:
+        return np.zeros(table.num_rows, dtype=bool)
+    column = table.column(name)
+    if pa.types.is_boolean(column.type):
+        return pc.fill_null(column, False).to_numpy(zero_copy_only=False)
+    text = pc.utf8_lower(pc.utf8_trim_whitespace(_text(table, name)))
+    true = pc.is_in(text, pa.array(["true", "1", "yes"]))
+    false = pc.is_in(text, pa.array(["false", "0", "no", ""]))
+    if not pc.all(pc.or_(true, false)).as_py():
+        raise _Invalid(name)
+    return true.to_numpy(zero_copy_only=False)
+
+
+def _encode(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    labels = encoded.dictionary.to_pylist()
+    order = np.argsort(np.array(labels, dtype=object)) if labels else np.array([], dtype=np.int64)
+    rank = np.empty(len(labels), dtype=np.int64)
+    rank[order] = np.arange(len(labels))
+    return rank[encoded.indices.to_numpy(zero_copy_only=False)], [labels[i] for i in order]
+
+
+def from_arrow(table: pa.Table) -> JudgmentTable:
+    """Check and encode an arrow table of pairwise export rows; _Invalid on any bad value."""
+    missing = [c for c in PAIRWISE_REQUIRED if c not in table.column_names]
+    if missing:
+        raise _Invalid(missing[0])
+    choice_text = _text(table, "choice")
+    mapping = {**{c.value: c.value for c in Choice}, **{k: v.value for k, v in LEGACY_CHOICES.items()}}
+    known = pa.array(list(mapping))
+    if not pc.all(pc.is_in(choice_text, known)).as_py():
+        raise _Invalid("choice")
+    codes = np.array([CHOICE_CODES[mapping[k]] for k in mapping])
+    choice = codes[pc.index_in(choice_text, known).to_numpy(zero_copy_only=False)]
+    item, items = _encode(_text(table, "item_id"))
+    rater, raters = _encode(_text(table, "rater"))
+    side_a, side_b = _text(table, "system_a"), _text(table, "system_b")
+    systems = sorted(set(pc.unique(side_a).to_pylist()) | set(pc.unique(side_b).to_pylist()))
+    lookup = pa.array(systems)
+    system_a = pc.index_in(side_a, lookup).to_numpy(zero_copy_only=False)
+    system_b = pc.index_in(side_b, lookup).to_numpy(zero_copy_only=False)
+    preferred = pc.index_in(_text(table, "preferred_system"), lookup).to_numpy(zero_copy_only=False)
+    preferred = np.where(np.isnan(preferred.astype(float)), -1, preferred).astype(np.int64)
+    expected = np.where(choice == A, system_a, np.where(choice == B, system_b, -1))
+    if not np.array_equal(preferred, expected):
+        raise _Invalid("preferred_system")
+    gold_better = np.full(table.num_rows, -1, dtype=np.int64)
+    if "gold_better" in table.column_names:
+        found = pc.index_in(_text(table, "gold_better"), lookup).to_numpy(zero_copy_only=False).astype(float)
+        gold_better = np.where(np.isnan(found), -1, found).astype(np.int64)
+    has_text = "answer_a" in table.column_names and "answer_b" in table.column_names
+    texts = {side: _text(table, f"answer_{side}") for side in ("a", "b")} if has_text else {}
+    words = {side: pc.count_substring_regex(texts[side], WORD_PATTERN).to_numpy(zero_copy_only=False) for side in texts}
+    order = np.arange(table.num_rows)
+    if "updated_at" in table.column_names:
+        order = np.lexsort((order, _encode(_text(table, "updated_at"))[0])).argsort()
+    return JudgmentTable(
+        raw=table, item=item, items=items, rater=rater, raters=raters, system_a=system_a.astype(np.int64),
+        system_b=system_b.astype(np.int64), systems=systems, choice=choice, is_gold=_bool(table, "is_gold"),
+        gold_better=gold_better, evasive_a=_bool(table, "evasive_a"), evasive_b=_bool(table, "evasive_b"),
+        simulated=_bool(table, "rater_simulated"), words_a=words.get("a"), words_b=words.get("b"), order=order,
+        texts=texts)
+
+
+def from_rows(rows: list[dict]) -> JudgmentTable:
+    """Rows already checked by contract.parse_pairwise (or built in memory)."""
+    if not rows:
+        raise DataError("no judgments")
+    columns = {name: [row.get(name) for row in rows] for name in dict.fromkeys(k for row in rows for k in row)}
+    for name, values in columns.items():
+        if name in _BOOL_COLUMNS:
+            columns[name] = [bool(v) for v in values]
+        else:  # text, and any other column as text: it is only written back to judgments.csv
+            columns[name] = ["" if v is None else str(v) for v in values]
+    table = pa.table(columns)
+    try:
+        return from_arrow(table)
+    except _Invalid as exc:
+        raise DataError("judgment rows do not follow the contract (parse them with contract.parse_pairwise)",
+                        field=str(exc)) from None
+
+
+def _read_arrow(path: Path) -> pa.Table:
+    if path.suffix.lower() == ".csv":
+        from pyarrow import csv
+
+        convert = csv.ConvertOptions(column_types={c: pa.string() for c in _TEXT_COLUMNS}, strings_can_be_null=False)
+        return csv.read_csv(path, convert_options=convert)
+    from pyarrow import json
+
+    return json.read_json(path)
+
+
+def read_judgments(path: Path) -> JudgmentTable:
+    """A judgment export (.csv or .jsonl) as columns; a bad file stops with file, line and field."""
+    from evaluation.judgments import load_judgments
+
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".jsonl"):
+        raise DataError("expected a .csv or .jsonl judgment export", file=str(path))
+    try:
+        table = from_arrow(_read_arrow(path))
+    except (_Invalid, pa.ArrowException, OSError, UnicodeDecodeError):
+        return from_rows(load_judgments(path))  # raises the exact DataError; accepts what the contract accepts
+    if table.raw.num_rows == 0:
+        raise DataError("the file holds no judgments", file=str(path))
+    return table
