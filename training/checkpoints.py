@@ -40,23 +40,39 @@ def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     return found
 
 
+def last_complete_checkpoint(checkpoint_dir: Path) -> Path | None:
+    """The highest checkpoint-N whose trainer_state.json (written last) is complete.
+
+    A process killed while saving leaves a checkpoint folder without it; transformers'
+    get_last_checkpoint would pick that folder and the resume would fail on a missing file.
+    """
+    complete = []
+    for folder in Path(checkpoint_dir).glob("checkpoint-*"):
+        step = folder.name.removeprefix("checkpoint-")
+        try:
+            json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if step.isdigit():
+            complete.append((int(step), folder))
+    return max(complete)[1] if complete else None
+
+
 def prepare_checkpoints(checkpoint_dir: Path, config: dict, inputs: dict, *, resume: bool) -> str | None:
     """The checkpoint to resume from (or None for a fresh run); checks that it belongs to this run."""
-    from transformers.trainer_utils import get_last_checkpoint
-
     checkpoint_dir = Path(checkpoint_dir)
     marker = checkpoint_dir / "fingerprint.json"
     current = fingerprint(config, inputs)
     if resume:
-        last = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
+        last = last_complete_checkpoint(checkpoint_dir)
         if last is None:
-            raise ResumeError(f"{checkpoint_dir}: no checkpoint to resume from "
-                              "(checkpoints are written every training.save_steps steps; it is 0 in this recipe?)")
+            raise ResumeError(f"{checkpoint_dir}: no complete checkpoint to resume from (checkpoints are written every "
+                              "training.save_steps steps: that key is 0, or the run stopped before its first checkpoint)")
         if marker.is_file():
             changed = _differences(json.loads(marker.read_text()), current)
             if changed:
                 raise ResumeError(f"{last}: written by a different run; changed: {', '.join(changed)}")
-        return last
+        return str(last)
     if is_main_process():
         for stale in checkpoint_dir.glob("checkpoint-*"):
             shutil.rmtree(stale, ignore_errors=True)

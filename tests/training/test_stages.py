@@ -70,13 +70,20 @@ def test_sft_trains_lora_and_saves(tiny_model, tiny_data, tmp_path):
     from training.sft import run_sft
 
     snapshot = LoraSnapshot()
-    record = run_sft(sft_recipe(tiny_model, tiny_data, tmp_path / "sft"), callbacks=[snapshot])
+    record = run_sft(sft_recipe(tiny_model, tiny_data, tmp_path / "sft", eval_fraction=0.2, eval_steps=2),
+                     callbacks=[snapshot])
     changed = snapshot.changed()
     assert changed and all("lora_" in name for name in changed)
     for path in ("adapter/adapter_model.safetensors", "merged/model.safetensors", "merged/tokenizer.json",
                  "run.json", "metrics.jsonl", "sft_loss.png"):
         assert (tmp_path / "sft" / path).is_file(), path
     assert record["counts"]["examples_used"] == 50 and record["tokens_processed"] > 0
+    # the eval split: 10 of 50 held out, eval loss logged at steps 2 and 4 and kept in run.json
+    assert record["counts"]["train_rows"] == 40 and record["counts"]["eval_rows"] == 10
+    metrics = [json.loads(line) for line in (tmp_path / "sft" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics if "eval_loss" in m] == [2, 4]
+    assert record["eval_loss_last"] == [m["eval_loss"] for m in metrics if "eval_loss" in m][-1]
+    assert record["processes"]["num_processes"] == 1
     assert record["versions"]["trl"] and record["inputs"]["train_file"]["sha256"]
     assert record["peak_memory"]["host_peak_rss_mib"] > 0 and record["wall_time_s"] > 0
 
@@ -168,7 +175,7 @@ def test_four_bit_load_and_generate_on_cpu(tiny_model, tiny_data):
     from data.prepare import read_examples
     from training.generate import GenerationSettings, generate_texts, load_for_generation
 
-    settings = GenerationSettings(max_new_tokens=6, load_in_4bit=True)
+    settings = GenerationSettings(max_new_tokens=6, precision="4bit")
     model, tokenizer = load_for_generation(str(tiny_model), settings)
     assert any(isinstance(m, bnb.nn.Linear4bit) for m in model.modules())
     texts = generate_texts(model, tokenizer, [read_examples(tiny_data / "holdout.jsonl")[0]["prompt"]], settings)
