@@ -31,7 +31,9 @@ KEYBOARD_JS = """
     if (!groups.length) return false;
     if (ev.key === 'Enter') {
       const open = groups.find((g) => g.classList.contains('required') && !answered(g));
-      if (open) focusGroup(open); else document.querySelector('#rating_submit').click();
+      if (open) { focusGroup(open); return true; }
+      document.activeElement?.blur();  // the next answer starts at its first criterion
+      document.querySelector('#rating_submit').click();
       return true;
     }
     if (!/^[0-9]$/.test(ev.key)) return false;

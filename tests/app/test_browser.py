@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from app import storage
-from app.study_files import read_pair_items
+from app.study_files import read_study_items
 from tests.app.conftest import PASSWORD
+from evaluation.contract import Choice
 from tests.browser import browser_page, chromium_path, log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -30,7 +31,7 @@ def blinded_study(engine, tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with storage.transaction(engine) as session:
         return storage.create_study(session, name="blinded-pilot", systems=SYSTEMS,
-                                    items=read_pair_items(path, SYSTEMS), guidelines="Prefer **accurate** answers.")
+                                    items=read_study_items(path, SYSTEMS), guidelines="Prefer **accurate** answers.")
 
 
 def status_text(page) -> str:
@@ -69,7 +70,7 @@ def test_keyboard_judging_resume_blinding_and_xss(server, recorder, engine, blin
     with storage.transaction(engine) as session:
         rows = storage.export_judgments(session, blinded_study)
     assert len(rows) == 3
-    assert all(r["choice"] == "B better" and r["evasive_a"] and r["preferred_system"] == r["system_b"] for r in rows)
+    assert all(r["choice"] == Choice.b and r["evasive_a"] and r["preferred_system"] == r["system_b"] for r in rows)
     bodies = recorder[0].texts()  # every response the server sent, SSE streams included
     everything = "\n".join(bodies).lower()
     assert len(bodies) > 10 and any("/queue/data" in b for b in bodies)
