@@ -10,8 +10,8 @@ import pytest
 
 from app import storage
 from app.study_files import read_study_items
-from tests.app.conftest import PASSWORD
 from evaluation.contract import Choice
+from tests.app.conftest import PASSWORD
 from tests.browser import browser_page, chromium_path, log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
