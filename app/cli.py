@@ -10,6 +10,7 @@ import typer
 
 from app.admin_cli import export_command, study_app, users_app
 from app.demo_cli import demo_command
+from app.eval_cli import eval_app, tasks_app  # also registers `report compare`
 from app.feedback_cli import feedback_command
 from app.report_cli import report_app
 from app.serve_cli import serve_command
@@ -32,6 +33,8 @@ app.command("serve")(serve_command)
 app.command("export")(export_command)
 app.add_typer(report_app, name="report")
 app.command("demo")(demo_command)
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(eval_app, name="eval")
 
 
 def main() -> None:

@@ -75,3 +75,20 @@ def parse_label(text: str, labels: Sequence[tuple[str, Sequence[str]]]) -> str |
     if not text or not text.strip():
         return None
     return _first_mention(text, label_spellings(labels))
+
+
+def answer_set(task: Mapping) -> list[str]:
+    """What a label or option task's answers are drawn from: label names or option letters."""
+    if task["output"] == "option":
+        return list(task["options"])
+    return [label["name"] for label in task["labels"]]
+
+
+def parse_answer(task: Mapping, text: str, options: Mapping[str, str] | None = None) -> str | None:
+    """A task's answer from free text: label name, option letter, or None (unparseable).
+    Free-text tasks have nothing to parse: the text itself is the answer."""
+    if task["output"] == "option":
+        return parse_option(text, options or {letter: "" for letter in task["options"]})
+    if task["output"] == "label":
+        return parse_label(text, [(label["name"], label.get("synonyms", [])) for label in task["labels"]])
+    return text

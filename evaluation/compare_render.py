@@ -1,0 +1,136 @@
+"""The comparison as files: compare.md, compare.html (self-contained, every text escaped) and
+summary.json (strict JSON: no NaN or Infinity, sorted keys). Written through a temporary name
+so a failure leaves no half-written file."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+
+def _num(value, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _p(value) -> str:
+    if value is None:
+        return "-"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _cell(entry: dict | None) -> str:
+    if not entry:
+        return "-"
+    return f"{entry['value']:.3f} ({entry['ci_low']:.3f}-{entry['ci_high']:.3f})"
+
+
+def tables(summary: dict) -> list[tuple[str, list[str], list[list[str]], str]]:
+    """(title, header, rows, note) for each table; Markdown and HTML render the same tables."""
+    systems = summary["systems"]
+    metrics = [m for m in summary["metrics"] if m != "per_class_f1"]
+    out = []
+    rows = []
+    for metric in metrics:
+        arrow = "higher is better" if summary["metrics"][metric]["higher_is_better"] else "lower is better"
+        rows.append([f"{metric} ({arrow})", *[_cell(summary["per_system"][s].get(metric)) for s in systems]])
+    if summary["task"]["output"] != "free-text":
+        rows.append(["unparseable answers (scored wrong)", *[str(summary["per_system"][s]["unparsed"]) for s in systems]])
+    out.append((f"{summary['task']['name']} (v{summary['task']['version']}), {summary['n_examples']} examples",
+                ["metric", *systems], rows, "value (95% interval); " + summary["assumptions"]))
+    if "per_class_f1" in summary["metrics"]:
+        classes = list(summary["per_system"][systems[0]]["per_class_f1"])
+        out.append(("Per-class F1", ["class", *systems],
+                    [[c, *[_num(summary["per_system"][s]["per_class_f1"][c]) for s in systems]] for c in classes], ""))
+    out.append(_comparison_table("Paired comparisons", summary["comparisons"], summary["multiplicity"]))
+    if "ratings" in summary:
+        ratings = summary["ratings"]
+        out.append((f"Physician ratings ({ratings['criterion']})", ["system", "mean Likert (95% interval)", "items"],
+                    [[s, _cell(r["likert_mean"]), str(r["items"])] for s, r in ratings["per_system"].items()], ""))
+        out.append(_comparison_table("Ratings: Wilcoxon signed-rank on item means", ratings["comparisons"],
+                                     "Holm over these comparisons"))
+    out.append(_compute_table(summary["compute"]))
+    if summary["published"]:
+        out.append(("Published numbers (for reference; not results of this run)",
+                    ["model", "metric", "base", "SFT", "DPO", "P", "source"],
+                    [[r["model"], r["metric"], _num(r["base"], 2), _num(r["sft"], 2), _num(r["dpo"], 2),
+                      r["p_value"] or "-", r["source"]] for r in summary["published"]], ""))
+    return out
+
+
+def _comparison_table(title: str, comparisons: list[dict], note: str):
+    rows = [[f"{c['first']} -> {c['second']}", c["metric"], c.get("method", c["test"]), _num(c.get("difference",
+            c.get("mean_difference"))),
+             f"{_num(c['ci_low'])} to {_num(c['ci_high'])}" if "ci_low" in c else "-", _p(c["p_value"]), _p(c["p_holm"])]
+            for c in comparisons]
+    return title, ["comparison", "metric", "test", "difference", "95% interval", "P", "P (Holm)"], rows, note
+
+
+def _compute_table(compute: dict):
+    keys = ("wall_time_s", "device", "gpu_hours", "cpu_hours", "tokens_processed", "flops")
+    rows = [[stage, *[_num(values[k], 4) for k in keys]] for stage, values in compute["stages"].items()]
+    if compute["dpo_over_sft"]:
+        rows.append(["DPO / SFT", *[_num(compute["dpo_over_sft"].get(k), 2) for k in keys]])
+    note = "from each stage's run.json" if rows else "no run records given (--runs sft=DIR,dpo=DIR)"
+    return "Compute per training stage", ["stage", *keys], rows, note
+
+
+def to_markdown(summary: dict) -> str:
+    lines = [f"# SFT vs DPO: {summary['task']['name']}", ""]
+    for title, header, rows, note in tables(summary):
+        lines += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+        lines += ["", note, ""] if note else [""]
+    return "\n".join(lines)
+
+
+STYLE = ("body{font-family:sans-serif;max-width:70em;margin:2em auto}table{border-collapse:collapse;margin:1em 0}"
+         "td,th{border:1px solid #bbb;padding:.3em .6em;text-align:left}th{background:#eee}p.note{color:#555}")
+
+
+def to_html(summary: dict) -> str:
+    esc = html.escape
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(summary['task']['name'])}</title>"
+             f"<style>{STYLE}</style></head><body><h1>SFT vs DPO: {esc(summary['task']['name'])}</h1>"]
+    for title, header, rows, note in tables(summary):
+        parts.append(f"<h2>{esc(title)}</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
+        parts += ["<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>" for row in rows]
+        parts.append("</table>" + (f"<p class='note'>{esc(note)}</p>" if note else ""))
+    parts.append("</body></html>\n")
+    return "".join(parts)
+
+
+def _strict(value):
+    """NaN and infinities have no JSON spelling: they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
+
+
+def write_comparison(summary: dict, out_dir: Path) -> list[Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    payloads = {
+        "summary.json": json.dumps(_strict(summary), indent=2, sort_keys=True, allow_nan=False) + "\n",
+        "compare.md": to_markdown(summary),
+        "compare.html": to_html(summary),
+    }
+    written = []
+    for name, text in payloads.items():
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, out_dir / name)
+        written.append(out_dir / name)
+    return written
