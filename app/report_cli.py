@@ -51,7 +51,9 @@ def report(
 ) -> None:
     if ctx.invoked_subcommand is not None:
         return
+    from evaluation.contract import parse_rating
     from evaluation.judgments import load_generations, load_judgments, normalise_row
+    from evaluation.rating_report import is_rating_export, is_rating_study, load_ratings
     from evaluation.report import build_summary, read_run, write_report
 
     if out_dir is None or (study is None and judgments is None and generations is None):
@@ -59,8 +61,14 @@ def report(
     try:
         if study is not None:
             raw, settings = study_rows(study, db)
+            if is_rating_study(raw, settings):  # a rating study has its own report
+                return _rating_report([parse_rating(r, file=f"study {study}", line=k) for k, r in enumerate(raw, 1)],
+                                      settings, out_dir, unused=generations or run)
             rows = [normalise_row(r) for r in raw]
         elif judgments is not None:
+            if is_rating_export(judgments):
+                return _rating_report(load_ratings(judgments), {"judgments_file": str(judgments)}, out_dir,
+                                      unused=generations or run)
             rows, settings = load_judgments(judgments), {"judgments_file": str(judgments)}
         else:
             rows, settings = [], {}
@@ -74,6 +82,17 @@ def report(
                             gold_threshold=gold_threshold)
     written = write_report(summary, rows, out_dir)
     err.print(f"report: {', '.join(p.name for p in written)} in {out_dir}")
+
+
+def _rating_report(rows: list[dict], settings: dict, out_dir: Path, *, unused=None) -> None:
+    """Rating study: means, intervals, paired tests and agreement per criterion (no win rate)."""
+    from evaluation.rating_report import write_rating_report
+
+    if unused:
+        err.print("note: --generations and --run belong to pairwise reports; the rating report leaves them out")
+    written = write_rating_report(rows, settings, out_dir)
+    err.print(f"rating study report: {', '.join(p.name for p in written if not p.name.startswith('criterion_'))} "
+              f"and {sum(p.name.startswith('criterion_') for p in written)} plot files in {out_dir}")
 
 
 @report_app.command("hq")

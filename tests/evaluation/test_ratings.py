@@ -95,45 +95,40 @@ def test_two_way_robust_matches_statsmodels_two_group_clustering(study):
     assert (entry["ci_low"], entry["ci_high"]) == (pytest.approx(y.mean() - half), pytest.approx(y.mean() + half))
 
 
-def explicit_pigeonhole(frame: pd.DataFrame, rounds: int, seed: int) -> tuple[float, float]:
-    """Row by row: draw physicians and items with replacement, keep every rating whose physician
-    and item were both drawn, as often as both were drawn."""
-    rng = np.random.default_rng(seed)
-    raters, items = frame.rater.unique(), frame.item_id.unique()
-    means = []
-    for _ in range(rounds):
-        times_rater = pd.Series(rng.choice(raters, len(raters))).value_counts()
-        times_item = pd.Series(rng.choice(items, len(items))).value_counts()
-        weight = frame.rater.map(times_rater).fillna(0) * frame.item_id.map(times_item).fillna(0)
-        if weight.sum() > 0:
-            means.append(float((weight * frame.value).sum() / weight.sum()))
-    return tuple(np.quantile(means, [0.025, 0.975]))
+def test_headline_is_the_two_way_robust_interval_with_five_or_more_physicians(study):
+    _rows, summary = study
+    assert summary["interval"]["headline"] == "two_way_robust" and summary["interval"]["rater_variation"]
+    for criterion in ("quality", "harm"):
+        for entry in summary["criteria"][criterion]["per_system"].values():
+            assert entry["interval"]["method"] == "two_way_robust" and entry["interval"]["note"] is None
+            assert (entry["interval"]["ci_low"], entry["interval"]["ci_high"]) == \
+                (entry["two_way_robust"]["ci_low"], entry["two_way_robust"]["ci_high"])
 
 
-def test_headline_interval_is_the_two_way_bootstrap_within_monte_carlo_error(study):
+def test_two_way_bootstrap_matches_explicit_resampling_within_monte_carlo_error(study):
     rows, summary = study
     frame = pd.DataFrame(rows)
     entry = summary["criteria"]["quality"]["per_system"]["dpo"]
-    assert entry["interval"]["method"] == "two_way_bootstrap" and entry["interval"]["rater_variation"]
-    assert entry["interval"]["usable_rounds"] == 1000
-    # The explicit resampling must see the whole study's physicians and items, as the headline does.
-    whole = frame.assign(value=np.where((frame.criterion == "quality") & (frame.system == "dpo"), frame.value, 0.0),
-                         w=((frame.criterion == "quality") & (frame.system == "dpo")).astype(float))
+    assert entry["bootstrap"]["method"] == "two_way_bootstrap" and entry["bootstrap"]["usable_rounds"] == 1000
+    # Row by row: draw the study's physicians and items with replacement, keep every rating whose
+    # physician and item were both drawn, as often as both were drawn.
+    mine = ((frame.criterion == "quality") & (frame.system == "dpo")).to_numpy()
     rng = np.random.default_rng(7)
-    raters, items = whole.rater.unique(), whole.item_id.unique()
+    raters, items = frame.rater.unique(), frame.item_id.unique()
     means = []
     for _ in range(1000):
-        weight = (whole.rater.map(pd.Series(rng.choice(raters, len(raters))).value_counts()).fillna(0)
-                  * whole.item_id.map(pd.Series(rng.choice(items, len(items))).value_counts()).fillna(0))
-        means.append(float((weight * whole.value).sum() / (weight * whole.w).sum()))
+        weight = (frame.rater.map(pd.Series(rng.choice(raters, len(raters))).value_counts()).fillna(0)
+                  * frame.item_id.map(pd.Series(rng.choice(items, len(items))).value_counts()).fillna(0)).to_numpy()
+        means.append(float((weight * frame.value.to_numpy() * mine).sum() / (weight * mine).sum()))
     low, high = np.quantile(means, [0.025, 0.975])
     width = high - low
-    assert entry["interval"]["ci_low"] == pytest.approx(low, abs=0.12 * width)
-    assert entry["interval"]["ci_high"] == pytest.approx(high, abs=0.12 * width)
-    # Both physicians and items vary here: the headline is wider than the independent interval.
-    assert entry["interval"]["ci_high"] - entry["interval"]["ci_low"] > \
-        entry["independent"]["ci_high"] - entry["independent"]["ci_low"]
-    assert entry["interval"]["ci_low"] < entry["mean"] < entry["interval"]["ci_high"]
+    assert entry["bootstrap"]["ci_low"] == pytest.approx(low, abs=0.12 * width)
+    assert entry["bootstrap"]["ci_high"] == pytest.approx(high, abs=0.12 * width)
+    # Physicians and items both vary here: the clustered intervals are wider than the independent one.
+    for method in ("bootstrap", "two_way_robust"):
+        assert entry[method]["ci_high"] - entry[method]["ci_low"] > \
+            entry["independent"]["ci_high"] - entry["independent"]["ci_low"]
+        assert entry[method]["ci_low"] < entry["mean"] < entry[method]["ci_high"]
 
 
 def test_paired_wilcoxon_on_per_item_means_and_holm_by_hand():
@@ -213,8 +208,12 @@ def test_fewer_than_five_physicians_say_the_interval_cannot_cover_physician_vari
     summary = summarise_ratings(rows, rounds=300)
     assert summary["interval"]["headline"] == "bootstrap_item" and not summary["interval"]["rater_variation"]
     assert "cannot account for physician variation" in summary["interval"]["assumes"]
-    entry = summary["criteria"]["quality"]["per_system"]["sft"]["interval"]
-    assert entry["method"] == "bootstrap_item" and "only 3 physicians" in entry["note"]
+    entry = summary["criteria"]["quality"]["per_system"]["sft"]
+    assert entry["interval"]["method"] == "bootstrap_item" and "only 3 physicians" in entry["interval"]["note"]
+    assert entry["bootstrap"]["method"] == "bootstrap_item"
+    assert entry["interval"]["ci_low"] == entry["bootstrap"]["ci_low"] is not None
+    # No rater-clustered interval is offered as valid with three physicians.
+    assert entry["two_way_robust"]["ci_low"] is None and "too few" in entry["two_way_robust"]["note"]
 
 
 def test_choice_criteria_get_their_distribution_only():
