@@ -13,14 +13,12 @@ the account was disabled is ended on its next request (see app/middleware.py).
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-import gradio as gr
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
@@ -89,13 +87,6 @@ class Sessions:
         else:
             cutoff = cached[1]
         return cutoff is None or issued_at >= cutoff
-
-
-def signed_in_line(request: gr.Request) -> str:
-    """The line at the top of every page (a Gradio load event): a
-    physician signed in under an account someone else chose (login CSRF) sees it at once."""
-    name = re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~&])", r"\\\1", request.username or "")
-    return f"Signed in as **{name}**" if name else ""
 
 
 def same_origin(request: Request) -> bool:

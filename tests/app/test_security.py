@@ -14,6 +14,7 @@ import pytest
 
 from app import storage
 from app.study_files import StudyItem
+from evaluation.contract import Choice
 from tests.app.conftest import PASSWORD
 from tests.app.xss_payloads import PAYLOADS
 from tests.browser import browser_page, chromium_path, log_in
@@ -61,7 +62,7 @@ def test_payloads_show_as_text_and_never_run_and_nothing_leaks(server, recorder,
                 shown_texts.add(page.locator(field).input_value())
             shown_texts.add(page.locator("#context textarea").input_value())
             page.locator("#rationale textarea").fill(PAYLOADS[n])  # a rationale carrying a payload
-            page.locator("#choice input[value='Tie']").click()
+            page.locator(f"#choice input[value='{Choice.tie.value}']").click()
             page.locator("#submit").click()
             page.wait_for_selector(f"text={n} of 7 judged" if n < 7 else "text=All done", timeout=30_000)
         page.locator("#revise_done").click()  # the stored rationale comes back into the page
@@ -149,7 +150,7 @@ def test_every_endpoint_refuses_without_login_and_wrong_role(server, engine, mak
     with storage.transaction(engine) as session:
         other = storage.next_assignment(session, study, storage.get_user(session, "dr_b"))
     submit = next(d for d in dependencies if d.get("api_name") == "submit")
-    result = call_event(physician, submit["id"], [None, other.token, "A better", False, False, ""])
+    result = call_event(physician, submit["id"], [None, other.token, Choice.a.value, False, False, ""])
     errors.append(json.dumps(result))
     assert result.get("success") is False and "not your assignment" in json.dumps(result)
     with storage.transaction(engine) as session:
