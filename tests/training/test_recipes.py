@@ -5,7 +5,8 @@ import pytest
 from training.recipes import DPORecipe, RecipeError, SFTRecipe, load_recipe, parse_overrides
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-RECIPE_FILES = sorted(p for p in CONFIGS.rglob("*.yaml") if "accelerate" not in p.parts)
+NOT_RECIPES = {"accelerate", "rubrics", "tasks"}  # other YAML kinds under configs/, validated by their own tests
+RECIPE_FILES = sorted(p for p in CONFIGS.rglob("*.yaml") if not NOT_RECIPES & set(p.relative_to(CONFIGS).parts))
 ACCELERATE_FILES = sorted((CONFIGS / "accelerate").glob("*.yaml"))
 
 
@@ -35,6 +36,19 @@ def test_published_recipe_values():
     assert dpo.training.per_device_train_batch_size == 8 and dpo.training.num_train_epochs == 1
     q = dpo.quantization
     assert q.load_in_4bit and q.quant_type == "nf4" and q.double_quant and q.compute_dtype == "bfloat16"
+    # hours-long runs keep checkpoints to resume from
+    assert sft.training.save_steps > 0 and dpo.training.save_steps > 0
+
+
+@pytest.mark.parametrize("override, key", [
+    ("training.save_steps=-1", "training.save_steps"),
+    ("training.eval_fraction=1.0", "training.eval_fraction"),
+    ("training.eval_steps=0", "training.eval_steps"),
+    ("training.save_strategy=steps", "training.save_strategy"),  # replaced by save_steps: unknown now
+])
+def test_checkpoint_and_eval_keys_are_validated(override, key):
+    with pytest.raises(RecipeError, match=rf"sft\.yaml: .*{key}"):
+        load_recipe(CONFIGS / "tiny" / "sft.yaml", [override])
 
 
 def test_unknown_key_is_an_error(tmp_path):
