@@ -10,9 +10,11 @@ from __future__ import annotations
 import typer
 
 from training.cli import generate_command, train_app
+from training.feedback_cli import app as feedback_app
 
 app = typer.Typer(help="medalign training stages (python -m training STAGE --help).", no_args_is_help=True)
 app.add_typer(train_app)  # no name: its commands (tiny-model, sft, pairs, dpo) sit at the top level
+app.add_typer(feedback_app)  # feedback --judgments EXPORT (from a file: the database is the app's)
 app.command("generate")(generate_command)
 
 
