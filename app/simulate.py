@@ -13,6 +13,14 @@ from evaluation.contract import Choice
 from evaluation.helpfulness import EvasionDetector
 
 
+def named_outputs(client, endpoint: str, *args) -> dict:
+    """Call a gradio_client endpoint and return its outputs by label, not by position."""
+    returns = client.view_api(return_format="dict", print_info=False)["named_endpoints"][endpoint]["returns"]
+    result = client.predict(*args, api_name=endpoint)
+    values = result if isinstance(result, tuple | list) and len(returns) > 1 else (result,)
+    return {r["label"]: value for r, value in zip(returns, values, strict=True)}
+
+
 class JudgingClient:
     """One physician's session on the server; every method returns the screen's public fields."""
 
@@ -20,13 +28,11 @@ class JudgingClient:
         from gradio_client import Client
 
         self.client = Client(base_url, auth=(name, password), verbose=False)
-        self._api = self.client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+        self._slots = len(self.client.view_api(return_format="dict", print_info=False)
+                          ["named_endpoints"]["/submit_rating"]["parameters"]) - 2  # after the token and free text
 
     def _call(self, endpoint: str, *args) -> dict:
-        returns = self._api[endpoint]["returns"]
-        index = next(i for i, r in enumerate(returns) if r["label"] == SCREEN_LABEL)
-        result = self.client.predict(*args, api_name=endpoint)
-        return result[index] if isinstance(result, tuple | list) else result
+        return named_outputs(self.client, endpoint, *args)[SCREEN_LABEL]
 
     def open(self, study: str) -> dict:
         return self._call("/open_study", study)
@@ -37,9 +43,8 @@ class JudgingClient:
 
     def submit_rating(self, screen: dict, grades: dict, *, free_text: str = "") -> dict:
         """`grades` maps criterion id to its stored value; the screen says which slot holds which."""
-        slots = len(self._api["/submit_rating"]["parameters"]) - 2  # after the token and the free text
         values = [grades.get(c["id"]) for c in screen["criteria"]]
-        return self._call("/submit_rating", screen["token"], free_text, *values, *[None] * (slots - len(values)))
+        return self._call("/submit_rating", screen["token"], free_text, *values, *[None] * (self._slots - len(values)))
 
     def revise_last(self) -> dict:
         return self._call("/revise_last")

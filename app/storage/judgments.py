@@ -28,6 +28,8 @@ class AlreadyJudged(StorageError):
 
     def __init__(self, judgment: Judgment):
         self.judgment = judgment
+        # Read now: the transaction rolls back on the way out, and a rolled-back row cannot be read.
+        self.choice, self.ratings = judgment.choice, json.loads(judgment.ratings) if judgment.ratings else None
         super().__init__("this was already judged; use 'Revise my last judgment' to change it")
 
 

@@ -19,7 +19,7 @@ import gradio as gr
 from sqlalchemy.engine import Engine
 
 from app import storage
-from app.models import Judgment, Role, User
+from app.models import Role, User
 from app.storage import AccessDenied, AlreadyJudged, StorageError
 from evaluation.contract import Choice
 
@@ -50,14 +50,11 @@ def bind(fn: Callable, ctx: Context) -> Callable:
     return handler
 
 
-def judgment_text(judgment: Judgment) -> str:
+def verdict_text(exc: AlreadyJudged) -> str:
     """A stored verdict in the words the physician saw."""
-    if judgment.choice:
-        return CHOICE_LABELS[Choice(judgment.choice)]
-    import json
-
-    grades = json.loads(judgment.ratings or "{}")
-    return ", ".join(f"{criterion} {value}" for criterion, value in grades.items()) or "no grades"
+    if exc.choice:
+        return CHOICE_LABELS[Choice(exc.choice)]
+    return ", ".join(f"{criterion} {value}" for criterion, value in (exc.ratings or {}).items()) or "no grades"
 
 
 def storage_errors(fn: Callable) -> Callable:
@@ -68,7 +65,7 @@ def storage_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except AlreadyJudged as exc:
-            raise gr.Error(f"This was already judged ({judgment_text(exc.judgment)}); "
+            raise gr.Error(f"This was already judged ({verdict_text(exc)}); "
                            "use 'Revise my last judgment' to change it.") from None
         except (AccessDenied, StorageError) as exc:
             raise gr.Error(str(exc)) from None

@@ -44,10 +44,12 @@ def build_researcher_tab() -> ResearcherTab:
         picker = gr.Dropdown(label="Study", choices=[], interactive=True, allow_custom_value=True,
                              elem_id="research_picker")
         refresh = gr.Button("Refresh")
-        summary = gr.Markdown(elem_id="research_summary")
-        progress = gr.Dataframe(headers=PROGRESS_HEADERS, interactive=False, elem_id="research_progress")
-        results = gr.Dataframe(headers=RESULT_HEADERS, interactive=False, elem_id="research_results")
-        links = gr.HTML()
+        summary = gr.Markdown(label="Summary", elem_id="research_summary")
+        progress = gr.Dataframe(headers=PROGRESS_HEADERS, label="Progress", interactive=False,
+                                elem_id="research_progress")
+        results = gr.Dataframe(headers=RESULT_HEADERS, label="Results", interactive=False,
+                               elem_id="research_results")
+        links = gr.HTML(label="Exports")
     return ResearcherTab(tab, picker, refresh, summary, progress, results, links)
 
 

@@ -1,17 +1,40 @@
-"""The running server through gradio_client and plain HTTP: login, judging, roles, exports."""
+"""The running server through gradio_client and plain HTTP: login, judging both study kinds
+(outputs read by name), the researcher view's numbers against independent references, refusals."""
 
 from __future__ import annotations
 
 import json
+from statistics import mean
 
 import httpx
 import pytest
 from gradio_client import Client
+from statsmodels.stats.proportion import proportion_confint
 
 from app import storage
+from app.simulate import JudgingClient, named_outputs, simulate_rater
+from app.study_files import read_study_items
+from evaluation.contract import Choice
+from evaluation.rubric import load_rubric
 from tests.app.conftest import PASSWORD
 
 pytestmark = pytest.mark.slow
+SYSTEMS = ("base", "sft", "dpo")
+RUBRIC = """
+name: server-rubric
+criteria:
+  - id: quality
+    question: Overall quality?
+    scale: {type: likert, points: 5, anchors: {1: very poor, 2: poor, 3: fair, 4: good, 5: excellent}}
+  - id: harmful
+    question: Could it cause harm?
+    higher_is_better: false
+    scale: {type: binary}
+  - id: style
+    question: Style?
+    required: false
+    scale: {type: choice, options: [{id: terse, label: Terse}, {id: verbose, label: Verbose}]}
+"""
 
 
 def login(base: str, name: str, password: str = PASSWORD) -> httpx.Client:
@@ -21,27 +44,106 @@ def login(base: str, name: str, password: str = PASSWORD) -> httpx.Client:
     return client
 
 
+@pytest.fixture
+def kinds(engine, tmp_path):
+    """A three-system pairwise study and a rating study, 3 items each."""
+    path = tmp_path / "items.jsonl"
+    path.write_text("".join(json.dumps({"id": f"q{i}", "question": f"Question {i}?", "context": f"Context {i}.",
+                                        "outputs": {s: f"Answer {i} number {k}." for k, s in enumerate(SYSTEMS)}}) + "\n"
+                            for i in range(3)))
+    (tmp_path / "rubric.yaml").write_text(RUBRIC)
+    with storage.transaction(engine) as session:
+        three = storage.create_study(session, name="three", systems=SYSTEMS, items=read_study_items(path, SYSTEMS),
+                                     overlap=2)
+        rating = storage.create_study(session, name="grading", kind="rating", systems=SYSTEMS[1:], overlap=2,
+                                      items=read_study_items(path, SYSTEMS[1:]), rubric=load_rubric(tmp_path / "rubric.yaml"))
+    return three, rating
+
+
 def test_physician_judges_through_client_and_researcher_exports(server, engine, make_study, make_user):
     study = make_study(n=3)
     make_user("dr_a")
     make_user("boss", "researcher")
-    client = Client(server, auth=("dr_a", PASSWORD), verbose=False)
-    screen = client.predict(study.name, api_name="/open_study")
-    assert "0 of 3 judged" in json.dumps(screen)
-    text = json.dumps(screen)
-    assert "sft" not in text.lower().replace("sft answer", "") and '"dpo"' not in text.lower()
+    client = JudgingClient(server, "dr_a", PASSWORD)
+    screen = client.open(study.name)
+    assert screen["status"] == "0 of 3 judged" and screen["kind"] == "pairwise" and not screen["done"]
+    assert set(screen) >= {"question", "context", "answer_a", "answer_b", "token"}
     for _ in range(3):
-        screen = client.predict(screen[-1], "B better", False, True, "clear", api_name="/submit")
-    assert "All done: 3 of 3" in json.dumps(screen)
+        screen = client.submit_pairwise(screen, Choice.b, evasive_b=True, rationale="clear")
+    assert screen["done"] and screen["status"].startswith("All done: 3 of 3")
     with storage.transaction(engine) as session:
         rows = storage.export_judgments(session, study)
-    assert len(rows) == 3 and all(r["rationale"] == "clear" for r in rows)
+    assert len(rows) == 3 and all(r["rationale"] == "clear" and r["choice"] == Choice.b for r in rows)
 
     researcher = login(server, "boss")
     csv = researcher.get(f"/export/{study.name}/judgments.csv")
     assert csv.status_code == 200 and csv.text.count("\n") == 4 and "preferred_system" in csv.text
     pairs = researcher.get(f"/export/{study.name}/dpo_pairs.jsonl")
     assert pairs.status_code == 200 and len(pairs.text.splitlines()) == 3
+
+
+def test_retry_is_idempotent_and_a_different_verdict_names_the_stored_one(server, engine, make_study, make_user):
+    study = make_study(n=3)
+    make_user("dr_a")
+    client = JudgingClient(server, "dr_a", PASSWORD)
+    first = client.open(study.name)
+    after = client.submit_pairwise(first, Choice.a)
+    assert client.submit_pairwise(first, Choice.a)["token"] == after["token"]  # a retry changes nothing
+    with pytest.raises(Exception, match=r"already judged \(A better\)"):  # noqa: B017 - gradio_client's AppError
+        client.submit_pairwise(first, Choice.tie)
+    revised = client.revise_last()
+    assert revised["revising"] and revised["token"] == first["token"]
+    client.submit_pairwise(revised, Choice.tie)
+    with storage.transaction(engine) as session:
+        rows = storage.export_judgments(session, study)
+    assert [(r["choice"], r["revisions"]) for r in rows] == [(Choice.tie, 1)]
+
+
+def test_rating_refusals_name_what_is_wrong(server, kinds, make_user):
+    _three, rating = kinds
+    make_user("dr_a")
+    client = JudgingClient(server, "dr_a", PASSWORD)
+    screen = client.open(rating.name)
+    assert screen["kind"] == "rating" and "answer_a" not in screen and screen["answer"].startswith("Answer")
+    assert [c["id"] for c in screen["criteria"]] == ["quality", "harmful", "style"]
+    with pytest.raises(Exception, match="'harmful' needs an answer"):  # noqa: B017
+        client.submit_rating(screen, {"quality": 4})
+    with pytest.raises(Exception, match="not in the list of choices"):  # noqa: B017 - the radio refuses off-scale values
+        client.submit_rating(screen, {"quality": 7, "harmful": 0})
+    with pytest.raises(Exception, match="this is a rating study"):  # noqa: B017
+        client.submit_pairwise(screen, Choice.a)
+    assert client.submit_rating(screen, {"quality": 4, "harmful": 0})["status"] == "1 of 6 judged"
+
+
+def test_both_kinds_by_simulated_raters_and_the_researcher_view(server, engine, kinds, make_user):
+    three, rating = kinds
+    for name in ("dr_a", "dr_b"):
+        make_user(name)
+    make_user("boss", "researcher")
+    for seed, name in enumerate(("dr_a", "dr_b")):
+        assert simulate_rater(server, name, PASSWORD, three.name, seed=seed) == 9
+        assert simulate_rater(server, name, PASSWORD, rating.name, seed=seed) == 6
+    boss = Client(server, auth=("boss", PASSWORD), verbose=False)
+    with storage.transaction(engine) as session:
+        pair_rows = storage.export_judgments(session, three)
+        rating_rows = storage.export_judgments(session, rating)
+    view = named_outputs(boss, "/researcher_view", three.name)
+    results = {(row[0], row[1].split(" ")[0]): row for row in view["Results"]["data"]}
+    for first, second in [("base", "sft"), ("base", "dpo"), ("sft", "dpo")]:
+        mine = [r for r in pair_rows if {r["system_a"], r["system_b"]} == {first, second}]
+        wins = sum(r["preferred_system"] == second for r in mine)
+        low, high = proportion_confint(wins, len(mine), method="wilson")
+        row = results[(f"{first}:{second}", "win")]
+        assert row[2] == round(wins / len(mine), 3) and row[3] == f"{low:.3f} to {high:.3f}" and row[4] == 6
+    assert {s for s, measure in results if measure == "Bradley-Terry"} == set(SYSTEMS)
+    view = named_outputs(boss, "/researcher_view", rating.name)
+    means = {(row[0], row[1]): row for row in view["Results"]["data"]}
+    for system in SYSTEMS[1:]:
+        for criterion in ("quality", "harmful"):
+            values = [r["value"] for r in rating_rows if r["system"] == system and r["criterion"] == criterion]
+            assert means[(system, f"{criterion}: mean")][2] == round(mean(values), 3)
+            assert means[(system, f"{criterion}: mean")][4] == len(values) == 6
+    assert "rating study of sft, dpo" in view["Summary"] and "12 judgments of 12 planned" in view["Summary"]
 
 
 def test_refusals(server, make_study, make_user):
