@@ -177,6 +177,31 @@ def eval_run(
     err.print(f"{system}: {len(rows)} predictions -> {out_file}", highlight=False)
 
 
+@eval_app.command("pairs")
+def eval_pairs(
+    task: TASK,
+    data: Annotated[Path, typer.Option("--data", help="The prepared train.jsonl the SFT model was trained on.")],
+    predictions: Annotated[Path, typer.Option("--predictions", help="The SFT model's predictions on --data "
+                                              "(`eval run --system sft --data train.jsonl`).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Pairs folder for `train dpo --pairs`.")],
+    seed: Annotated[int, typer.Option(help="Seed of the random wrong answers.")] = 0,
+) -> None:
+    """DPO pairs of a label or option task: the correct answer chosen, the SFT model's wrong answer
+    rejected (a random wrong answer where it was right)."""
+    from training.task_data import write_choice_pairs
+
+    spec = load_task_or_exit(task)
+    try:
+        examples = read_gold_examples(spec, data)
+        rows = {r["id"]: r for r in read_predictions(predictions, None)}
+        counts = write_choice_pairs(spec.public_dict(), examples, rows, out_dir, seed=seed,
+                                    source={"data": str(data), "predictions": str(predictions)})
+    except (DataError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    err.print(f"pairs: {counts['pairs']} ({counts['sft_wrong']} SFT wrong, {counts['sft_unparsed']} unparseable, "
+              f"{counts['sft_right_random_wrong']} SFT right with a random wrong answer) -> {out_dir}", highlight=False)
+
+
 def _pairs(value: str, option: str) -> dict[str, str]:
     """"name=PATH,name=PATH" in the order given (the order of the stages)."""
     pairs = {}
@@ -190,7 +215,8 @@ def _pairs(value: str, option: str) -> dict[str, str]:
     return pairs
 
 
-def read_predictions(path: Path, system: str) -> list[dict]:
+def read_predictions(path: Path, system: str | None) -> list[dict]:
+    """Prediction rows of `eval run`, every field present; all of `system` when one is named."""
     from data.tables import iter_jsonl
 
     rows = []
@@ -198,7 +224,7 @@ def read_predictions(path: Path, system: str) -> list[dict]:
         for name in PREDICTION_FIELDS:
             if name not in row:
                 raise DataError("missing field", file=str(path), line=line, field=name)
-        if row["system"] != system:
+        if system is not None and row["system"] != system:
             raise DataError(f"system {row['system']!r}, but the file was given as {system!r}", file=str(path),
                             line=line, field="system")
         rows.append(row)
