@@ -89,12 +89,18 @@ def _distribution_text(distribution: Mapping, labels: Mapping | None = None) -> 
 
 
 def _numeric_section(entry: Mapping, headline: str) -> list[str]:
-    lines = [f"| System | Ratings | Items | Physicians | Mean | 95% {headline} | 95% bootstrap | 95% if independent | "
-             "Distribution |", "|---|---|---|---|---|---|---|---|---|"]
+    # With too few physicians the bootstrap over items is the headline: no second bootstrap column.
+    beside = any((s.get("interval") or {}).get("rater_variation") for s in entry["per_system"].values())
+    lines = [f"| System | Ratings | Items | Physicians | Mean | 95% {headline} | "
+             + ("95% two-way bootstrap | " if beside else "") + "95% if independent | Distribution |",
+             "|---" * (8 + beside) + "|"]
     for system, s in entry["per_system"].items():
         lines.append(f"| {_text(system)} | {s['n']} | {s['items']} | {s['raters']} | {_num(s['mean'])} | "
-                     f"{_ci(s.get('interval'))} | {_ci(s.get('bootstrap'))} | {_ci(s['independent'])} | "
-                     f"{_distribution_text(s['distribution'])} |")
+                     f"{_ci(s.get('interval'))} | " + (f"{_ci(s.get('bootstrap'))} | " if beside else "")
+                     + f"{_ci(s['independent'])} | {_distribution_text(s['distribution'])} |")
+    notes = dict.fromkeys(s["interval"]["note"] for s in entry["per_system"].values()
+                          if (s.get("interval") or {}).get("note"))
+    lines += [f"\n**Note on the {headline} interval: {_text(note)}.**" for note in notes]
     if entry["scale"] == "binary":
         lines += ["", "Binary criterion: the mean is the share of answers graded 1 (yes)."]
     if entry.get("paired"):
@@ -159,7 +165,7 @@ def render_markdown(summary: Mapping) -> str:
     lines += ["## How to read the intervals", "",
               f"- **Headline, 95% {headline}**: {_text(interval['assumes'])}.",
               f"- Bootstrap ({interval['rounds']} resamples, seed {interval['seed']}): "
-              + (_text(BOOTSTRAP_ASSUMES) if interval["rater_variation"] else "the headline itself") + ".",
+              + (_text(BOOTSTRAP_ASSUMES) if interval["rater_variation"] else "the headline above") + ".",
               f"- If independent: {_text(INDEPENDENT_ASSUMES)}.", ""]
     if not interval["rater_variation"]:
         lines += [f"**Warning: {_text(interval['assumes'])}.**", ""]
@@ -204,7 +210,7 @@ def _plot(entry: Mapping) -> tuple[bytes, bytes]:
     import matplotlib.pyplot as plt
 
     systems = list(entry["per_system"])
-    fig, ax = plt.subplots(figsize=(6.4, 1.6 + 0.55 * len(systems)))
+    fig, ax = plt.subplots(figsize=(5.4, 1.6 + 0.5 * len(systems)))  # narrow: legible on a phone
     positions = list(range(len(systems)))[::-1]
     if entry["scale"] == "choice":
         left = [0.0] * len(systems)

@@ -27,8 +27,8 @@ ALPHA = 0.05
 INDEPENDENT_ASSUMES = ("every rating independent of every other (ignores that physicians and items repeat): "
                        "too narrow when they do; shown for comparison only")
 ROBUST_ASSUMES = ("two-way cluster-robust variance (Cameron, Gelbach and Miller 2011) with physicians and items as "
-                  "clusters and a t quantile on min(physicians, items) - 1 degrees of freedom; assumes both are random "
-                  "samples from larger pools, chosen without regard to their ratings")
+                  "clusters and a t quantile on min(physicians, items) - 1 degrees of freedom, clipped to the scale; "
+                  "assumes both are random samples from larger pools, chosen without regard to their ratings")
 BOOTSTRAP_ASSUMES = ("two-way (pigeonhole) bootstrap, percentile interval: physicians and items resampled "
                      "independently with replacement (Owen 2007); same assumptions; conservative with many "
                      "physicians, too narrow with few (simulated coverage)")
@@ -53,7 +53,8 @@ def headline_assumes(n_raters: int) -> str:
 def two_way_robust(values: np.ndarray, raters, items, alpha: float = ALPHA) -> dict:
     """Mean with the two-way cluster-robust variance V_rater + V_item - V_cell (Cameron, Gelbach and
     Miller 2011; each with the G/(G-1) factor, as statsmodels; the larger one-way variance if V is
-    not positive) and a t quantile on min(physicians, items) - 1 degrees of freedom."""
+    not positive) and a t quantile on min(physicians, items) - 1 degrees of freedom. Identity
+    scale, so it suits Likert means and shares alike; callers clip it to the scale."""
     from scipy.stats import t as student_t
 
     raters, n_raters = crossed.codes(raters)
@@ -166,19 +167,21 @@ def paired_comparison(rows: list[dict], first: str, second: str) -> dict:
     two-sided Wilcoxon signed-rank test (zero differences dropped, as Wilcoxon did)."""
     from scipy.stats import wilcoxon
 
-    per_item: dict[str, dict[str, list]] = {}
-    for row in rows:
-        if row["system"] in (first, second):
-            per_item.setdefault(row["item_id"], {}).setdefault(row["system"], []).append(row["value"])
-    shared = sorted(k for k, v in per_item.items() if first in v and second in v)
-    diffs = np.array([np.mean(per_item[k][second]) - np.mean(per_item[k][first]) for k in shared], dtype=float)
-    out = {"systems": [first, second], "difference": f"{second} minus {first}", "items": len(shared),
+    mine = [r for r in rows if r["system"] in (first, second)]
+    items, n_items = crossed.codes([r["item_id"] for r in mine]) if mine else (np.zeros(0, int), 0)
+    which = np.array([r["system"] == second for r in mine], dtype=int)
+    values = np.array([r["value"] for r in mine], dtype=float)
+    sums = np.bincount(which * n_items + items, weights=values, minlength=2 * n_items).reshape(2, n_items)
+    counts = np.bincount(which * n_items + items, minlength=2 * n_items).reshape(2, n_items)
+    shared = (counts[0] > 0) & (counts[1] > 0)
+    diffs = sums[1, shared] / counts[1, shared] - sums[0, shared] / counts[0, shared]  # per-item means
+    out = {"systems": [first, second], "difference": f"{second} minus {first}", "items": int(shared.sum()),
            "mean_difference": float(diffs.mean()) if len(diffs) else None,
            "median_difference": float(np.median(diffs)) if len(diffs) else None,
            "nonzero_differences": int(np.count_nonzero(diffs)), "wilcoxon_statistic": None, "p_value": None,
            "test": "Wilcoxon signed-rank on per-item means, two-sided, zero differences dropped"}
     if out["nonzero_differences"] == 0:
-        out["note"] = "no item differs between the systems: no test" if shared else "no item was rated for both systems"
+        out["note"] = "no item differs between the systems: no test" if shared.any() else "no item was rated for both systems"
         return out
     result = wilcoxon(diffs, zero_method="wilcox", alternative="two-sided")
     out["wilcoxon_statistic"], out["p_value"] = float(result.statistic), float(result.pvalue)
@@ -270,6 +273,10 @@ def _numeric_criterion(rows: list[dict], systems: list[str], domain: list[int], 
         raters = np.array([r["rater"] for r in mine])
         items = np.array([r["item_id"] for r in mine])
         robust = two_way_robust(values, raters, items)
+        if robust["se"] == 0:  # every rating the same: a zero-width interval would claim certainty
+            robust.update(ci_low=None, ci_high=None, note="no variation between ratings: no clustered interval")
+        elif robust["ci_low"] is not None:  # a mean cannot leave its scale
+            robust.update(ci_low=max(robust["ci_low"], domain[0]), ci_high=min(robust["ci_high"], domain[-1]))
         per_system[system] = {
             "n": len(mine), "items": len(set(items.tolist())), "raters": len(set(raters.tolist())),
             "mean": float(values.mean()), "distribution": distribution([r["value"] for r in mine], domain),
@@ -311,7 +318,7 @@ def _bootstrap_intervals(clean: list[dict], criteria: dict, rounds: int, seed: i
         headline = entry["two_way_robust"] if enough else entry["bootstrap"]
         entry["interval"] = {"method": headline_method(n_raters), "ci_low": headline["ci_low"],
                              "ci_high": headline["ci_high"], "rater_variation": enough,
-                             "note": None if enough else headline_assumes(n_raters)}
+                             "note": headline.get("note") if enough else headline_assumes(n_raters)}
 
 
 def summarise_ratings(rows: list[Mapping], *, rubric: Rubric | Mapping | str | None = None,

@@ -75,6 +75,7 @@ def test_markdown_states_the_kind_the_numbers_and_what_intervals_assume(report):
     summary = json.loads((out / "summary.json").read_text())
     assert "Study kind: **rating**" in text
     assert "two-way cluster-robust" in text and "every rating independent" in text
+    assert "| 95% two-way robust | 95% two-way bootstrap | 95% if independent |" in text
     dpo = summary["criteria"]["quality"]["per_system"]["dpo"]
     row = next(line for line in text.splitlines() if line.startswith("| dpo |") and f"{dpo['mean']:.2f}" in line)
     assert f"{dpo['interval']['ci_low']:.2f} to {dpo['interval']['ci_high']:.2f}" in row
@@ -112,7 +113,9 @@ def test_few_physicians_warn_in_words_next_to_the_numbers(tmp_path):
     write_rating_report(rows, {"study": "small"}, tmp_path, rounds=100)
     text = (tmp_path / "report.md").read_text()
     assert "**Warning: only 3 physicians: the interval cannot account for physician variation." in text
-    assert "95% bootstrap over items" in text
+    assert "| 95% bootstrap over items | 95% if independent |" in text  # no second, identical bootstrap column
+    # ... and again under every table of numbers, next to the intervals it qualifies.
+    assert text.count("**Note on the bootstrap over items interval: only 3 physicians: the interval cannot account") == 2
 
 
 def test_absent_values_are_null_in_summary_json(tmp_path):

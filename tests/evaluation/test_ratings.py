@@ -195,6 +195,18 @@ def test_quadratic_kappa_per_pair_matches_statsmodels(study):
         assert pair["kappa"] == pytest.approx(sklearn, abs=1e-9)
 
 
+def test_robust_interval_stays_on_the_scale_and_is_withheld_without_variation():
+    rows = [rating(f"dr{r}", i, "dpo", "harm", int(r == 0 and i == 0), scale="binary") for r in range(6) for i in range(8)]
+    rows += [rating(f"dr{r}", i, "dpo", "calm", 0, scale="binary") for r in range(6) for i in range(8)]
+    summary = summarise_ratings(rows, rounds=50)
+    harm = summary["criteria"]["harm"]["per_system"]["dpo"]["two_way_robust"]
+    assert harm["ci_low"] == 0.0 < harm["ci_high"] < 1  # unclipped, mean - t * se would be below 0
+    calm = summary["criteria"]["calm"]["per_system"]["dpo"]
+    assert calm["two_way_robust"]["ci_low"] is None and "no variation" in calm["two_way_robust"]["note"]
+    assert calm["interval"]["ci_low"] is None and "no variation" in calm["interval"]["note"]
+    assert calm["independent"]["ci_high"] > 0  # Wilson still says something
+
+
 def test_kappa_of_a_pair_without_variation_is_undefined_not_nan():
     rows = [rating(f"dr{r}", i, "dpo", "quality", 4) for r in range(2) for i in range(3)]
     rows.append(rating("dr2", 0, "dpo", "quality", 2))
