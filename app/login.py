@@ -13,6 +13,7 @@ the account was disabled is ended on its next request (see app/middleware.py).
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,9 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
 from app import storage
@@ -34,6 +37,17 @@ MAX_PASSWORD_CHARS = 1024
 # default thread pool, which serves every synchronous route, free for physicians.
 _PASSWORD_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="password-check")
 _ALWAYS_REFUSED = datetime.max.replace(tzinfo=UTC)
+log = logging.getLogger(__name__)
+
+
+def _reader_for(engine: Engine) -> Engine:
+    """The engine for the per-request credential read. The app's SQLite engine begins every
+    transaction IMMEDIATE (the write lock); a plain read in WAL mode never waits for a writer,
+    so a long write elsewhere does not hold up every logged-in request."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return create_engine(engine.url.render_as_string(hide_password=False),
+                         connect_args={"check_same_thread": False, "timeout": 5})
 
 
 class Sessions:
@@ -44,7 +58,7 @@ class Sessions:
     """
 
     def __init__(self, engine: Engine, recheck_s: float = 1.0) -> None:
-        self.engine = engine
+        self.reader = _reader_for(engine)
         self.gradio_app = None  # set once Gradio is mounted; its .tokens maps token -> user name
         self.recheck_s = recheck_s
         self.issued: dict[str, datetime] = {}
@@ -69,8 +83,8 @@ class Sessions:
 
     def _read_cutoff(self, user: str) -> datetime | None:
         """Tokens issued before this moment are refused (None: none are)."""
-        with storage.transaction(self.engine) as session:
-            row = session.exec(select(User.disabled, User.credentials_changed_at).where(User.name == user)).first()
+        with self.reader.connect() as connection:
+            row = connection.execute(select(User.disabled, User.credentials_changed_at).where(User.name == user)).first()
         if row is None or row[0]:
             return _ALWAYS_REFUSED
         return storage.as_utc(row[1]) if row[1] is not None else None
@@ -81,11 +95,15 @@ class Sessions:
         if user is None or issued_at is None:  # not issued by this route: refuse
             return False
         cached = self._cutoffs.get(user)
+        cutoff = cached[1] if cached else None
         if cached is None or time.monotonic() - cached[0] > self.recheck_s:
-            cutoff = await asyncio.to_thread(self._read_cutoff, user)
-            self._cutoffs[user] = (time.monotonic(), cutoff)
-        else:
-            cutoff = cached[1]
+            try:
+                cutoff = await asyncio.to_thread(self._read_cutoff, user)
+                self._cutoffs[user] = (time.monotonic(), cutoff)
+            except SQLAlchemyError:
+                # Database locked or down: keep the last answer rather than log everyone out;
+                # a credential change, itself a database write, is seen once it answers again.
+                log.warning("could not re-read the credentials of %r; using the last known state", user)
         return cutoff is None or issued_at >= cutoff
 
 

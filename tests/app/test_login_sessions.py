@@ -92,3 +92,24 @@ def test_a_token_not_issued_by_the_login_route_is_refused(server, recorder, make
     planted = httpx.Client(base_url=server, cookies={f"access-token-unsecure-{gradio_app.cookie_id}": "planted-token"})
     assert planted.get("/config").status_code == 401
     assert "planted-token" not in gradio_app.tokens
+
+
+def test_the_session_check_does_not_wait_for_a_writer(server, engine, make_user):
+    """SQLite: a long write elsewhere (a batch import, a backup) must not hold up every request."""
+    import sqlite3
+
+    make_user("dr_a")
+    with client_from(server) as client:
+        assert log_in(client, "dr_a", PASSWORD).status_code == 200
+        writer = sqlite3.connect(engine.url.database, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")  # the write lock, held through the requests below
+        try:
+            time.sleep(RECHECK_S + 0.1)  # so the next request re-reads the credentials
+            started = time.monotonic()
+            assert client.get("/config").status_code == 200
+            assert writer.in_transaction
+            # a read that queued for the lock would wait out SQLite's busy timeout (15 s) first
+            assert time.monotonic() - started < 15 / 3
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
