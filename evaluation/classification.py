@@ -47,15 +47,21 @@ def encode(values: Sequence[str | None], labels: Sequence[str]) -> np.ndarray:
 
 
 def f1_rows(gold: np.ndarray, pred: np.ndarray, n_labels: int) -> np.ndarray:
-    """Per-class F1 for each row of (B, n) gold and prediction matrices: shape (B, n_labels)."""
+    """Per-class F1 for each row of (B, n) gold and prediction matrices: shape (B, n_labels).
+
+    One bincount over (row, gold, prediction) codes gives every row's confusion matrix at once
+    (predictions shifted by one so that unparsed, -1, has a column of its own)."""
     gold, pred = np.atleast_2d(gold), np.atleast_2d(pred)
-    out = np.zeros((pred.shape[0], n_labels))
-    for c in range(n_labels):
-        is_gold, is_pred = gold == c, pred == c
-        tp = (is_gold & is_pred).sum(axis=1)
-        denominator = is_gold.sum(axis=1) + is_pred.sum(axis=1)  # 2TP + FP + FN
-        out[:, c] = np.divide(2 * tp, denominator, out=np.zeros(len(tp)), where=denominator > 0)
-    return out
+    gold, pred = np.broadcast_arrays(gold, pred)
+    rows, width = pred.shape[0], n_labels * (n_labels + 1)
+    codes = gold * (n_labels + 1) + (pred + 1) + (np.arange(rows) * width)[:, None]
+    confusion = np.bincount(codes.ravel(), minlength=rows * width).reshape(rows, n_labels, n_labels + 1)
+    classes = np.arange(n_labels)
+    tp = confusion[:, classes, classes + 1]
+    gold_count = confusion.sum(axis=2)
+    pred_count = confusion[:, :, 1:].sum(axis=1)
+    denominator = gold_count + pred_count  # 2TP + FP + FN
+    return np.divide(2 * tp, denominator, out=np.zeros(tp.shape), where=denominator > 0)
 
 
 def macro_f1_rows(gold: np.ndarray, pred: np.ndarray, n_labels: int) -> np.ndarray:
