@@ -12,6 +12,7 @@ from app import storage
 from app.cli import app
 from app.db import open_database
 from app.study_files import read_study_items
+from evaluation.rating_report import write_rating_report
 from evaluation.rubric import load_rubric
 from tests.evaluation.test_rubric import RUBRICS
 
@@ -68,6 +69,15 @@ def test_report_on_a_rating_study_from_the_database(graded_study):
     assert "Study kind: **rating**" in text and "Overall, how good is this summary" in text
     assert (out / "criterion_quality.png").is_file() and (out / "criterion_quality.svg").is_file()
     assert not (out / "win_rate.png").exists()
+    # The demo hands storage's rows and settings to write_rating_report as they are: same numbers.
+    engine = open_database()
+    with storage.transaction(engine) as session:
+        record = storage.get_study(session, "summaries")
+        rows, settings = storage.export_judgments(session, record), storage.study_settings(session, record)
+    engine.dispose()
+    write_rating_report(rows, settings, graded_study / "direct")
+    direct = json.loads((graded_study / "direct" / "summary.json").read_text())
+    assert direct["criteria"] == summary["criteria"]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
