@@ -115,6 +115,9 @@ def compare_systems(task: dict, predictions: Mapping[str, Sequence[dict]], *, ru
         if other_task:
             raise ValueError(f"predictions of {system!r} belong to task {sorted(other_task)[0]!r}, not {task['name']!r}")
     metrics = [m for m in task["metrics"] if m in PREDICTION_METRICS]
+    if not metrics:
+        raise ValueError(f"task {task['name']!r} is measured by {task['metrics']}, none of them from predictions: "
+                         "its systems are compared by physicians (`medalign report --study`)")
     primary = task["primary_metric"] if task["primary_metric"] in PREDICTION_METRICS else metrics[0]
     per_system = {s: system_metrics(task, ids, rows[s], rounds=rounds, seed=seed) for s in systems}
     comparisons = [{"first": a, "second": b, "metric": primary,

@@ -128,3 +128,11 @@ def test_files_are_strict_json_and_escaped_html(medqa, tmp_path):
     html = to_html(summary)
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "| accuracy (higher is better) |" in (tmp_path / "compare.md").read_text()
+
+
+def test_task_judged_only_by_physicians_is_refused_with_a_pointer():
+    task = load_task("pubmedqa-longform").public_dict()
+    rows = {s: [{"id": "1", "task": task["name"], "system": s, "raw_output": "x", "parsed": "x", "gold": "y",
+                 "correct": None}] for s in ("sft", "dpo")}
+    with pytest.raises(ValueError, match="report --study"):
+        compare_systems(task, rows)
