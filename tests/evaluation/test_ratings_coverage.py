@@ -61,9 +61,9 @@ def coverage(raters: int, items: int, overlap: int, *, studies: int, rounds: int
 @pytest.mark.slow
 @pytest.mark.parametrize("design", [(5, 80, 3), (10, 60, 3)], ids=["5x80", "10x60"])
 def test_headline_interval_keeps_its_promise_where_the_independent_one_does_not(design):
-    # 150 studies per design: Monte-Carlo standard error about 0.018 at 0.95.
+    # 150 studies per design: Monte-Carlo standard error about 0.018 at 0.95, so 0.88 is 3.9 errors below it.
     result = coverage(*design, studies=150, rounds=200)
-    assert 0.90 <= result["interval"] <= 0.99, result
+    assert 0.88 <= result["interval"] <= 0.99, result
     assert result["independent"] < 0.80, result  # physicians and items vary: independence undercovers
 
 
