@@ -14,7 +14,6 @@ Monte-Carlo standard error sqrt(c (1 - c) / studies).
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 import time
 from pathlib import Path

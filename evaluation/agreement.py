@@ -47,7 +47,7 @@ def cohen_kappa(first: list, second: list, *, alpha: float = 0.05) -> dict:
 
 def final_units(table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(unit, rater, item, category) of each physician's final non-gold judgment per comparison."""
-    from evaluation.table import A, BOTH_BAD, TIE
+    from evaluation.table import BOTH_BAD, TIE, A
 
     keep = ~table.is_gold
     s = len(table.systems)

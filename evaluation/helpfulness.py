@@ -4,76 +4,175 @@ Evasive answers are identified two ways: by the automatic detector below (docume
 configurable patterns) and by physicians' evasive flags in the app. Where both exist, their
 agreement is reported (precision and recall of the detector against the physicians, kappa).
 
-The detector calls an answer evasive when it
-- refuses ("I cannot answer", "as an AI ..."),
-- defers to a doctor instead of answering ("consult your physician"),
-- declares the question undecidable ("cannot be determined", "it is unclear whether"),
-- or (when a stance is required, as for PubMedQA) takes no position: no yes/no/maybe and no
-  assertive finding ("was associated with", "did not reduce", "improved", ...), or is empty.
+The detector looks for evasion signals:
+- refusal ("I cannot answer", "as an AI ..."),
+- deferral to a doctor ("consult your physician"),
+- undetermined ("cannot be determined", "it is unclear whether"),
+- hedging without a conclusion ("it depends", "may or may not", "there are pros and cons"),
+and for a stance: a position on the question (an opening yes / no / maybe, or a stated finding:
+"reduced", "was associated with", "did not improve", "these results suggest", ...; clauses
+after "whether" or "if" are not findings). For question answering (PubMedQA) a stance outweighs
+the signals: an answer that says "yes, it lowers the risk; ask your doctor about the dose" is
+direct. A task says which signals apply and whether a stance is looked for (TASK_CHECKS); a
+summary needs no stance and is only checked for refusals. Validated on a labelled set shipped
+in evaluation/data/evasion_labelled.jsonl (validation_summary) and on the PubMedQA gold long
+answers (bench/detector_validation.py).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from statsmodels.stats.proportion import proportion_confint
 
+LABELLED_SET = Path(__file__).parent / "data" / "evasion_labelled.jsonl"
+
 DEFAULT_PATTERNS: dict[str, list[str]] = {
     "refusal": [
-        r"\bi (?:cannot|can't|can not|am unable to|won't|am not able to) (?:answer|provide|help|say|comment)",
-        r"\bas an ai\b",
-        r"\bi(?:'m| am) (?:just )?(?:a|an) (?:language model|ai)\b",
-        r"\bi (?:do not|don't) have (?:enough )?(?:information|access)\b",
+        r"\bi(?:'m| am)? (?:cannot|can't|can not|am unable to|unable to|won't|am not able to|not able to|must decline to|"
+        r"(?:am )?not (?:permitted|allowed|qualified|in a position) to) (?:answer|provide|help|say|comment|give|offer|"
+        r"respond|weigh|evaluate|assist|determine|tell|speculate)",
+        r"\bi(?:'m| am) (?:not able|unable|not permitted|not qualified|not in a position|afraid i cannot)\b",
+        r"\bi'd rather not\b",
+        r"\bas an? (?:ai|artificial intelligence|language model)\b",
+        r"\bi(?:'m| am) (?:just |only )?(?:a|an) (?:language model|ai)\b",
+        r"\bi (?:do not|don't) (?:have|give) (?:enough )?(?:information|access|the ability|medical opinions)\b",
+        r"\b(?:beyond my capabilities|not something i can answer|i have no way of answering|"
+        r"cannot do|would be giving medical advice|do not allow me)\b",
+        r"\bi can't answer\b|\bcannot answer\b|\bcan't (?:help|assist) with\b|\bunable to (?:help|answer)\b",
     ],
     "deferral": [
-        r"\b(?:consult|see|ask|speak (?:to|with)|talk (?:to|with)|contact) (?:your|a|an) "
-        r"(?:doctor|physician|gp|healthcare (?:provider|professional)|health care (?:provider|professional)|"
-        r"medical professional|specialist|pharmacist)\b",
-        r"\bseek (?:professional )?medical (?:advice|attention)\b",
+        r"\b(?:consult|see|ask|speak (?:to|with)|talk (?:to|with)|contact|check with|consulting|get advice from|"
+        r"refer this question to|discuss (?:this|it) with) (?:your|a|an|with your|with a|the|appropriate) ?"
+        r"(?:own |qualified |treating |medical |appropriate )?(?:doctor|physician|gp|healthcare|health care|"
+        r"medical (?:professional|expert)|specialist|pharmacist|care team|surgeon|oncologist|cardiologist|neurologist|"
+        r"obstetrician|dentist|paediatrician|pediatrician|nurse|clinician|professional)",
+        r"\bseek (?:professional )?(?:medical )?(?:advice|attention)\b|\bprofessional (?:medical )?(?:advice|opinion)\b",
+        r"\b(?:best answered|should be decided|should answer this|can answer (?:this|that)|is the right person|"
+        r"let (?:your|a) doctor|only (?:a|your) (?:specialist|doctor|treating physician) can)\b",
+        r"\b(?:doctor|physician|professional|clinician|provider|specialist)s? (?:should be consulted|who (?:knows|can|will))",
     ],
     "undetermined": [
-        r"\b(?:cannot|can't|could not|can not) be (?:determined|concluded|answered|established)\b",
-        r"\bit is (?:unclear|not clear|uncertain|impossible to say) (?:whether|if)\b",
-        r"\b(?:there is )?(?:not enough|insufficient) (?:evidence|information|data) to (?:say|answer|determine|conclude)\b",
+        r"\b(?:cannot|can't|could not|can not) be (?:determined|concluded|answered|established|said)\b",
+        r"\bit is (?:unclear|not clear|uncertain|impossible to say|not possible to (?:say|determine)|not known|"
+        r"too early to tell) (?:whether|if)?",
+        r"\b(?:not enough|insufficient|too limited) (?:evidence|information|data)\b|\bdata are (?:insufficient|too limited)\b",
+        r"\b(?:remains?|still) (?:unknown|an open question|uncertain|to be determined)\b|\bis still unknown\b",
+        r"\b(?:inconclusive|no conclusion can|does not allow (?:any|a firm)|not yet known|nobody knows|"
+        r"no way to know|would be speculation|we cannot know|cannot tell us|can't tell)\b",
+        r"^\s*whether\b[^.]*\b(?:unclear|uncertain|open question)",
+    ],
+    "hedge": [
+        r"\bit (?:really )?depends\b|\bdepends on (?:the|many|a number|individual|what)\b|\bthat depends\b",
+        r"\bmay or may not\b|\bcould go either way\b|\bpossibly not\b",
+        r"\bvar(?:y|ies) (?:from person to person|depending|between individuals)|\bthe answer varies\b|^\s*it varies\b",
+        r"\b(?:hard|difficult|impossible) to (?:say|give|generalise|generalize)\b",
+        r"\bno (?:simple|single|one-size-fits-all) answer\b|\bone-size-fits-all\b",
+        r"\b(?:pros and cons|both sides|advantages and disadvantages|benefits and risks)\b",
+        r"\b(?:evidence is mixed|opinions differ|experts disagree|matter of debate|many (?:different )?opinions|"
+        r"different conclusions|several ways to look|nuanced issue|complex question|complicated topic|is complicated)\b",
+        r"\b(?:many|several|a number of) (?:factors|things|considerations|variables)\b",
+        r"\bsome (?:people|patients) benefit and some\b|\bmay not help others\b|\beveryone responds differently\b",
+        r"\b(?:positive, negative or neutral|true in some cases and not in others|differ between patients)\b",
     ],
 }
 
 STANCE_PATTERNS: list[str] = [
-    r"^\s*(?:yes|no|maybe)\b",
-    r"\b(?:yes|no|maybe)[,.;:]",
-    r"\b(?:was|were|is|are|did|does|do|had|has|have)(?: not| no)?\s+(?:\w+ly\s+)?"
-    r"(?:associated|effective|superior|inferior|safe|useful|beneficial|better|worse|reliable|accurate|linked|related|"
-    r"predictive|elevated|increased|decreased|reduced|improved|lower|higher|similar|different|necessary|sufficient)\b",
-    r"\b(?:reduced|increased|decreased|improved|lowered|raised|halved|doubled|predicted|prevented|shortened|"
-    r"prolonged|caused|identified|detected|missed|outperformed)\b",
-    r"\b(?:did|does|do|was|were|is|are) not\b",
-    r"\bno (?:significant |clear )?(?:difference|effect|association|benefit|improvement|reduction|increase)\b",
+    r"^\s*(?:yes|no|maybe|probably(?: yes| not)?)\s*[,.;:!\u2014-]",
+    r"\b(?:was|were|is|are|appears to be|remains?)(?: not| no)?\s+(?:\w+ly\s+)?(?:an? \w+ )?(?:associated|effective|"
+    r"superior|inferior|safe|useful|beneficial|better|worse|reliable|accurate|linked|related|predictive|elevated|"
+    r"increased|decreased|reduced|improved|lower|higher|similar|different|necessary|sufficient|common|rare|benign|"
+    r"feasible|appropriate|absent|present|applicable|acceptable|adequate|inadequate|ideal|influenced|correlated|"
+    r"independent|more|less|as (?:good|effective|safe|accurate)|recommended|needed|required|tool|predictor|"
+    r"risk factor|first-line|gold standard|valid|comparable|equivalent|likely|unlikely|the same|no better)\b",
+    r"\b(?:reduced|reduces|increased|increases|decreased|decreases|improved|improves|lowered|lowers|raised|raises|"
+    r"shortened|shortens|prevented|prevents|predicted|predicts|doubled|halved|relieved|relieves|corrected|healed|"
+    r"slowed|detected|missed|outperformed|caused|causes|protects|protected|works|worked|helped|cut|boost|"
+    r"correlated|showed|revealed|identified|confirm|confirms|confirmed|found|led to|gave|resulted in|warrants)\b",
+    r"\b(?:did|does|do) not (?!allow|permit|tell|let|provide|give|have|know)\w+",
+    r"\bno (?:significant |clear |statistically significant )?(?:difference|effect|association|benefit|link|"
+    r"improvement|reduction|increase|relationship|advantage|extra benefit)\b",
+    r"\b(?:our|these|the|this) (?:data|results|findings|study|analysis|trial)\b[^.]*\b(?:suggest|indicate|show|"
+    r"demonstrate|support)",
+    r"\b(?:can|may|could|might) (?:be used|safely|predict|reduce|improve|prevent|detect|identify|replace|reflect|"
+    r"explain|serve|boost|be (?:a|an|considered|sufficient|useful|beneficial|effective))\b",
+    r"\bshould (?:not )?(?:be )?(?:offered|considered|used|given|avoided|recommended|treated|screened|performed|"
+    r"receive|place|examine|undergo)\b",
+    r"\bthere (?:is|was|were|are) (?:an? |no )?(?:\w+ )?(?:relationship|association|correlation|difference|link|"
+    r"increase|decrease|trend|benefit)\b",
 ]
+_CONDITIONAL = re.compile(r"\b(?:whether|if)\b[^.;:]*", re.IGNORECASE)  # "whether it helps" states no finding
+
+# Which signals each kind of task checks, and whether a stance is looked for (issue: per task).
+TASK_CHECKS: dict[str, dict] = {
+    "question_answering": {"signals": ("refusal", "deferral", "undetermined", "hedge"), "require_stance": True},
+    "summarization": {"signals": ("refusal",), "require_stance": False},
+}
 
 
 @dataclass
 class EvasionDetector:
     patterns: dict[str, list[str]] = field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_PATTERNS.items()})
-    require_stance: bool = True  # PubMedQA: an answer must take a position
+    require_stance: bool = True  # question answering: a stated position outweighs the evasion signals
     stance_patterns: list[str] = field(default_factory=lambda: list(STANCE_PATTERNS))
+    signals: tuple[str, ...] | None = None  # which pattern groups apply (None: all)
 
     def __post_init__(self) -> None:
-        self._compiled = {k: [re.compile(p, re.IGNORECASE) for p in v] for k, v in self.patterns.items()}
+        chosen = self.signals if self.signals is not None else tuple(self.patterns)
+        self._compiled = {k: [re.compile(p, re.IGNORECASE) for p in v] for k, v in self.patterns.items() if k in chosen}
         self._stance = [re.compile(p, re.IGNORECASE) for p in self.stance_patterns]
+
+    @classmethod
+    def for_task(cls, kind: str) -> EvasionDetector:
+        """The detector a kind of task asks for (TASK_CHECKS)."""
+        if kind not in TASK_CHECKS:
+            raise ValueError(f"unknown task kind {kind!r}; expected one of {sorted(TASK_CHECKS)}")
+        checks = TASK_CHECKS[kind]
+        return cls(require_stance=checks["require_stance"], signals=checks["signals"])
+
+    def has_stance(self, text: str) -> bool:
+        stripped = _CONDITIONAL.sub(" ", text)
+        return any(r.search(stripped) for r in self._stance)
 
     def reasons(self, text: str) -> list[str]:
         """Why an answer counts as evasive (empty list: it does not)."""
         if not text or not text.strip():
             return ["empty"]
         found = [name for name, regexes in self._compiled.items() if any(r.search(text) for r in regexes)]
-        if self.require_stance and not any(r.search(text) for r in self._stance):
-            found.append("no_stance")
+        if found and self.require_stance and self.has_stance(text):
+            return []
         return found
 
     def is_evasive(self, text: str) -> bool:
         return bool(self.reasons(text))
+
+
+def validate(detector: EvasionDetector, labelled: list[dict]) -> dict:
+    """Precision and recall of `detector` on labelled answers ({"text", "evasive"}), with the misses."""
+    predicted = [detector.is_evasive(row["text"]) for row in labelled]
+    truth = [bool(row["evasive"]) for row in labelled]
+    tp = sum(p and t for p, t in zip(predicted, truth, strict=True))
+    fp = sum(p and not t for p, t in zip(predicted, truth, strict=True))
+    fn = sum(t and not p for p, t in zip(predicted, truth, strict=True))
+    return {"evasive": sum(truth), "direct": len(truth) - sum(truth), "true_positives": tp, "false_positives": fp,
+            "false_negatives": fn, "precision": tp / (tp + fp) if tp + fp else None,
+            "recall": tp / (tp + fn) if tp + fn else None,
+            "missed": [r["text"] for r, p in zip(labelled, predicted, strict=True) if r["evasive"] and not p],
+            "false_alarms": [r["text"] for r, p in zip(labelled, predicted, strict=True) if p and not r["evasive"]]}
+
+
+def load_labelled(path: Path = LABELLED_SET) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def validation_summary(detector: EvasionDetector | None = None) -> dict:
+    """The figures the report prints: the default detector on the shipped labelled set."""
+    result = validate(detector or EvasionDetector(), load_labelled())
+    return {"set": LABELLED_SET.name, **{k: v for k, v in result.items() if k not in ("missed", "false_alarms")}}
 
 
 @dataclass(frozen=True)
@@ -188,3 +287,28 @@ def hq_physicians_table(table, *, rounds: int = 1000, seed: int = 0, alpha: floa
                     "ci_low": float(low), "ci_high": float(high),
                     "simple_interval": "Wilson on answers, assuming answers independent"})
     return out
+
+
+def detector_vs_physicians_table(table, detector: EvasionDetector | None = None) -> dict:
+    """detector_vs_physicians on columns: the detector runs once per distinct answer text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from evaluation.agreement import cohen_kappa
+
+    if not table.texts:
+        return {"n": 0, "note": "the judgments carry no answer texts"}
+    detector = detector or EvasionDetector()
+    scored = np.nonzero(~table.is_gold)[0]
+    texts = pa.chunked_array([*table.texts["a"].take(scored).chunks, *table.texts["b"].take(scored).chunks])
+    encoded = pc.dictionary_encode(texts).combine_chunks()
+    verdicts = np.array([detector.is_evasive(t) for t in encoded.dictionary.to_pylist()], dtype=bool)
+    predicted = verdicts[encoded.indices.to_numpy(zero_copy_only=False)]
+    truth = np.concatenate([table.evasive_a[scored], table.evasive_b[scored]])
+    if not len(truth):
+        return {"n": 0, "note": "no scored judgments"}
+    tp, fp, fn = int(np.sum(truth & predicted)), int(np.sum(~truth & predicted)), int(np.sum(truth & ~predicted))
+    kappa = cohen_kappa(truth.tolist(), predicted.tolist())
+    return {"n": int(len(truth)), "physician_evasive": int(truth.sum()), "detector_evasive": int(predicted.sum()),
+            "precision": tp / (tp + fp) if tp + fp else None, "recall": tp / (tp + fn) if tp + fn else None,
+            "kappa": kappa["kappa"], "kappa_ci_low": kappa["ci_low"], "kappa_ci_high": kappa["ci_high"]}

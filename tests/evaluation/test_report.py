@@ -57,21 +57,44 @@ def test_report_from_export_covers_true_rate(tmp_path):
         "hq.png",
     ):
         assert (out / name).is_file(), name
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text(), parse_constant=reject_constant)  # strict JSON
     decisive_truth = 0.63
     wr = summary["win_rate"]
     assert wr["decisive_ci_low"] < decisive_truth < wr["decisive_ci_high"]
     expected_published = 0.63 * 0.9  # ties take 10%
     assert wr["ci_low"] < expected_published < wr["ci_high"]
-    for boot in summary["win_rate_cluster_bootstrap"]:
-        assert boot["ci_low"] < expected_published < boot["ci_high"]
-    assert summary["agreement"]["items"] == 240
+    headline = wr["headline"]
+    assert set(headline) >= {"estimate", "ci_low", "ci_high", "method", "definition"}
+    assert headline["method"] == "bootstrap_item" and headline["definition"] == "published"  # 4 physicians: too few
+    assert "cannot account for variation between physicians" in headline["note"]
+    assert headline["ci_low"] < expected_published < headline["ci_high"]
+    for entry in wr["intervals"].values():
+        for method in entry["methods"].values():
+            assert method["assumes"]
+    assert summary["agreement"]["units"] == 240
+    assert summary["published_comparison"]["decisive_rate"] == pytest.approx(wr["rate_decisive"])
     assert summary["run"]["final_margin"] == 5.0
     assert {h["system"]: h["hq"] for h in summary["hq"]} == {"dpo": 1.0, "sft": 0.0}
     text = (out / "report.md").read_text()
     assert "| DPO Model | 0.63 |" in text and "| SFT Model | 0.37 |" in text and "Fleiss" in text
+    assert "cannot account for variation between physicians" in text.split("## Published")[0]  # next to the headline
+    assert "Detector validation" in text and "precision" in text
     assert len(list(csv.DictReader((out / "judgments.csv").open()))) == len(rows)
     assert "<table>" in (out / "report.html").read_text()
+
+
+def reject_constant(name):
+    raise AssertionError(f"summary.json holds {name}: not strict JSON")
+
+
+def test_enough_physicians_get_the_two_way_headline():
+    rows = synthetic_study(0.63, items=200, raters=8, overlap=3, seed=5)
+    summary = build_summary(rows, bootstrap_rounds=200)
+    headline = summary["win_rate"]["headline"]
+    assert headline["method"] == "two_way_robust" and "note" not in headline
+    from evaluation.report import strict
+
+    assert json.loads(json.dumps(strict({"x": float("nan"), "y": [float("inf")]}), allow_nan=False)) == {"x": None, "y": [None]}
 
 
 def test_report_with_no_judgments_is_a_clear_message():
@@ -143,3 +166,11 @@ def test_three_systems_win_rate_uses_only_target_comparisons():
     # dpo took part in 14 + 12 judgments: sft-vs-dpo (8 wins, 4 losses, 2 ties) and base-vs-dpo (9, 2, 1)
     assert summary["win_rate"]["n"] == 26 and summary["win_rate"]["wins"] == 17 and summary["win_rate"]["losses"] == 6
     assert summary["bradley_terry"]["scores"]["dpo"] > summary["bradley_terry"]["scores"]["base"]
+    pairs = {tuple(p["systems"]): p for p in summary["pairwise"]}
+    assert set(pairs) == {("base", "dpo"), ("base", "sft"), ("dpo", "sft")}
+    assert pairs[("dpo", "sft")]["n"] == 14 and pairs[("dpo", "sft")]["rate"] == pytest.approx(8 / 14)
+    from evaluation.report import strict
+    from evaluation.report_render import render_markdown
+
+    text = render_markdown(strict(summary))
+    assert "## Several systems" in text and "Win matrix" in text and "| dpo vs sft | 14 |" in text

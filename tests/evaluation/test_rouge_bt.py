@@ -72,7 +72,12 @@ def test_bradley_terry_against_weighted_glm():
 
 
 def test_bradley_terry_bootstrap_and_matrix():
-    result = bradley_terry(bt_rows(), rounds=100)
+    rows = [{**r, "item_id": str(i), "rater": f"r{i % 6}",
+             "choice": "a" if r["preferred_system"] == r["system_a"] else "b" if r["preferred_system"] else "tie"}
+            for i, r in enumerate(bt_rows())]
+    result = bradley_terry(rows, rounds=100)
+    reference = fit_bradley_terry(rows)  # L-BFGS on rows; the report fits aggregated tables by Newton
+    assert result["scores"] == pytest.approx(reference, abs=1e-4)
     low, high = result["intervals"]["dpo"]
     assert low <= result["scores"]["dpo"] <= high
     matrix = win_matrix(bt_rows())

@@ -1,0 +1,93 @@
+"""PNG plots of the report (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PLOTS = [("win_rate.png", "Win rate with 95% intervals"), ("reward_margin.png", "DPO reward margin"),
+         ("position_bias.png", "Position bias"), ("hq.png", "Helpfulness Quotient per system")]
+
+
+def _yerr(values, lows, highs) -> list[list[float]]:
+    """Error bar lengths, clipped at 0 (interval ends can sit a rounding error inside the value)."""
+    return [[max(0.0, v - (lo if lo is not None else v)) for v, lo in zip(values, lows, strict=True)],
+            [max(0.0, (hi if hi is not None else v) - v) for v, hi in zip(values, highs, strict=True)]]
+
+
+def _win_rate(ax, summary: dict) -> None:
+    wr = summary["win_rate"]
+    labels, values, lows, highs = [], [], [], []
+    for name, label in (("published", "wins / all"), ("ties_half", "ties half"), ("decisive", "ties excluded")):
+        entry = wr["intervals"][name]
+        if entry["estimate"] is None:
+            continue
+        headline = entry["headline"]
+        labels.append(f"{label}\n{headline['method'].replace('_', ' ')}")
+        values.append(entry["estimate"])
+        lows.append(headline["ci_low"])
+        highs.append(headline["ci_high"])
+    labels.append("wins / all\nWilson (independence)")
+    values.append(wr["rate"])
+    lows.append(wr["ci_low"])
+    highs.append(wr["ci_high"])
+    ax.errorbar(range(len(values)), values, yerr=_yerr(values, lows, highs), fmt="o", capsize=5)
+    ax.axhline(0.5, color="grey", linestyle="--", linewidth=1)
+    ax.axhline(0.63, color="tab:red", linestyle=":", linewidth=1, label="published 0.63 (decisive votes)")
+    ax.set_xticks(range(len(values)), labels, fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel(f"win rate of {summary['target']}")
+    ax.legend(loc="lower right", fontsize=8)
+
+
+def write_plots(summary: dict, out_dir: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+
+    def save(fig, name):
+        fig.tight_layout()
+        fig.savefig(Path(out_dir) / name, dpi=120)
+        plt.close(fig)
+        written.append(name)
+
+    if summary.get("win_rate"):
+        fig, ax = plt.subplots(figsize=(7.5, 3.8))
+        _win_rate(ax, summary)
+        save(fig, "win_rate.png")
+    curve = (summary.get("run") or {}).get("curve")
+    if curve:
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        ax.plot([c["step"] for c in curve], [c["margin"] for c in curve], marker="o", markersize=3, label="reward margin")
+        ax.set_xlabel("step")
+        ax.set_ylabel("rewards/margins")
+        if any(c.get("accuracy") is not None for c in curve):
+            twin = ax.twinx()
+            twin.plot([c["step"] for c in curve], [c.get("accuracy") for c in curve], color="tab:orange", alpha=0.6)
+            twin.set_ylabel("rewards/accuracies", color="tab:orange")
+        save(fig, "reward_margin.png")
+    pb = summary.get("position_bias")
+    if pb and pb.get("n"):
+        fig, ax = plt.subplots(figsize=(4, 3.5))
+        ax.bar(["left (A), raw"], [pb["left_share"]], yerr=_yerr([pb["left_share"]], [pb["ci_low"]], [pb["ci_high"]]),
+               capsize=8)
+        if pb.get("balanced_left_share") is not None:
+            ax.bar(["left, balanced\nby system"], [pb["balanced_left_share"]], color="tab:green")
+        ax.axhline(0.5, color="grey", linestyle="--")
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("share of decisive judgments")
+        save(fig, "position_bias.png")
+    entries = [("detector", h, h["ci_low"], h["ci_high"]) for h in summary.get("hq", [])]
+    entries += [("physicians", h, h["headline"]["ci_low"], h["headline"]["ci_high"]) for h in summary.get("hq_physicians", [])]
+    if entries:
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        values = [h["hq"] for _, h, _, _ in entries]
+        ax.bar(range(len(entries)), values, capsize=5,
+               yerr=_yerr(values, [lo for *_, lo, _ in entries], [hi for *_, hi in entries]))
+        ax.set_xticks(range(len(entries)), [f"{h['system']}\n{source}" for source, h, _, _ in entries])
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("HQ")
+        save(fig, "hq.png")
+    return written

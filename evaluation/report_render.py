@@ -1,0 +1,290 @@
+"""report.md and report.html from a summary (already strict JSON values). Every value from user
+data is escaped; every interval says what it assumes."""
+
+from __future__ import annotations
+
+import html
+
+from evaluation.crossed import ASSUMES
+from evaluation.metrics import PUBLISHED
+
+_METHOD_NAMES = {"two_way_robust": "two-way cluster-robust", "two_way_bootstrap": "two-way (pigeonhole) bootstrap",
+                 "bootstrap_item": "bootstrap over items", "bootstrap_rater": "bootstrap over physicians"}
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return html.escape(str(value))
+
+
+def _ci(entry: dict | None, low: str = "ci_low", high: str = "ci_high") -> str:
+    if not entry or entry.get(low) is None or entry.get(high) is None:
+        return "-"
+    return f"{entry[low]:.3f}-{entry[high]:.3f}"
+
+
+def _headline_text(headline: dict) -> str:
+    text = f"{_fmt(headline['estimate'])} (95% {_ci(headline)}, {_METHOD_NAMES[headline['method']]})"
+    return text + (f" **{headline['note']}**" if headline.get("note") else "")
+
+
+def _overview(summary: dict) -> list[str]:
+    lines = ["# medalign evaluation report", ""]
+    settings = summary.get("settings") or {}
+    if settings:
+        lines += ["## Study and settings", ""] + [f"- **{_fmt(k)}**: {_fmt(v)}" for k, v in settings.items()] + [""]
+    counts = summary["counts"]
+    lines += [f"Judgments: {counts['judgments']} ({counts['scored_judgments']} scored, {counts['gold_judgments']} on gold "
+              f"items) of {counts['items']} items by {counts['raters']} raters.", ""]
+    if counts["simulated_raters"]:
+        lines += [f"**Simulated raters** (not physicians): {_fmt(', '.join(counts['simulated_raters']))}.", ""]
+    wr = summary.get("win_rate")
+    if wr:
+        h = wr["intervals"]["published"]["headline"]
+        lines += ["## Headline", "", f"Win rate of {_fmt(summary['target'])} (wins / all judgments, the paper's "
+                  f"definition): {_headline_text(h)}", "", f"The interval assumes {h['assumes']}; it rests on "
+                  f"{h['physicians']} physicians and {h['items']} items.", ""]
+    if summary.get("note"):
+        lines += [_fmt(summary["note"]), ""]
+    return lines
+
+
+def _published(summary: dict) -> list[str]:
+    comparison = summary.get("published_comparison")
+    hq_auto = {h["system"]: h for h in summary.get("hq", [])}
+    hq_doc = {h["system"]: h for h in summary.get("hq_physicians", [])}
+    run = summary.get("run") or {}
+    lines = ["## Published vs measured", "",
+             "| Model | Win rate, published (decisive votes) | Measured decisive-vote rate (95%) | Ties | Both bad | "
+             "HQ published | HQ physicians (95%) | HQ detector (95% Wilson) | Reward margin published | measured |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for key, published in PUBLISHED["pubmedqa"].items():
+        measured = ties = both_bad = "-"
+        if comparison and comparison["decisive_rate"] is not None and key in (comparison["target"], comparison["against"]):
+            rate = comparison["decisive_rate"]
+            interval = comparison["interval"]
+            if key == comparison["target"]:
+                measured = f"{rate:.2f} ({_ci(interval)})"
+            else:  # the other side of the same decisive votes
+                flipped = {"ci_low": 1 - interval["ci_high"], "ci_high": 1 - interval["ci_low"]} \
+                    if interval.get("ci_low") is not None else None
+                measured = f"{1 - rate:.2f} ({_ci(flipped)})"
+            ties, both_bad = f"{comparison['tie_share']:.2f}", f"{comparison['both_bad_share']:.2f}"
+        doc, auto = hq_doc.get(key), hq_auto.get(key)
+        doc_text = f"{doc['hq']:.2f} ({_ci(doc['headline'])})" if doc else "-"
+        auto_text = f"{auto['hq']:.2f} ({_ci(auto)})" if auto else "-"
+        margin = _fmt(run.get("final_margin"), 2) if key == "dpo" else "-"
+        lines.append(f"| {published['label']} | {_fmt(published['win_rate'], 2)} | {measured} | {ties} | {both_bad} | "
+                     f"{_fmt(published['hq'], 2)} | {doc_text} | {auto_text} | {_fmt(published['reward_margin'])} | "
+                     f"{margin} |")
+    note = comparison["note"] if comparison else ""
+    lines += ["", "Published: Murphy, *Efficient Alignment of Medical Language Models using Direct Preference "
+              f"Optimization* (one physician). Like with like: {_fmt(note)}. Ties and Both bad are shares of all "
+              f"judgments of that comparison"
+              + (f" ({_fmt(comparison['target'])} vs {_fmt(comparison['against'])})." if comparison else "."), ""]
+    return lines
+
+
+def _win_rate(summary: dict) -> list[str]:
+    wr = summary["win_rate"]
+    lines = [f"## Win rate of {_fmt(summary['target'])}", "",
+             "| Definition | Rate | Headline 95% interval | Two-way bootstrap | Items only | Physicians only | "
+             "Simple (independence) | Counts |", "|---|---|---|---|---|---|---|---|"]
+    simple = {"published": f"Wilson {_ci(wr)}; Clopper-Pearson {_ci(wr, 'cp_low', 'cp_high')}",
+              "ties_half": "-", "decisive": f"Wilson {_ci(wr, 'decisive_ci_low', 'decisive_ci_high')}"}
+    counts = {"published": f"{wr['wins']} of {wr['n']}", "ties_half": f"{wr['ties']} ties, {wr['both_bad']} both bad",
+              "decisive": f"{wr['wins']} of {wr['wins'] + wr['losses']} decisive"}
+    for name, entry in wr["intervals"].items():
+        m = entry["methods"]
+        lines.append(f"| {entry['definition']} | {_fmt(entry['estimate'])} | {_headline_text(entry['headline'])} | "
+                     f"{_ci(m['two_way_bootstrap'])} | {_ci(m['bootstrap_item'])} | {_ci(m['bootstrap_rater'])} | "
+                     f"{simple[name]} | {counts[name]} |")
+    lines += ["", "What each interval assumes: " + "; ".join(f"*{_METHOD_NAMES[k]}*: {v}" for k, v in ASSUMES.items()
+                                                           if k in _METHOD_NAMES) +
+              f"; *simple*: {ASSUMES['independent']}. The headline method was chosen by simulated coverage "
+              "(bench/coverage.py, bench/RESULTS.md).", "",
+              f"Exact two-sided sign test on decisive votes (assumes independence): p = {_fmt(wr['sign_test_p'], 4)}.", ""]
+    gf = summary["gold_filter"]
+    lines += [f"Gold items: {gf['rule']} ({gf['threshold']:.0%}). Excluded: "
+              f"{_fmt(', '.join(gf['excluded_raters'])) or 'none'}"
+              + (f"; win rate without them: {_headline_text(gf['win_rate'])}." if gf["win_rate"] else "."), "",
+              "### Per rater", "", "| Rater | Judgments | Win rate | 95% Wilson (independence) | Gold accuracy |",
+              "|---|---|---|---|---|"]
+    for r in summary["per_rater"]:
+        name = _fmt(r["rater"]) + (" (simulated)" if r["simulated"] else "")
+        lines.append(f"| {name} | {r['judgments']} | {_fmt(r.get('rate'))} | {_ci(r)} | {_fmt(r['gold_accuracy'])} |")
+    return lines + [""]
+
+
+def _several_systems(summary: dict) -> list[str]:
+    lines = ["## Several systems", "", "Each compared pair (first named system's win rate):", "",
+             "| Pair | Judgments | Wins / all (95%) | Decisive-vote rate (95%) |", "|---|---|---|---|"]
+    for pair in summary["pairwise"]:
+        lines.append(f"| {_fmt(pair['systems'][0])} vs {_fmt(pair['systems'][1])} | {pair['n']} | "
+                     f"{_headline_text(pair['headline'])} | {_headline_text(pair['decisive_headline'])} |")
+    bt = summary["bradley_terry"]
+    lines += ["", f"Bradley-Terry scores (log-strength, centred; ties half a win); intervals: {_fmt(bt['interval'])}, "
+              f"{bt['rounds']} resamples.", "", "| System | Score | 95% interval |", "|---|---|---|"]
+    for system, score in sorted(bt["scores"].items(), key=lambda kv: -kv[1]):
+        low, high = bt["intervals"][system]
+        lines.append(f"| {_fmt(system)} | {score:.3f} | {_fmt(low)}-{_fmt(high)} |")
+    matrix = bt["win_matrix"]
+    names = sorted(matrix)
+    lines += ["", "Win matrix of direct comparisons (row beats column; ties half):", "",
+              "| | " + " | ".join(_fmt(n) for n in names) + " |", "|---" * (len(names) + 1) + "|"]
+    for row in names:
+        lines.append(f"| {_fmt(row)} | " + " | ".join(_fmt(matrix[row][col]) for col in names) + " |")
+    return lines + [""]
+
+
+def _helpfulness(summary: dict) -> list[str]:
+    lines = ["## Helpfulness Quotient", ""]
+    if summary.get("hq_physicians"):
+        lines += ["Physicians' flags, counted per answer (an answer seen by several physicians is one answer with a "
+                  "flag rate; HQ = 1 - mean flag rate):", "",
+                  "| System | Answers | Views | Flagged by anyone | HQ | Headline 95% | Clustered by item | "
+                  "Wilson on answers (independence) |", "|---|---|---|---|---|---|---|---|"]
+        for h in summary["hq_physicians"]:
+            lines.append(f"| {_fmt(h['system'])} | {h['answers']} | {h['views']} | {h['flagged_by_any']} | "
+                         f"{_fmt(h['hq'])} | {_headline_text(h['headline'])} | {_ci(h['item_clustered'])} | {_ci(h)} |")
+        lines.append("")
+    if summary.get("hq"):
+        lines += ["Automatic detector on the generation file:", "",
+                  "| System | HQ | 95% Wilson | Evasive / total | Reasons |", "|---|---|---|---|---|"]
+        for h in summary["hq"]:
+            reasons = ", ".join(f"{_fmt(k)} {v}" for k, v in sorted(h["reasons"].items()))
+            lines.append(f"| {_fmt(h['system'])} | {h['hq']:.3f} | {_ci(h)} | {h['n_evasive']} / {h['n_total']} | {reasons} |")
+        lines.append("")
+    validation = summary.get("detector_validation")
+    if validation:
+        lines += [f"Detector validation ({_fmt(validation['set'])}): {validation['evasive']} evasive and "
+                  f"{validation['direct']} direct answers; precision {_fmt(validation['precision'])}, recall "
+                  f"{_fmt(validation['recall'])}; real expert conclusions flagged: see bench/RESULTS.md "
+                  f"(PubMedQA gold long answers).", ""]
+    dvp = summary.get("detector_vs_physicians")
+    if dvp and dvp.get("n"):
+        lines += [f"Detector against physicians' flags ({dvp['n']} views): precision {_fmt(dvp['precision'])}, "
+                  f"recall {_fmt(dvp['recall'])}, Cohen's kappa {_fmt(dvp['kappa'])}.", ""]
+    return lines
+
+
+def _agreement(ag: dict) -> list[str]:
+    lines = ["## Agreement between raters", ""]
+    if not ag.get("units"):
+        return lines + [_fmt(ag.get("note")), ""]
+    for key, label in (("fleiss_kappa", "Fleiss' kappa"), ("randolph_kappa", "Randolph's kappa (4 categories)"),
+                       ("krippendorff_alpha", "Krippendorff's alpha (nominal)")):
+        lines.append(f"- {label}: {_fmt(ag[key]['value'])} (95% bootstrap over items {_ci(ag[key])})")
+    lines.append(f"- each physician's final judgment per comparison; {ag['units']} comparisons of {ag['items']} items "
+                 f"judged by several physicians ({ag['units_fixed_raters']} with {ag['raters_per_unit']} for the "
+                 f"kappas); categories: {', '.join(ag['categories'])}")
+    pairs = ag["cohen_kappa_pairs"]
+    if isinstance(pairs, dict):
+        lines.append(f"- {_fmt(pairs['note'])}")
+    else:
+        for pair in pairs:
+            lines.append(f"- Cohen's kappa {_fmt(pair['raters'][0])} / {_fmt(pair['raters'][1])}: "
+                         f"{_fmt(pair['kappa'])} ({_ci(pair)}), n = {pair['n']}")
+    return lines + [""]
+
+
+def _bias(pb: dict, lb: dict) -> list[str]:
+    lines = ["## Bias checks", ""]
+    if pb.get("n"):
+        lines.append(f"- Position: the left answer won {pb['left_wins']} of {pb['n']} decisive judgments "
+                     f"({pb['left_share']:.3f}, Wilson {_ci(pb)}, assumes independence; raw, confounded when sides are "
+                     f"unbalanced).")
+        if pb.get("balanced_left_share") is not None:
+            lines.append(f"- Position, stratified by comparison and balanced over placements: left share "
+                         f"{pb['balanced_left_share']:.3f} ({pb['left_advantage_points']:+.1f} points); Mantel-Haenszel "
+                         f"odds ratio of winning on the left {pb['odds_ratio_left']:.2f} "
+                         f"({_ci(pb, 'odds_ratio_ci_low', 'odds_ratio_ci_high')}), "
+                         f"CMH p = {pb['cmh_p_value']:.4f}.")
+        elif pb.get("note"):
+            lines.append(f"- {_fmt(pb['note'])}")
+    if lb.get("with_length_difference"):
+        lines.append(f"- Length: the longer answer won {lb['longer_wins']} of {lb['with_length_difference']} decisive "
+                     f"judgments ({lb['longer_share']:.3f}; p = {lb['longer_p_value']:.4f}).")
+    if "coefficient" in lb:
+        lines.append(f"- Logistic regression on the normalised length difference (scale: {lb['scale']}): coefficient "
+                     f"{lb['coefficient']:.3f} (p = {_fmt(lb['coefficient_p_value'], 4)}; win odds x "
+                     f"{lb['odds_ratio_per_0_1']:.3f} per 0.1 of length difference); length-controlled decisive-vote "
+                     f"win rate {lb['length_controlled_win_rate']:.3f} ({_ci(lb, 'lc_ci_low', 'lc_ci_high')}, "
+                     f"{lb['interval']})." + (f" **{lb['interval_note']}**" if lb.get("interval_note") else ""))
+    elif lb.get("note"):
+        lines.append(f"- Length regression: {_fmt(lb['note'])}")
+    return lines + [""]
+
+
+def _power(p: dict) -> list[str]:
+    return ["## Sample size", "", f"To detect the observed decisive win rate {p['expected_win_rate']:.3f} at alpha "
+            f"{p['alpha']} with power {p['power']}: {_fmt(p['exact_sign_test'])} decisive judgments (exact sign test: "
+            f"the smallest n from which power stays at or above the target; normal approximation "
+            f"{p['normal_approximation']}, statsmodels {p['arcsine_statsmodels']}). Decisive judgments now: "
+            f"{p['decisive_now']}. No post hoc power is given (it only restates the p-value). These counts assume "
+            f"independent votes; with physicians and items both varying, more are needed.", ""]
+
+
+def _rouge(summary: dict) -> list[str]:
+    lines = ["## Summarization (ROUGE)", "",
+             "| Model | | R-1 F1 | R-1 P | R-1 R | R-2 F1 | R-2 P | R-2 R | R-L F1 | R-L P | R-L R |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for system, published in PUBLISHED["meqsum"].items():
+        cells = [f"{v:.2f}" for t in ("rouge1", "rouge2", "rougeL") for v in published[t]]
+        lines.append(f"| {system} | published | " + " | ".join(cells) + " |")
+    for system, scores in summary["rouge"].items():
+        cells = [f"{scores[f'{t}_{p}']['mean']:.2f}" for t in ("rouge1", "rouge2", "rougeL")
+                 for p in ("fmeasure", "precision", "recall")]
+        lines.append(f"| {_fmt(system)} | measured (n={scores['n']}) | " + " | ".join(cells) + " |")
+    lines += ["", "F1 with 95% bootstrap intervals over examples: " + "; ".join(
+        f"{_fmt(system)} " + ", ".join(f"{t} {_ci(scores[f'{t}_fmeasure'])}" for t in ("rouge1", "rouge2", "rougeL"))
+        for system, scores in summary["rouge"].items())]
+    paired = summary.get("rouge_paired")
+    if paired and paired.get("n"):
+        lines += ["", "Paired, dpo minus sft (F1): " + "; ".join(
+            f"{t} {paired[t]['mean_difference']:+.3f} ({_ci(paired[t])}, Wilcoxon p = {paired[t]['wilcoxon_p']:.4f})"
+            for t in ("rouge1", "rouge2", "rougeL"))]
+    return lines + [""]
+
+
+def render_markdown(summary: dict) -> str:
+    """The report as Markdown; every value is escaped (names come from user data)."""
+    lines = _overview(summary) + _published(summary)
+    if summary.get("win_rate"):
+        lines += _win_rate(summary)
+    if summary.get("bradley_terry"):
+        lines += _several_systems(summary)
+    if summary.get("hq") or summary.get("hq_physicians") or summary.get("detector_validation"):
+        lines += _helpfulness(summary)
+    if summary.get("agreement"):
+        lines += _agreement(summary["agreement"])
+    if summary.get("position_bias"):
+        lines += _bias(summary["position_bias"], summary["length_bias"])
+    if summary.get("power"):
+        lines += _power(summary["power"])
+    if summary.get("rouge"):
+        lines += _rouge(summary)
+    run = summary.get("run")
+    if run:
+        lines += ["## DPO training run", "", f"Reward margin: final {_fmt(run.get('final_margin'))}, maximum "
+                  f"{_fmt(run.get('max_margin'))} over {len(run.get('curve', []))} logged steps; wall time "
+                  f"{_fmt(run.get('wall_time_s'))} s; tokens {_fmt(run.get('tokens_processed'))}.", ""]
+    lines += ["## Versions", "", ", ".join(f"{k} {_fmt(v)}" for k, v in summary["versions"].items()), ""]
+    return "\n".join(lines)
+
+
+def render_html(markdown_text: str, plots: list[str] | None = None) -> str:
+    import markdown
+
+    from evaluation.report_plots import PLOTS
+
+    body = markdown.markdown(markdown_text, extensions=["tables"])
+    style = ("body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem}img{max-width:100%}")
+    shown = set(plots) if plots is not None else {name for name, _ in PLOTS}
+    images = "".join(f'<h2>{title}</h2><img src="{name}" alt="{title}">' for name, title in PLOTS if name in shown)
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>medalign report</title><style>{style}</style>" \
+           f"</head><body>{body}{images}</body></html>"
