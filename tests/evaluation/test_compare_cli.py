@@ -121,3 +121,27 @@ def test_tiny_model_study_from_the_command_line(tmp_path, task):
     ratio = summary["compute"]["dpo_over_sft"]
     assert ratio["wall_time_s"] > 0 and ratio["tokens_processed"] > 0
     assert "Compute per training stage" in (tmp_path / "compare" / "compare.md").read_text()
+
+
+def test_meqsum_rouge_and_physician_ratings(tmp_path):
+    """MeQSum prepared by the original command, scored with ROUGE, with a rating-study export beside."""
+    ok("data", "prepare", "meqsum", "--holdout", "10", "--out", tmp_path / "data")
+    holdout = tmp_path / "data" / "holdout.jsonl"
+    write_generations(tmp_path / "sft.gen.jsonl", holdout, "sft", lambda r: "Question about " + r["question"][:40])
+    write_generations(tmp_path / "dpo.gen.jsonl", holdout, "dpo", lambda r: r["answer"])
+    for system in ("sft", "dpo"):
+        ok("eval", "score", "--task", "meqsum", "--data", holdout, "--generations", tmp_path / f"{system}.gen.jsonl",
+           "--system", system, "--out", tmp_path / f"{system}.jsonl", "--rounds", "200")
+    ids = [json.loads(x)["id"] for x in holdout.read_text().splitlines()]
+    ratings = [{"study": "s", "item_id": i, "rater": f"dr{k}", "system": s, "criterion": "overall",
+                "scale": "likert-5", "value": (4 + (k + n) % 2) if s == "dpo" else 3}
+               for n, i in enumerate(ids) for k in range(2) for s in ("sft", "dpo")]
+    (tmp_path / "ratings.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ratings))
+    ok("report", "compare", "--task", "meqsum", "--predictions", f"sft={tmp_path / 'sft.jsonl'},dpo={tmp_path / 'dpo.jsonl'}",
+       "--ratings", tmp_path / "ratings.jsonl", "--out", tmp_path / "cmp", "--rounds", "300")
+    summary = json.loads((tmp_path / "cmp" / "summary.json").read_text())
+    assert summary["per_system"]["dpo"]["rougeL_fmeasure"]["value"] == pytest.approx(1.0)
+    assert summary["comparisons"][0]["difference"] > 0
+    assert summary["ratings"]["per_system"]["dpo"]["likert_mean"]["value"] == pytest.approx(4.5)
+    assert summary["ratings"]["comparisons"][0]["p_value"] < 0.01
+    assert "Physician ratings (overall)" in (tmp_path / "cmp" / "compare.md").read_text()
