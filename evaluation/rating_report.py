@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,7 +16,7 @@ from data.records import DataError
 from data.tables import iter_csv, iter_jsonl, read_text
 from evaluation.contract import RATING_REQUIRED, StudyKind, kind_of_columns, parse_rating
 from evaluation.ratings import BOOTSTRAP_ASSUMES, INDEPENDENT_ASSUMES, summarise_ratings
-from evaluation.report import _version
+from evaluation.report import _version, strict
 
 KIND_SENTENCE = ("Study kind: **rating**. Each physician graded single answers on a rubric, blinded to the "
                  "system that wrote them; one rating is one physician's grade of one answer on one criterion.")
@@ -36,19 +35,6 @@ def _ci(entry: Mapping | None, digits: int = 2) -> str:
     if not entry or entry.get("ci_low") is None:
         return "-"
     return f"{entry['ci_low']:.{digits}f} to {entry['ci_high']:.{digits}f}"
-
-
-def strict_json(value):
-    """JSON-ready copy: NaN and infinities become null, tuples lists, numpy scalars Python ones."""
-    if isinstance(value, Mapping):
-        return {str(k): strict_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [strict_json(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _setting(value) -> str:
@@ -277,7 +263,7 @@ def write_rating_report(rows: list[Mapping], settings: Mapping | None, out_dir: 
     text = render_markdown(summary)
     images = {n: data for n, data in files.items() if n.endswith(".png")}
     files = {"report.md": text.encode(), "report.html": render_html(text, images).encode(),
-             "summary.json": (json.dumps(strict_json(summary), indent=2, allow_nan=False) + "\n").encode(),
+             "summary.json": (json.dumps(strict(summary), indent=2, allow_nan=False) + "\n").encode(),
              **files}
     for name, payload in files.items():
         write_atomic(out_dir / name, payload)
