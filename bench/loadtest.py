@@ -1,8 +1,9 @@
 """Many physicians at once against a real server process, optionally killed with SIGKILL and
-restarted mid-run. Every acknowledged judgment must be stored exactly once, no item may
-exceed its overlap, no physician may see an item twice.
+restarted mid-run. Every acknowledged judgment must be stored exactly once with the values
+sent, no unit (a pair, or one answer in a rating study) may exceed its overlap, no physician may
+see a unit twice. Clients read the screen by name (app.simulate.JudgingClient).
 
-    python bench/loadtest.py --physicians 50 --judgments 20 [--crash] [--postgres] [--results bench/RESULTS.md]
+    python bench/loadtest.py --physicians 50 --judgments 20 [--kind rating] [--crash] [--postgres] [--results bench/RESULTS.md]
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "load-test-password"
-STATUS, QUESTION, TOKEN = 0, 2, -1
+RUBRIC = REPO / "configs" / "rubrics" / "summary-quality.yaml"
 
 
 def free_port() -> int:
@@ -83,16 +84,38 @@ class ServerProcess:
 @dataclass
 class ClientLog:
     name: str
-    acknowledged: list[tuple[str, str]] = field(default_factory=list)  # (token, choice)
-    questions_seen: list[str] = field(default_factory=list)
+    acknowledged: list[tuple[str, object]] = field(default_factory=list)  # (token, choice code or grades)
+    units_seen: list[tuple] = field(default_factory=list)  # (question, answers) as shown
     latencies_ms: list[float] = field(default_factory=list)
     retries: int = 0
     errors: list[str] = field(default_factory=list)
 
 
+def _shown(screen: dict) -> tuple:
+    if screen["kind"] == "rating":
+        return screen["question"], screen["answer"]
+    return screen["question"], frozenset((screen["answer_a"], screen["answer_b"]))
+
+
+def _verdict(screen: dict, rng: random.Random) -> tuple[object, dict]:
+    """What a physician sends: a choice code (pairwise) or grades (rating), with its flags."""
+    from evaluation.contract import Choice
+
+    if screen["kind"] == "rating":
+        grades = {c["id"]: rng.choice(c["options"])["value"] for c in screen["criteria"]}
+        return grades, {"free_text": ""}
+    return rng.choice(list(Choice)).value, {"evasive_a": rng.random() < 0.2, "evasive_b": rng.random() < 0.2}
+
+
+def _send(client, screen: dict, verdict, extra: dict) -> dict:
+    if screen["kind"] == "rating":
+        return client.submit_rating(screen, verdict, **extra)
+    return client.submit_pairwise(screen, verdict, **extra)
+
+
 def physician(server: ServerProcess, name: str, study: str, judgments: int, pause: tuple[float, float], seed: int,
               log: ClientLog, deadline: float) -> None:
-    from gradio_client import Client
+    from app.simulate import JudgingClient
 
     rng = random.Random(seed)
 
@@ -102,47 +125,54 @@ def physician(server: ServerProcess, name: str, study: str, judgments: int, paus
             if time.time() > deadline:
                 raise TimeoutError("deadline passed while reconnecting")
             try:
-                client = Client(server.url, auth=(name, PASSWORD), verbose=False)
-                return client, client.predict(study, api_name="/open_study")
+                client = JudgingClient(server.url, name, PASSWORD)
+                return client, client.open(study)
             except Exception:  # noqa: BLE001 - server down or restarting: back off (with jitter) and log in again
                 time.sleep(wait * rng.uniform(0.5, 1.5))
                 wait = min(wait * 2, 8)
 
     client, screen = connect()
-    log.questions_seen.append(screen[QUESTION])
+    log.units_seen.append(_shown(screen))
     done = 0
-    while done < judgments and not screen[STATUS].startswith("All done"):
+    while done < judgments and not screen["done"]:
         time.sleep(rng.uniform(*pause))  # reading and thinking
-        token, choice = screen[TOKEN], rng.choice(["A better", "B better", "Tie", "Both bad"])
+        verdict, extra = _verdict(screen, rng)
         started = time.perf_counter()
         try:
-            screen = client.predict(token, choice, rng.random() < 0.2, rng.random() < 0.2, "", api_name="/submit")
+            next_screen = _send(client, screen, verdict, extra)
         except Exception:  # noqa: BLE001 - no reply: the server may have died before or after storing it
             log.retries += 1
             client, _reopened = connect()
-            # retry the same submission for the same pair, as a browser retry would
-            screen = client.predict(token, choice, False, False, "", api_name="/submit")
+            # the same submission for the same unit (its token), as a browser retry would send it
+            next_screen = _send(client, screen, verdict, extra)
         log.latencies_ms.append((time.perf_counter() - started) * 1000)
-        log.acknowledged.append((token, choice))
+        log.acknowledged.append((screen["token"], verdict))
         done += 1
-        if not screen[STATUS].startswith("All done"):
-            log.questions_seen.append(screen[QUESTION])
+        screen = next_screen
+        if not screen["done"]:
+            log.units_seen.append(_shown(screen))
 
 
-def setup_database(db_url: str, physicians: int, items: int, overlap: int) -> str:
+def setup_database(db_url: str, physicians: int, items: int, overlap: int, kind: str) -> str:
     from app import storage
     from app.db import open_database
-    from app.study_files import PairItem
+    from app.study_files import StudyItem
+    from evaluation.rubric import load_rubric
 
     engine = open_database(db_url)
     with storage.transaction(engine) as session:
-        pairs = [PairItem(f"item{i}", f"Question {i}: is treatment {i} effective?", f"Context {i}.", None,
-                          f"First answer to {i}.", f"Second answer to {i}.") for i in range(items)]
-        storage.create_study(session, name="load", systems=("sft", "dpo"), items=pairs, overlap=overlap)
+        rows = [StudyItem(f"item{i}", f"Question {i}: is treatment {i} effective?", f"Context {i}.", None,
+                          {"sft": f"First answer to {i}.", "dpo": f"Second answer to {i}."}) for i in range(items)]
+        storage.create_study(session, name="load", kind=kind, systems=("sft", "dpo"), items=rows, overlap=overlap,
+                             rubric=load_rubric(RUBRIC) if kind == "rating" else None)
         for p in range(physicians):
             storage.add_user(session, f"doc{p:03d}", "physician", PASSWORD)
     engine.dispose()
     return "load"
+
+
+def _stored_verdict(judgment) -> object:
+    return json.loads(judgment.ratings) if judgment.ratings else judgment.choice
 
 
 def verify(db_url: str, logs: list[ClientLog], overlap: int) -> dict:
@@ -150,23 +180,20 @@ def verify(db_url: str, logs: list[ClientLog], overlap: int) -> dict:
 
     from app import storage
     from app.db import open_database
-    from app.models import Assignment, Item, Judgment, User
+    from app.models import Assignment, Judgment
 
     engine = open_database(db_url)
     with storage.transaction(engine) as session:
-        rows = session.exec(select(Judgment, Assignment, Item, User)
-                            .join(Assignment, Assignment.id == Judgment.assignment_id)
-                            .join(Item, Item.id == Assignment.item_id)
-                            .join(User, User.id == Assignment.user_id)).all()
+        rows = session.exec(select(Judgment, Assignment).join(Assignment, Assignment.id == Judgment.assignment_id)).all()
         assignments = session.exec(select(Assignment)).all()
     by_token: dict[str, list] = {}
-    for judgment, assignment, _item, _user in rows:
+    for judgment, assignment in rows:
         by_token.setdefault(assignment.token, []).append(judgment)
     acknowledged = [a for log in logs for a in log.acknowledged]
     lost = [t for t, _ in acknowledged if t not in by_token]
-    wrong_choice = [t for t, c in acknowledged if t in by_token and by_token[t][0].choice.value != c]
-    per_user_item = Counter((a.user_id, a.item_id) for a in assignments)
-    per_item = Counter(a.item_id for a in assignments)
+    wrong = [t for t, v in acknowledged if t in by_token and _stored_verdict(by_token[t][0]) != v]
+    per_user_unit = Counter((a.user_id, a.unit_id) for a in assignments)
+    per_unit = Counter(a.unit_id for a in assignments)
     latencies = sorted(x for log in logs for x in log.latencies_ms)
 
     def pct(q):
@@ -176,10 +203,10 @@ def verify(db_url: str, logs: list[ClientLog], overlap: int) -> dict:
         "acknowledged": len(acknowledged),
         "stored": len(rows),
         "lost": len(lost),
-        "duplicated": sum(len(v) - 1 for v in by_token.values()) + sum(c - 1 for c in per_user_item.values() if c > 1),
-        "stored_with_other_choice": len(wrong_choice),
-        "items_over_overlap": sum(1 for c in per_item.values() if c > overlap),
-        "physicians_seeing_an_item_twice": sum(1 for log in logs if len(log.questions_seen) != len(set(log.questions_seen))),
+        "duplicated": sum(len(v) - 1 for v in by_token.values()) + sum(c - 1 for c in per_user_unit.values() if c > 1),
+        "stored_with_other_values": len(wrong),
+        "units_over_overlap": sum(1 for c in per_unit.values() if c > overlap),
+        "physicians_seeing_a_unit_twice": sum(1 for log in logs if len(log.units_seen) != len(set(log.units_seen))),
         "retries": sum(log.retries for log in logs),
         "client_errors": [e for log in logs for e in log.errors][:5],
         "latency_ms": {"p50": pct(0.50), "p95": pct(0.95), "p99": pct(0.99), "max": latencies[-1] if latencies else None},
@@ -187,10 +214,11 @@ def verify(db_url: str, logs: list[ClientLog], overlap: int) -> dict:
 
 
 def run(db_url: str, *, physicians: int, judgments: int, overlap: int, crash: bool, pause: tuple[float, float],
-        workdir: Path, timeout: float = 540) -> dict:
-    # enough items that every physician can make all their judgments (each also holds one open pair)
-    items = -(-physicians * (judgments + 1) // overlap)
-    study = setup_database(db_url, physicians, items, overlap)
+        workdir: Path, timeout: float = 540, kind: str = "pairwise") -> dict:
+    # enough units that every physician can make all their judgments (each also holds one open
+    # unit); a rating study has one unit per answer, two per item here
+    items = -(-physicians * (judgments + 1) // (overlap * (2 if kind == "rating" else 1)))
+    study = setup_database(db_url, physicians, items, overlap, kind)
     server = ServerProcess(db_url, free_port(), workdir / "server.log")
     startup = server.start()
     logs = [ClientLog(f"doc{p:03d}") for p in range(physicians)]
@@ -214,7 +242,7 @@ def run(db_url: str, *, physicians: int, judgments: int, overlap: int, crash: bo
     elapsed = time.time() - started
     server.stop()
     result = verify(db_url, logs, overlap)
-    result.update(physicians=physicians, judgments_each=judgments, overlap=overlap, items=items, crash=kill_info,
+    result.update(kind=kind, physicians=physicians, judgments_each=judgments, overlap=overlap, items=items, crash=kill_info,
                   wall_s=round(elapsed, 1), server_start_s=round(startup, 1), unfinished_clients=sum(t.is_alive() for t in threads),
                   database=db_url.split(":")[0])
     return result
@@ -237,6 +265,8 @@ def main() -> None:
     parser.add_argument("--physicians", type=int, default=50)
     parser.add_argument("--judgments", type=int, default=20)
     parser.add_argument("--overlap", type=int, default=2)
+    parser.add_argument("--kind", choices=["pairwise", "rating"], default="pairwise",
+                        help="a pairwise study (sft vs dpo) or a rating study (summary-quality rubric)")
     parser.add_argument("--crash", action="store_true", help="SIGKILL the server halfway and restart it")
     parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL server instead of SQLite")
     parser.add_argument("--pause", type=float, nargs=2, default=(0.2, 1.0), help="seconds between judgments (min max)")
@@ -250,14 +280,14 @@ def main() -> None:
 
             with postgres_server() as url:
                 result = run(url, physicians=args.physicians, judgments=args.judgments, overlap=args.overlap, crash=args.crash,
-                             pause=tuple(args.pause), workdir=workdir)
+                             pause=tuple(args.pause), workdir=workdir, kind=args.kind)
         else:
             result = run(f"sqlite:///{workdir / 'load.db'}", physicians=args.physicians, judgments=args.judgments,
-                         overlap=args.overlap, crash=args.crash, pause=tuple(args.pause), workdir=workdir)
+                         overlap=args.overlap, crash=args.crash, pause=tuple(args.pause), workdir=workdir, kind=args.kind)
     print(json.dumps(result, indent=2))
     if args.results:
         command = "python bench/loadtest.py " + " ".join(sys.argv[1:])
-        write_results(args.results, f"Load{' + SIGKILL' if args.crash else ''} ({result['database']})", result, command)
+        write_results(args.results, f"Load{' + SIGKILL' if args.crash else ''} ({result['database']}, {args.kind} study)", result, command)
 
 
 def write_results(path: Path, title: str, result: dict, command: str) -> None:
