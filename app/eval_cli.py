@@ -193,7 +193,7 @@ def eval_pairs(
     spec = load_task_or_exit(task)
     try:
         examples = read_gold_examples(spec, data)
-        rows = {r["id"]: r for r in read_predictions(predictions, None)}
+        rows = {r["id"]: r for r in read_predictions(predictions, None, spec)}
         counts = write_choice_pairs(spec.public_dict(), examples, rows, out_dir, seed=seed,
                                     source={"data": str(data), "predictions": str(predictions)})
     except (DataError, ValueError) as exc:
@@ -215,15 +215,23 @@ def _pairs(value: str, option: str) -> dict[str, str]:
     return pairs
 
 
-def read_predictions(path: Path, system: str | None) -> list[dict]:
-    """Prediction rows of `eval run`, every field present; all of `system` when one is named."""
+def read_predictions(path: Path, system: str | None, task=None) -> list[dict]:
+    """Prediction rows of `eval run`, every field present; all of `system` when one is named; for a
+    label or option task, gold and parsed answers from the task's answer set (parsed may be null)."""
     from data.tables import iter_jsonl
+    from evaluation.parsing import answer_set
 
+    allowed = set(answer_set(task.public_dict())) if task is not None and task.output != "free-text" else None
     rows = []
     for line, row in iter_jsonl(path):
         for name in PREDICTION_FIELDS:
             if name not in row:
                 raise DataError("missing field", file=str(path), line=line, field=name)
+        for name in ("gold", "parsed"):
+            value = row[name]
+            if allowed is not None and value not in allowed and not (name == "parsed" and value is None):
+                raise DataError(f"{value!r} is not one of the task's answers {sorted(allowed)}", file=str(path),
+                                line=line, field=name)
         if system is not None and row["system"] != system:
             raise DataError(f"system {row['system']!r}, but the file was given as {system!r}", file=str(path),
                             line=line, field="system")
@@ -272,7 +280,7 @@ def compare_command(
     spec = load_task_or_exit(task)
     try:
         files = _pairs(predictions, "--predictions")
-        loaded = {system: read_predictions(Path(path), system) for system, path in files.items()}
+        loaded = {system: read_predictions(Path(path), system, spec) for system, path in files.items()}
         records = {stage: read_run_record(Path(path)) for stage, path in _pairs(runs, "--runs").items()}
         rating_rows = read_ratings(ratings) if ratings else None
         summary = compare_systems(spec.public_dict(), loaded, runs=records, ratings=rating_rows,

@@ -63,6 +63,8 @@ def test_score_and_compare_outputs_generated_elsewhere(tmp_path, triage_data):
 @pytest.mark.parametrize("content,field,line", [
     ('{"id": "x", "system": "sft", "raw_output": "", "parsed": null, "gold": "urgent"}\n', "correct", 1),
     ('{"id": "x", "system": "dpo", "raw_output": "", "parsed": null, "gold": "urgent", "correct": false}\n', "system", 1),
+    ('{"id": "x", "system": "sft", "raw_output": "", "parsed": null, "gold": "urgent", "correct": false}\n'
+     '{"id": "y", "system": "sft", "raw_output": "", "parsed": "soon", "gold": "urgent", "correct": false}\n', "parsed", 2),
 ])
 def test_compare_bad_predictions_name_file_line_field(tmp_path, content, field, line):
     bad = tmp_path / "sft.jsonl"
