@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import os
 import tempfile
 from pathlib import Path
+
+from evaluation.report import strict
 
 
 def _num(value, digits: int = 3) -> str:
@@ -107,22 +108,11 @@ def to_html(summary: dict) -> str:
     return "".join(parts)
 
 
-def _strict(value):
-    """NaN and infinities have no JSON spelling: they become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(v) for v in value]
-    return value
-
-
 def write_comparison(summary: dict, out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     payloads = {
-        "summary.json": json.dumps(_strict(summary), indent=2, sort_keys=True, allow_nan=False) + "\n",
+        "summary.json": json.dumps(strict(summary), indent=2, sort_keys=True, allow_nan=False) + "\n",
         "compare.md": to_markdown(summary),
         "compare.html": to_html(summary),
     }
