@@ -257,7 +257,11 @@ def _guard(fn, *args):
 
 
 def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}"
+    memory = ""
+    if Path("/proc/meminfo").is_file():  # Linux: "MemTotal:  25165824 kB"
+        kib = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
+        memory = f", {kib / 2**20:.0f} GiB"
+    return f"{platform.machine()}, {os.cpu_count()} cores{memory}, Python {platform.python_version()}, {platform.platform()}"
 
 
 def main() -> None:
