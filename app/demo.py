@@ -106,6 +106,7 @@ def run_demo(workdir: Path, *, simulate_raters: int = 0, serve: bool = True, hos
 
     console = Console(file=sys.stderr, soft_wrap=True)
     paths = DemoPaths(Path(workdir).resolve())
+    paths.stamps.mkdir(parents=True, exist_ok=True)
     steps = pipeline_steps(paths, simulate_raters)
     total = len(steps) + 2
     for number, step in enumerate(steps, start=1):
