@@ -251,17 +251,6 @@ def read_run_record(folder: Path) -> dict:
         raise DataError(f"invalid JSON: {exc.msg}", file=str(path), line=exc.lineno) from exc
 
 
-def read_ratings(path: Path) -> list[dict]:
-    from data.tables import iter_csv, iter_jsonl
-    from evaluation.contract import RATING_REQUIRED, StudyKind, parse_export
-
-    rows = iter_csv(path, list(RATING_REQUIRED)) if path.suffix.lower() == ".csv" else iter_jsonl(path)
-    kind, parsed = parse_export(rows, file=str(path))
-    if kind is not StudyKind.rating:
-        raise DataError("this is a pairwise export; ratings need a rating-study export", file=str(path))
-    return parsed
-
-
 def compare_command(
     task: TASK,
     predictions: Annotated[str, typer.Option("--predictions", help="base=FILE,sft=FILE,dpo=FILE (stage order).")],
@@ -276,13 +265,14 @@ def compare_command(
     tests between stages with Holm's correction, compute per training stage."""
     from evaluation.compare import compare_systems
     from evaluation.compare_render import write_comparison
+    from evaluation.rating_report import load_ratings
 
     spec = load_task_or_exit(task)
     try:
         files = _pairs(predictions, "--predictions")
         loaded = {system: read_predictions(Path(path), system, spec) for system, path in files.items()}
         records = {stage: read_run_record(Path(path)) for stage, path in _pairs(runs, "--runs").items()}
-        rating_rows = read_ratings(ratings) if ratings else None
+        rating_rows = load_ratings(ratings) if ratings else None
         summary = compare_systems(spec.public_dict(), loaded, runs=records, ratings=rating_rows,
                                   rating_criterion=criterion, rounds=rounds, seed=seed)
     except (DataError, ValueError) as exc:

@@ -16,7 +16,7 @@ import numpy as np
 
 from evaluation.classification import CLASSIFICATION_METRICS, classification_summary, encode, macro_f1_rows
 from evaluation.metrics import METRICS
-from evaluation.paired import holm, mcnemar, mean_rows, paired_bootstrap, paired_permutation, wilcoxon_signed_rank
+from evaluation.paired import holm, mcnemar, mean_rows, paired_bootstrap, paired_permutation
 from evaluation.parsing import answer_set
 from evaluation.rouge import per_example as rouge_by_example
 
@@ -144,45 +144,33 @@ def compare_systems(task: dict, predictions: Mapping[str, Sequence[dict]], *, ru
     return summary
 
 
-def _likert_item_means(ratings: Sequence[dict]) -> dict[str, dict[str, float]]:
-    """{system: {item_id: mean grade}} over every Likert grade (one criterion: see _ratings_section)."""
-    grades: dict[str, dict[str, list[int]]] = {}
-    for row in ratings:
-        grades.setdefault(row["system"], {}).setdefault(row["item_id"], []).append(int(row["value"]))
-    return {s: {i: float(np.mean(v)) for i, v in items.items()} for s, items in grades.items()}
-
-
-def _likert_criterion(ratings: Sequence[dict], criterion: str | None) -> list[dict]:
-    likert = [r for r in ratings if str(r.get("scale", "")).startswith("likert-")]
-    criteria = sorted({r["criterion"] for r in likert})
-    if criterion is None and len(criteria) == 1:
-        criterion = criteria[0]
-    if criterion not in criteria:
-        raise ValueError(f"choose the Likert criterion to compare (one of {criteria}), got {criterion!r}")
-    return [r for r in likert if r["criterion"] == criterion]
-
-
 def _ratings_section(systems: Sequence[str], ratings: Sequence[dict], *, criterion: str | None, rounds: int,
                      seed: int) -> dict:
-    """Physicians' Likert grades on one criterion: mean per system with an item-clustered bootstrap
-    interval (items resampled, a physician's grades of one item kept together), and the Wilcoxon
-    signed-rank test on per-item means of the items both systems were graded on."""
-    rows = _likert_criterion(ratings, criterion)
-    means = _likert_item_means(rows)
-    per_system = {}
-    for system in [s for s in systems if s in means]:
-        items = np.array(list(means[system].values()))
-        interval = paired_bootstrap(mean_rows, np.zeros_like(items), items, rounds=rounds, seed=seed)
-        per_system[system] = {"likert_mean": {"value": float(items.mean()), "ci_low": interval["ci_low"],
-                                              "ci_high": interval["ci_high"],
-                                              "interval": "percentile bootstrap over items (item means)"},
-                              "items": int(items.size), "grades": sum(r["system"] == system for r in rows)}
+    """Physicians' Likert grades on one criterion, from evaluation/ratings.py (its headline interval
+    per system; its Wilcoxon signed-rank on per-item means), for this comparison's stage pairs,
+    Holm-adjusted across them."""
+    from evaluation.ratings import paired_comparison, summarise_ratings
+
+    summary = summarise_ratings(list(ratings), systems=list(systems), rounds=rounds, seed=seed)
+    likert = sorted(c for c, entry in summary["criteria"].items() if str(entry["scale"]).startswith("likert-"))
+    if criterion is None and len(likert) == 1:
+        criterion = likert[0]
+    if criterion not in likert:
+        raise ValueError(f"choose the Likert criterion to compare (one of {likert}), got {criterion!r}")
+    entry = summary["criteria"][criterion]
+    per_system = {s: {"likert_mean": {"value": v["mean"], "ci_low": v["interval"]["ci_low"],
+                                      "ci_high": v["interval"]["ci_high"], "interval": v["interval"]["method"]},
+                      "items": v["items"], "grades": v["n"], "raters": v["raters"]}
+                  for s, v in entry["per_system"].items()}
+    rows = [r for r in ratings if r["criterion"] == criterion]
     comparisons = []
     for a, b in comparison_pairs(list(per_system)):
-        shared = sorted(set(means[a]) & set(means[b]))
-        first, second = [means[a][i] for i in shared], [means[b][i] for i in shared]
-        comparisons.append({"first": a, "second": b, "metric": "likert_mean", **wilcoxon_signed_rank(first, second)})
-    return {"criterion": rows[0]["criterion"], "per_system": per_system, "comparisons": _with_holm(comparisons)}
+        result = paired_comparison(rows, a, b)
+        comparisons.append({"first": a, "second": b, "metric": "likert_mean", **result,
+                            "difference": result["mean_difference"],
+                            "p_value": 1.0 if result["p_value"] is None else result["p_value"]})
+    return {"criterion": criterion, "per_system": per_system, "comparisons": _with_holm(comparisons),
+            "interval_assumes": summary["interval"]["assumes"]}
 
 
 def compute_table(runs: Mapping[str, dict]) -> dict:

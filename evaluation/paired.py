@@ -5,7 +5,7 @@
 - F1, ROUGE and other example-level statistics: paired permutation test (each example's two
   answers swapped at random; every one of the 2^n swaps when that is no more than `rounds`) and
   a paired percentile bootstrap interval for the difference. Both assume examples are independent.
-- Likert ratings: Wilcoxon signed-rank on per-item means (ordinal scale, paired items).
+- Likert ratings: Wilcoxon signed-rank on per-item means, in evaluation/ratings.py (paired_comparison).
 - Holm's step-down adjustment controls the family-wise error (never less powerful than Bonferroni).
 """
 
@@ -93,24 +93,6 @@ def paired_bootstrap(statistic: RowStatistic, first: np.ndarray, second: np.ndar
 def mean_rows(values: np.ndarray, gold: np.ndarray) -> np.ndarray:
     """The statistic of mean-type metrics (ROUGE, correct/incorrect): the row mean."""
     return np.asarray(values, float).mean(axis=1)
-
-
-def wilcoxon_signed_rank(first: Sequence[float], second: Sequence[float]) -> dict:
-    """Wilcoxon signed-rank test on paired per-item scores (e.g. mean Likert rating per item);
-    zero differences are dropped (Wilcoxon's method); exact p when scipy can, else normal."""
-    from scipy.stats import wilcoxon
-
-    a, b = np.asarray(first, float), np.asarray(second, float)
-    if a.shape != b.shape:
-        raise ValueError("Wilcoxon needs one score per item for both systems")
-    diff = b - a
-    nonzero = int((diff != 0).sum())
-    if nonzero == 0:
-        return {"test": "wilcoxon", "n": int(a.size), "n_nonzero": 0, "statistic": 0.0, "p_value": 1.0,
-                "mean_difference": 0.0}
-    result = wilcoxon(diff, zero_method="wilcox")
-    return {"test": "wilcoxon", "n": int(a.size), "n_nonzero": nonzero, "statistic": float(result.statistic),
-            "p_value": float(result.pvalue), "mean_difference": float(diff.mean())}
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
