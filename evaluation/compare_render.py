@@ -39,13 +39,18 @@ def tables(summary: dict) -> list[tuple[str, list[str], list[list[str]], str]]:
     metrics = [m for m in summary["metrics"] if m != "per_class_f1"]
     out = []
     rows = []
+    # The published layout: base -> SFT -> DPO, with the P of the last stage against the one before.
+    last = next((c for c in summary["comparisons"] if (c["first"], c["second"]) == (systems[-2], systems[-1])), None)
+    p_header = f"P {systems[-2]} -> {systems[-1]} (Holm)"
     for metric in metrics:
         arrow = "higher is better" if summary["metrics"][metric]["higher_is_better"] else "lower is better"
-        rows.append([f"{metric} ({arrow})", *[_cell(summary["per_system"][s].get(metric)) for s in systems]])
+        p_cell = _p(last["p_holm"]) if last and last["metric"] == metric else "-"
+        rows.append([f"{metric} ({arrow})", *[_cell(summary["per_system"][s].get(metric)) for s in systems], p_cell])
     if summary["task"]["output"] != "free-text":
-        rows.append(["unparseable answers (scored wrong)", *[str(summary["per_system"][s]["unparsed"]) for s in systems]])
+        rows.append(["unparseable answers (scored wrong)", *[str(summary["per_system"][s]["unparsed"]) for s in systems],
+                     ""])
     out.append((f"{summary['task']['name']} (v{summary['task']['version']}), {summary['n_examples']} examples",
-                ["metric", *systems], rows, "value (95% interval); " + summary["assumptions"]))
+                ["metric", *systems, p_header], rows, "value (95% interval); " + summary["assumptions"]))
     if "per_class_f1" in summary["metrics"]:
         classes = list(summary["per_system"][systems[0]]["per_class_f1"])
         out.append(("Per-class F1", ["class", *systems],

@@ -127,7 +127,8 @@ def test_files_are_strict_json_and_escaped_html(medqa, tmp_path):
     assert loaded["per_system"]["dpo"]["accuracy"]["odd"] is None
     html = to_html(summary)
     assert "<script>" not in html and "&lt;script&gt;" in html
-    assert "| accuracy (higher is better) |" in (tmp_path / "compare.md").read_text()
+    markdown = (tmp_path / "compare.md").read_text()
+    assert "| accuracy (higher is better) |" in markdown and "-> dpo (Holm) |" in markdown
 
 
 def test_task_judged_only_by_physicians_is_refused_with_a_pointer():
