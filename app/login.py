@@ -162,18 +162,19 @@ def add_login_route(root: FastAPI, engine: Engine, sessions: Sessions, throttle:
             return _refused(400, "login refused: send a user name and a password as form fields")
         name, password = credentials
         address = request.client.host if request.client else "unknown"
-        if throttle.refused(name, address):
+        stamp = throttle.attempt(name, address)
+        if stamp is None:
             await asyncio.sleep(throttle.delay_s)
             return _refused(400, "too many failed logins from this address; try again later", throttle.window_s)
         if not await budget.acquire():
+            throttle.withdraw(name, address, stamp)  # no password was checked: not a failure
             return _refused(400, "the server is busy checking logins; try again in a few seconds", budget.max_wait_s)
         started = datetime.now(UTC)  # before the check: a password changed meanwhile ends this session
         ok = await asyncio.get_running_loop().run_in_executor(_PASSWORD_POOL, _check_password, engine, name, password)
         if not ok:
-            throttle.failed(name, address)
             await asyncio.sleep(throttle.delay_s)
             return _refused(400, "Incorrect credentials.")
-        throttle.succeeded(name, address)
+        throttle.succeeded(name, address, stamp)
         token = sessions.issue(name, started)
         response = JSONResponse({"success": True})
         secure_cookie, plain_cookie = sessions.cookie_names

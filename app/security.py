@@ -48,9 +48,11 @@ class LoginThrottle:
     """Refuse logins from an address after `max_address_failures` failures from it within
     `window_s`, and for a (user, address) after `max_failures` failures of that pair.
 
-    `delay_s` is how long the login route waits (asynchronously) before answering a failure.
-    A success clears only its own (user, address) count: signing in to one's own account must
-    not reset an address that has been guessing at others.
+    An attempt counts as a failure from the moment it starts (`attempt`) until it succeeds (or
+    is withdrawn unchecked), so ten guesses sent at once get no further than one by one. A success clears its
+    own (user, address) count and only its own attempt from the address: signing in to one's
+    own account must not reset an address that has been guessing at others. `delay_s` is how
+    long the login route waits (asynchronously) before answering a failure.
     """
 
     MAX_TRACKED = 100_000  # keys kept before old ones are pruned (bounded memory under a flood)
@@ -72,22 +74,37 @@ class LoginThrottle:
             self._failures.pop(key, None)
         return recent
 
-    def refused(self, name: str, address: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            return (len(self._recent(("address", address), now)) >= self.max_address_failures
-                    or len(self._recent(("pair", name, address), now)) >= self.max_failures)
+    def _refused(self, name: str, address: str, now: float) -> bool:
+        return (len(self._recent(("address", address), now)) >= self.max_address_failures
+                or len(self._recent(("pair", name, address), now)) >= self.max_failures)
 
-    def failed(self, name: str, address: str) -> None:
+    def refused(self, name: str, address: str) -> bool:
+        with self._lock:
+            return self._refused(name, address, time.monotonic())
+
+    def attempt(self, name: str, address: str) -> float | None:
+        """None when refused; else the attempt is counted as a failure until `succeeded` is
+        called with the returned stamp."""
         now = time.monotonic()
         with self._lock:
+            if self._refused(name, address, now):
+                return None
             if len(self._failures) > self.MAX_TRACKED:
                 for key in list(self._failures):
                     self._recent(key, now)
             for key in (("address", address), ("pair", name, address)):
                 self._failures[key] = [*self._recent(key, now), now]
+            return now
 
-    def succeeded(self, name: str, address: str) -> None:
+    def withdraw(self, name: str, address: str, stamp: float) -> None:
+        """Forget an attempt whose password was never checked (the server was too busy)."""
+        with self._lock:
+            for key in (("address", address), ("pair", name, address)):
+                if stamp in self._failures.get(key, []):
+                    self._failures[key].remove(stamp)
+
+    def succeeded(self, name: str, address: str, stamp: float) -> None:
+        self.withdraw(name, address, stamp)
         with self._lock:
             self._failures.pop(("pair", name, address), None)
 
