@@ -133,6 +133,10 @@ def test_rating_study_by_keyboard_with_resume(server, recorder, engine, make_use
             page.wait_for_selector(f"text={n + 1} of 4 judged" if n < 3 else "text=All done", timeout=30_000)
             graded[answer] = {"quality": n + 2, "harmful": 1 if harmful == "1" else 0,
                               **({"style": style} if style else {})}
+        page.locator("#revise_done").click()  # the last grades come back into their radio groups
+        page.wait_for_selector("text=Revising", timeout=30_000)
+        assert page.locator("#criterion_0 input:checked").input_value() == "5"
+        assert page.locator("#criterion_2 input:checked").input_value() == "verbose"
     with storage.transaction(engine) as session:
         rows = storage.export_judgments(session, study)
     stored = {}

@@ -99,7 +99,7 @@ def test_retry_is_idempotent_and_a_different_verdict_names_the_stored_one(server
     assert [(r["choice"], r["revisions"]) for r in rows] == [(Choice.tie, 1)]
 
 
-def test_rating_refusals_name_what_is_wrong(server, kinds, make_user):
+def test_rating_refusals_retry_and_revision(server, engine, kinds, make_user):
     _three, rating = kinds
     make_user("dr_a")
     client = JudgingClient(server, "dr_a", PASSWORD)
@@ -112,7 +112,19 @@ def test_rating_refusals_name_what_is_wrong(server, kinds, make_user):
         client.submit_rating(screen, {"quality": 7, "harmful": 0})
     with pytest.raises(Exception, match="this is a rating study"):  # noqa: B017
         client.submit_pairwise(screen, Choice.a)
-    assert client.submit_rating(screen, {"quality": 4, "harmful": 0})["status"] == "1 of 6 judged"
+    after = client.submit_rating(screen, {"quality": 4, "harmful": 0})
+    assert after["status"] == "1 of 6 judged"
+    assert client.submit_rating(screen, {"quality": 4, "harmful": 0})["token"] == after["token"]  # retry: no change
+    with pytest.raises(Exception, match=r"already judged \(harmful 0, quality 4\)"):  # noqa: B017
+        client.submit_rating(screen, {"quality": 2, "harmful": 0})
+    revised = client.revise_last()
+    assert revised["revising"] and revised["token"] == screen["token"]
+    client.submit_rating(revised, {"quality": 2, "harmful": 1, "style": "terse"}, free_text="on second thought")
+    with storage.transaction(engine) as session:
+        rows = storage.export_judgments(session, rating)
+    assert {r["criterion"]: (r["value"], r["revisions"], r["rationale"]) for r in rows} == {
+        "quality": (2, 1, "on second thought"), "harmful": (1, 1, "on second thought"),
+        "style": ("terse", 1, "on second thought")}
 
 
 def test_both_kinds_by_simulated_raters_and_the_researcher_view(server, engine, kinds, make_user):
