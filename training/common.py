@@ -122,9 +122,15 @@ def keep_adapters_fp32(model) -> int:
     With a 4-bit base, TRL casts LoRA weights to bf16. At the recipe's learning rate (5e-6) most
     AdamW updates are below bf16 resolution and are lost; fp32 weights keep them, and the
     optimizer (built at `train()`) then holds fp32 state. Compute stays bf16 under autocast.
+    Under ZeRO-3/FSDP the weights stay as TRL sets them: the engine keeps fp32 master weights
+    itself, and ZeRO-3 fails on mixed-dtype parameters.
     """
     import torch
 
+    from training.distributed import shards_parameters
+
+    if shards_parameters():
+        return 0
     cast = 0
     for parameter in model.parameters():
         if parameter.requires_grad and parameter.dtype != torch.float32:
