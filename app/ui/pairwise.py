@@ -66,7 +66,7 @@ def submit_pairwise(state: dict | None, token: str, choice: str | None, evasive_
                     rationale: str, request: gr.Request, *, ctx: Context) -> dict:
     if choice not in {c.value for c in Choice}:
         gr.Warning("Choose " + ", ".join(CHOICE_LABELS.values()) + " first (keys 1-4).")
-        return {}
+        return ctx.ui.unchanged()
     fields = {"choice": choice, "evasive_a": bool(evasive_a), "evasive_b": bool(evasive_b),
               "rationale": rationale or ""}
     return ctx.ui.updates(judge(ctx.engine, request, state, token, StudyKind.pairwise, lambda _study: fields))

@@ -48,6 +48,10 @@ class UI:
         return [self.state, self.status, self.bar, self.guidelines, self.work, self.question, self.context, self.token,
                 self.screen, self.done_panel, *self.pairwise.components(), *self.rating.components()]
 
+    def unchanged(self) -> dict:
+        # Not {}: Gradio reads an empty dict as one output value.
+        return dict.fromkeys(self.screen_outputs(), gr.skip())
+
     def updates(self, screen: Screen) -> dict:
         return {
             self.state: screen.state, self.status: screen.status, self.bar: progress_bar(screen.judged, screen.total),

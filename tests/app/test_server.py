@@ -87,6 +87,10 @@ def test_retry_is_idempotent_and_a_different_verdict_names_the_stored_one(server
     make_user("dr_a")
     client = JudgingClient(server, "dr_a", PASSWORD)
     first = client.open(study.name)
+    # no choice yet: a warning, the screen stays as it is, nothing is stored
+    client.client.predict(first["token"], None, False, False, "", api_name="/submit")
+    with storage.transaction(engine) as session:
+        assert storage.export_judgments(session, study) == []
     after = client.submit_pairwise(first, Choice.a)
     assert client.submit_pairwise(first, Choice.a)["token"] == after["token"]  # a retry changes nothing
     with pytest.raises(Exception, match=r"already judged \(A better\)"):  # noqa: B017 - gradio_client's AppError
