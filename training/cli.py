@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from data.records import DataError
 from training.checkpoints import ResumeError
+from training.distributed import LaunchError
 from training.recipes import RecipeError, load_recipe
 
 err = Console(stderr=True, soft_wrap=True)
@@ -61,7 +62,7 @@ def sft(config: CONFIG, overrides: SET = None, resume: RESUME = False) -> None:
     recipe = recipe_or_exit(config, overrides, "sft")
     try:
         record = run_sft(recipe, resume=resume)
-    except (DataError, ResumeError, FileNotFoundError) as exc:  # bad data or nothing to resume: a message, not a traceback
+    except (DataError, ResumeError, LaunchError, FileNotFoundError) as exc:  # a message, not a traceback
         raise fail(str(exc)) from exc
     if is_main_process():
         err.print(f"SFT done in {record['wall_time_s']} s: {recipe.output_dir}")
@@ -97,7 +98,7 @@ def dpo(
     recipe = recipe_or_exit(config, overrides, "dpo")
     try:
         record = run_dpo(recipe, pairs_dir=pairs_dir, resume=resume)
-    except (DataError, ResumeError, FileNotFoundError) as exc:
+    except (DataError, ResumeError, LaunchError, FileNotFoundError) as exc:
         raise fail(str(exc)) from exc
     if is_main_process():
         err.print(f"DPO done in {record['wall_time_s']} s: reward margin {record['reward_margin_first']} -> "

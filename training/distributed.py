@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 
 
+class LaunchError(ValueError):
+    """The accelerate set-up cannot give what the stage must save."""
+
+
 def process_state():
     """accelerate's view of this process (initialises the process group under `accelerate launch`)."""
     from accelerate import PartialState
@@ -32,6 +36,24 @@ def shards_parameters() -> bool:
     if "FSDP" in kind:
         return True
     return "DEEPSPEED" in kind and os.environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE", "") == "3"
+
+
+def check_final_save_is_gathered() -> None:
+    """Refuse, before hours of training, a sharded set-up whose final save would not hold full weights.
+
+    Trainer.save_model gathers ZeRO-3 shards only with zero3_save_16bit_model, and FSDP shards
+    only with a FULL_STATE_DICT (the shipped configs/accelerate/zero3.yaml and fsdp2.yaml set both).
+    """
+    if not shards_parameters():
+        return
+    if "FSDP" in str(process_state().distributed_type):
+        kind = os.environ.get("FSDP_STATE_DICT_TYPE", "")
+        if kind and "FULL_STATE_DICT" not in kind:
+            raise LaunchError(f"FSDP state dict type {kind}: the adapter would be saved sharded; "
+                             "set fsdp_state_dict_type: FULL_STATE_DICT in the accelerate config")
+    elif os.environ.get("ACCELERATE_DEEPSPEED_ZERO3_SAVE_16BIT_MODEL", "true") != "true":
+        raise LaunchError("ZeRO-3 without zero3_save_16bit_model: the adapter would not be gathered on save; "
+                         "set zero3_save_16bit_model: true in the accelerate config")
 
 
 def quantized_device_map() -> dict | None:

@@ -26,7 +26,7 @@ from training.common import (
     split_eval,
     trainer_arguments,
 )
-from training.distributed import is_main_process
+from training.distributed import check_final_save_is_gathered, is_main_process
 from training.recipes import DPORecipe
 from training.runs import RunRecord, finish_run, metrics_callback
 
@@ -117,6 +117,7 @@ def build_dpo_trainer(model, tokenizer, recipe: DPORecipe, train_rows: list[dict
 
 def run_dpo(recipe: DPORecipe, *, pairs_dir: Path | None = None, resume: bool = False, callbacks: list = ()) -> dict:
     """Train, save (adapter, merged model), record. Runs on every rank under `accelerate launch`."""
+    check_final_save_is_gathered()
     pairs_dir = Path(pairs_dir or recipe.pairs_dir)
     output_dir = Path(recipe.output_dir)
     config = recipe.model_dump()

@@ -18,7 +18,7 @@ from training.common import (
     split_eval,
     trainer_arguments,
 )
-from training.distributed import is_main_process
+from training.distributed import check_final_save_is_gathered, is_main_process
 from training.recipes import SFTRecipe
 from training.runs import RunRecord, finish_run, metrics_callback
 
@@ -53,6 +53,7 @@ def run_sft(recipe: SFTRecipe, *, resume: bool = False, callbacks: list = ()) ->
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
+    check_final_save_is_gathered()
     output_dir = Path(recipe.output_dir)
     record = RunRecord("sft", output_dir, recipe.model_dump(), {"train_file": Path(recipe.train_file)})
     precision = resolve_precision(recipe.training.precision)
