@@ -55,7 +55,9 @@ def final_units(table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     unit = (table.item * s + first) * s + np.maximum(table.system_a, table.system_b)
     shown_first = np.where(table.choice == A, table.system_a, table.system_b)
     category = np.select([table.choice == TIE, table.choice == BOTH_BAD, shown_first == first], [2, 3, 0], 1)
-    order = np.lexsort((table.order, unit, table.rater))
+    n_units = int(unit.max()) + 1
+    key = (table.rater.astype(np.int64) * n_units + unit) * len(table.order) + table.order  # one int64 sort key
+    order = np.argsort(key)
     order = order[keep[order]]
     rater, unit_sorted = table.rater[order], unit[order]
     last = np.ones(len(order), dtype=bool)
@@ -113,7 +115,7 @@ def _value(x) -> float | None:
 def agreement_table(table, *, rounds: int = 1000, seed: int = 0, alpha: float = 0.05) -> dict:
     """Fleiss' and Randolph's kappa (units with the most common number of raters, as both assume a
     fixed number), Krippendorff's alpha (all multi-rated units), Cohen's kappa per rater pair."""
-    from evaluation.crossed import multinomial_weights
+    from evaluation.crossed import shared_weights
 
     unit, rater, item, category = final_units(table)
     codes, unit_index = np.unique(unit, return_inverse=True)
@@ -125,8 +127,8 @@ def agreement_table(table, *, rounds: int = 1000, seed: int = 0, alpha: float = 
         return {"items": 0, "note": "no comparison was judged by two or more physicians"}
     unit_item = np.zeros(len(codes), dtype=np.int64)
     unit_item[unit_index] = item
-    items_multi, item_code = np.unique(unit_item[multi], return_inverse=True)
-    weights = multinomial_weights(np.random.default_rng(seed), rounds, len(items_multi))[:, item_code]
+    items_multi = np.unique(unit_item[multi])
+    weights = shared_weights(seed, 1, rounds, len(table.items))[:, unit_item[multi]]  # the report's item resamples
     sizes = raters_per_unit[multi].astype(int)
     modal = int(np.bincount(sizes).argmax())
     fixed = sizes == modal

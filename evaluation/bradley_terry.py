@@ -88,7 +88,8 @@ def bradley_terry_table(table, *, rounds: int = 1000, seed: int = 0, alpha: floa
     p_second = np.array([b for _, b in pairs])
     totals = values.sum(axis=0)[None, :]
     point = _fit_batch(p_first, p_second, totals[:, 0::2], totals[:, 1::2], len(table.systems))[0]
-    sums = crossed.bootstrap_sums(table.rater[keep], table.item[keep], values, rounds=rounds, seed=seed)
+    sums = crossed.bootstrap_sums(table.rater[keep], table.item[keep], values, rounds=rounds, seed=seed,
+                                  n_raters=len(table.raters), n_items=len(table.items))
     draws = _fit_batch(p_first, p_second, sums[:, 0::2], sums[:, 1::2], len(table.systems))
     low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2], axis=0)
     matrix: dict[str, dict[str, float | None]] = {x: dict.fromkeys(table.systems) for x in table.systems}

@@ -180,7 +180,8 @@ def compute_table(runs: Mapping[str, dict]) -> dict:
     for stage, record in runs.items():
         device = record.get("device") or {}
         wall = record.get("wall_time_s")
-        count = device.get("count", 1) if device.get("device") == "cuda" else 1
+        # one GPU per training process (run.json "processes"); older records: the GPUs visible
+        count = (record.get("processes") or {}).get("num_processes") or device.get("count", 1)
         stages[stage] = {
             "wall_time_s": wall,
             "device": device.get("device"),
@@ -195,4 +196,7 @@ def compute_table(runs: Mapping[str, dict]) -> dict:
         for key in ("wall_time_s", "gpu_hours", "cpu_hours", "tokens_processed", "flops"):
             s, d = stages["sft"][key], stages["dpo"][key]
             ratios[key] = round(d / s, 3) if s and d is not None else None
-    return {"stages": stages, "dpo_over_sft": ratios}
+    return {"stages": stages, "dpo_over_sft": ratios,
+            "notes": "gpu_hours = wall time x training processes (one GPU each); cpu_hours = wall time; flops = "
+                     "the trainer's own estimate (total_flos), which need not count the DPO reference model's "
+                     "forward passes"}

@@ -84,7 +84,7 @@ def _compute_table(compute: dict):
     rows = [[stage, *[_num(values[k], 4) for k in keys]] for stage, values in compute["stages"].items()]
     if compute["dpo_over_sft"]:
         rows.append(["DPO / SFT", *[_num(compute["dpo_over_sft"].get(k), 2) for k in keys]])
-    note = "from each stage's run.json" if rows else "no run records given (--runs sft=DIR,dpo=DIR)"
+    note = f"from each stage's run.json; {compute['notes']}" if rows else "no run records given (--runs sft=DIR,dpo=DIR)"
     return "Compute per training stage", ["stage", *keys], rows, note
 
 

@@ -17,6 +17,8 @@ cluster-robust interval, which subtracts that double count; the bootstraps stay 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.special import expit
 from scipy.stats import t as t_dist
@@ -54,12 +56,14 @@ def _two_way_sums(w_rater: np.ndarray, w_item: np.ndarray, cell_rater, cell_item
     rounds, k = len(w_rater), cell_sums.shape[1]
     out = np.empty((rounds, k))
     if n_raters * n_items * k <= _DENSE_CELLS:
-        table = np.zeros((n_items, n_raters, k))
+        # float32 halves the cost of the one product that grows with physicians x items; resampled
+        # sums need no more than 7 significant digits for percentile intervals
+        table = np.zeros((n_items, n_raters, k), dtype=np.float32)
         table[cell_item, cell_rater] = cell_sums
         table = table.reshape(n_items, n_raters * k)
         step = max(1, _BLOCK_CELLS // (n_raters * k))
         for start in range(0, rounds, step):
-            block = (w_item[start:start + step] @ table).reshape(-1, n_raters, k)
+            block = (w_item[start:start + step].astype(np.float32) @ table).astype(np.float64).reshape(-1, n_raters, k)
             out[start:start + step] = np.einsum("brk,br->bk", block, w_rater[start:start + step])
         return out
     from scipy.sparse import csr_matrix
@@ -70,26 +74,40 @@ def _two_way_sums(w_rater: np.ndarray, w_item: np.ndarray, cell_rater, cell_item
     return out
 
 
-def bootstrap_sums(raters, items, values, *, factors=("rater", "item"), rounds: int = 1000, seed: int = 0) -> np.ndarray:
+@functools.lru_cache(maxsize=8)
+def shared_weights(seed: int, stream: int, rounds: int, clusters: int) -> np.ndarray:
+    """Multinomial weights drawn once per (seed, stream, size) and shared by every statistic of a
+    report (a joint bootstrap: one set of resamples for all numbers); read-only."""
+    weights = multinomial_weights(np.random.default_rng([seed, stream]), rounds, clusters)
+    weights.flags.writeable = False
+    return weights
+
+
+def bootstrap_sums(raters, items, values, *, factors=("rater", "item"), rounds: int = 1000, seed: int = 0,
+                   n_raters: int | None = None, n_items: int | None = None) -> np.ndarray:
     """Resampled column sums of `values` (n x k): rounds x k.
 
     factors: which clusters are resampled; ("rater", "item") is the pigeonhole bootstrap,
-    ("item",) or ("rater",) a one-way cluster bootstrap."""
-    raters, n_raters = codes(raters)
-    items, n_items = codes(items)
+    ("item",) or ("rater",) a one-way cluster bootstrap. With n_raters / n_items given, raters
+    and items are already codes of a whole study (0..n-1) and the study's shared weights are used,
+    so a statistic on part of the study (one comparison, one system) reuses the same resamples."""
+    if n_raters is None:
+        raters, n_raters = codes(raters)
+    if n_items is None:
+        items, n_items = codes(items)
+    raters, items = np.asarray(raters, dtype=np.int64), np.asarray(items, dtype=np.int64)
     values = np.asarray(values, dtype=np.float64).reshape(len(raters), -1)
-    rng = np.random.default_rng(seed)
+    k = values.shape[1]
     if tuple(factors) == ("item",):
-        per = np.stack([np.bincount(items, weights=values[:, j], minlength=n_items) for j in range(values.shape[1])], 1)
-        return multinomial_weights(rng, rounds, n_items) @ per
+        per = np.stack([np.bincount(items, weights=values[:, j], minlength=n_items) for j in range(k)], 1)
+        return shared_weights(seed, 1, rounds, n_items) @ per
     if tuple(factors) == ("rater",):
-        per = np.stack([np.bincount(raters, weights=values[:, j], minlength=n_raters) for j in range(values.shape[1])], 1)
-        return multinomial_weights(rng, rounds, n_raters) @ per
+        per = np.stack([np.bincount(raters, weights=values[:, j], minlength=n_raters) for j in range(k)], 1)
+        return shared_weights(seed, 0, rounds, n_raters) @ per
     if tuple(factors) != ("rater", "item"):
         raise ValueError(f"factors must be ('rater', 'item'), ('rater',) or ('item',), got {factors!r}")
-    w_rater = multinomial_weights(rng, rounds, n_raters)
-    w_item = multinomial_weights(rng, rounds, n_items)
-    return _two_way_sums(w_rater, w_item, *_cells(raters, items, values, n_items), n_raters, n_items)
+    return _two_way_sums(shared_weights(seed, 0, rounds, n_raters), shared_weights(seed, 1, rounds, n_items),
+                         *_cells(raters, items, values, n_items), n_raters, n_items)
 
 
 def percentile_interval(draws: np.ndarray, alpha: float = 0.05) -> tuple[float | None, float | None, int]:
@@ -110,30 +128,51 @@ def ratio_draws(sums: np.ndarray, numerator, denominator) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
-def cluster_robust_two_way(raters, items, numerator, denominator, *, alpha: float = 0.05) -> dict:
+def cluster_groups(raters, items, n_raters: int | None = None, n_items: int | None = None) -> list[tuple]:
+    """(codes, count) for physicians, items and physician-item cells, computed once per subset."""
+    if n_raters is None:
+        raters, n_raters = codes(raters)
+    if n_items is None:
+        items, n_items = codes(items)
+    raters, items = np.asarray(raters, dtype=np.int64), np.asarray(items, dtype=np.int64)
+    cells = raters * n_items + items
+    if n_raters * n_items > 50_000_000:
+        cells, n_cells = codes(cells)
+    else:
+        n_cells = n_raters * n_items
+    out = []
+    for labels, count in ((raters, n_raters), (items, n_items), (cells, n_cells)):
+        out.append((labels, count, int(np.count_nonzero(np.bincount(labels, minlength=count)))))
+    if out[2][2] == len(cells):  # one judgment per cell (the usual case): cell sums are the residuals themselves
+        out[2] = (None, n_cells, len(cells))
+    return out
+
+
+def cluster_robust_two_way(raters, items, numerator, denominator, *, alpha: float = 0.05,
+                           groups: list[tuple] | None = None) -> dict:
     """Two-way cluster-robust interval of sum(numerator) / sum(denominator) (Cameron, Gelbach and
     Miller 2011): V = V_rater + V_item - V_cell on the linearised ratio, each with the G/(G-1)
-    small-sample factor (if V is not positive, the larger one-way variance), on the logit scale,
-    with a t quantile on physicians - 1 degrees of freedom because the physicians are few."""
+    small-sample factor (G = clusters present; if V is not positive, the larger one-way
+    variance), on the logit scale, with a t quantile on physicians - 1 degrees of freedom
+    because the physicians are few."""
     num, den = np.asarray(numerator, float), np.asarray(denominator, float)
-    raters, n_raters = codes(raters)
-    items, n_items = codes(items)
+    groups = groups or cluster_groups(raters, items)
     total = den.sum()
     if total <= 0:
         return {"estimate": None, "ci_low": None, "ci_high": None, "note": "nothing to divide by"}
     estimate = float(num.sum() / total)
+    residual = (num - estimate * den) / total
+    variances, present = [], []
+    for labels, count, g in groups:
+        sums = residual if labels is None else np.bincount(labels, weights=residual, minlength=count)
+        present.append(g)
+        variances.append(g / (g - 1) * float(sums @ sums) if g > 1 else 0.0)
+    n_raters = present[0]
     if not 0 < estimate < 1 or n_raters < 2:
         return {"estimate": estimate, "ci_low": None, "ci_high": None,
                 "note": "no interval: the rate is 0 or 1, or only one physician"}
-    residual = (num - estimate * den) / total
-
-    def variance(groups, count) -> float:
-        sums = np.bincount(groups, weights=residual, minlength=count)
-        return count / (count - 1) * float(sums @ sums) if count > 1 else 0.0
-
-    cells, n_cells = codes(raters * n_items + items)
-    v_rater, v_item = variance(raters, n_raters), variance(items, n_items)
-    v = v_rater + v_item - variance(cells, n_cells)
+    v_rater, v_item, v_cell = variances
+    v = v_rater + v_item - v_cell
     if v <= 0:
         v = max(v_rater, v_item)
     se_logit = np.sqrt(v) / (estimate * (1 - estimate))
@@ -171,20 +210,25 @@ def few_raters_note(n_raters: int) -> str:
 
 
 def interval_set(raters, items, columns: np.ndarray, ratios: dict[str, tuple], *, rounds: int = 1000, seed: int = 0,
-                 alpha: float = 0.05) -> dict[str, dict]:
+                 alpha: float = 0.05, n_raters: int | None = None, n_items: int | None = None,
+                 two_way_bootstrap: bool = False) -> dict[str, dict]:
     """For each named ratio (numerator column(s), denominator column(s)) of the judgment-level
-    `columns`: the estimate, every crossed interval and the headline one (chosen by
-    headline_choice; with too few physicians it carries few_raters_note)."""
+    `columns`: the estimate, the crossed intervals and the headline one (chosen by headline_choice;
+    with too few physicians it carries few_raters_note). The pigeonhole bootstrap (conservative,
+    and the one cost that grows with physicians x items) only when asked for."""
     columns = np.asarray(columns, dtype=np.float64)
-    n_raters = len(np.unique(np.asarray(raters)))
-    boots = {name: bootstrap_sums(raters, items, columns, factors=factors, rounds=rounds, seed=seed)
-             for name, factors in _BOOTSTRAPS.items()}
-    chosen = headline_choice(n_raters)
+    groups = cluster_groups(raters, items, n_raters, n_items)
+    present_raters, present_items = groups[0][2], groups[1][2]
+    chosen = headline_choice(present_raters)
+    wanted = {name: f for name, f in _BOOTSTRAPS.items() if two_way_bootstrap or name != "two_way_bootstrap"}
+    boots = {name: bootstrap_sums(raters, items, columns, factors=factors, rounds=rounds, seed=seed, n_raters=n_raters,
+                                  n_items=n_items) for name, factors in wanted.items()}
     out = {}
     for stat, (num, den) in ratios.items():
         num_values = columns[:, np.atleast_1d(num)].sum(axis=1)
         den_values = columns[:, np.atleast_1d(den)].sum(axis=1)
-        methods = {"two_way_robust": cluster_robust_two_way(raters, items, num_values, den_values, alpha=alpha)}
+        methods = {"two_way_robust": cluster_robust_two_way(raters, items, num_values, den_values, alpha=alpha,
+                                                            groups=groups)}
         for name, sums in boots.items():
             low, high, used = percentile_interval(ratio_draws(sums, num, den), alpha)
             methods[name] = {"ci_low": low, "ci_high": high, "rounds": rounds, "usable_rounds": used}
@@ -193,9 +237,8 @@ def interval_set(raters, items, columns: np.ndarray, ratios: dict[str, tuple], *
         total = den_values.sum()
         estimate = float(num_values.sum() / total) if total > 0 else None
         headline = {"estimate": estimate, "ci_low": methods[chosen]["ci_low"], "ci_high": methods[chosen]["ci_high"],
-                    "method": chosen, "assumes": ASSUMES[chosen], "physicians": n_raters,
-                    "items": len(np.unique(np.asarray(items)))}
+                    "method": chosen, "assumes": ASSUMES[chosen], "physicians": present_raters, "items": present_items}
         if chosen != "two_way_robust":
-            headline["note"] = few_raters_note(n_raters)
+            headline["note"] = few_raters_note(present_raters)
         out[stat] = {"estimate": estimate, "headline": headline, "methods": methods}
     return out

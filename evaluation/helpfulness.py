@@ -123,8 +123,10 @@ class EvasionDetector:
 
     def __post_init__(self) -> None:
         chosen = self.signals if self.signals is not None else tuple(self.patterns)
-        self._compiled = {k: [re.compile(p, re.IGNORECASE) for p in v] for k, v in self.patterns.items() if k in chosen}
-        self._stance = [re.compile(p, re.IGNORECASE) for p in self.stance_patterns]
+        # one alternation per group: a single pass over the text per group
+        self._compiled = {k: [re.compile("|".join(f"(?:{p})" for p in v), re.IGNORECASE)]
+                          for k, v in self.patterns.items() if k in chosen and v}
+        self._stance = [re.compile("|".join(f"(?:{p})" for p in self.stance_patterns), re.IGNORECASE)]
 
     @classmethod
     def for_task(cls, kind: str) -> EvasionDetector:
@@ -265,8 +267,8 @@ def hq_physicians_table(table, *, rounds: int = 1000, seed: int = 0, alpha: floa
     item = np.concatenate([table.item[scored]] * 2)
     system = np.concatenate([table.system_a[scored], table.system_b[scored]])
     flag = np.concatenate([table.evasive_a[scored], table.evasive_b[scored]]).astype(float)
-    answer = item * len(table.systems) + system
-    _, answer_code, viewers = np.unique(answer, return_inverse=True, return_counts=True)
+    answer_code = item * len(table.systems) + system
+    viewers = np.bincount(answer_code, minlength=len(table.items) * len(table.systems))
     weight = 1.0 / viewers[answer_code]
     out = []
     for code, name in enumerate(table.systems):
@@ -275,7 +277,7 @@ def hq_physicians_table(table, *, rounds: int = 1000, seed: int = 0, alpha: floa
             continue
         columns = np.column_stack([weight[mine] * (1 - flag[mine]), weight[mine]])
         intervals = crossed.interval_set(rater[mine], item[mine], columns, {"hq": (0, 1)}, rounds=rounds, seed=seed,
-                                         alpha=alpha)["hq"]
+                                         alpha=alpha, n_raters=len(table.raters), n_items=len(table.items))["hq"]
         answers = int(weight[mine].sum().round())
         flagged_by_any = int(len(np.unique(answer_code[mine & (flag > 0)])))
         hq = intervals["estimate"]
@@ -289,26 +291,37 @@ def hq_physicians_table(table, *, rounds: int = 1000, seed: int = 0, alpha: floa
     return out
 
 
-def detector_vs_physicians_table(table, detector: EvasionDetector | None = None) -> dict:
-    """detector_vs_physicians on columns: the detector runs once per distinct answer text."""
+MAX_DETECTOR_ANSWERS = 2_000  # distinct answers checked against the physicians' flags (a random sample above it)
+
+
+def detector_vs_physicians_table(table, detector: EvasionDetector | None = None, *, seed: int = 0) -> dict:
+    """detector_vs_physicians on columns: the detector runs once per distinct answer text, on all
+    of them or on a random sample of MAX_DETECTOR_ANSWERS (with every view of a sampled answer)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     from evaluation.agreement import cohen_kappa
 
-    if not table.texts:
+    if table.answer_texts is None:
         return {"n": 0, "note": "the judgments carry no answer texts"}
     detector = detector or EvasionDetector()
-    scored = np.nonzero(~table.is_gold)[0]
-    texts = pa.chunked_array([*table.texts["a"].take(scored).chunks, *table.texts["b"].take(scored).chunks])
-    encoded = pc.dictionary_encode(texts).combine_chunks()
-    verdicts = np.array([detector.is_evasive(t) for t in encoded.dictionary.to_pylist()], dtype=bool)
-    predicted = verdicts[encoded.indices.to_numpy(zero_copy_only=False)]
+    scored = ~table.is_gold
+    codes = np.concatenate([table.answer_a[scored], table.answer_b[scored]])
+    shown = np.unique(codes)
+    chosen = shown
+    if len(shown) > MAX_DETECTOR_ANSWERS:
+        chosen = np.sort(np.random.default_rng(seed).choice(shown, MAX_DETECTOR_ANSWERS, replace=False))
+    verdicts = np.full(len(table.answer_texts), -1, dtype=np.int8)
+    verdicts[chosen] = [detector.is_evasive(t) for t in table.answer_texts.take(pa.array(chosen)).to_pylist()]
+    predicted = verdicts[codes]
     truth = np.concatenate([table.evasive_a[scored], table.evasive_b[scored]])
+    distinct = len(shown)
+    kept = predicted >= 0
+    predicted, truth = predicted[kept].astype(bool), truth[kept]
     if not len(truth):
         return {"n": 0, "note": "no scored judgments"}
     tp, fp, fn = int(np.sum(truth & predicted)), int(np.sum(~truth & predicted)), int(np.sum(truth & ~predicted))
     kappa = cohen_kappa(truth.tolist(), predicted.tolist())
-    return {"n": int(len(truth)), "physician_evasive": int(truth.sum()), "detector_evasive": int(predicted.sum()),
+    return {"n": int(len(truth)), "answers_checked": int(len(chosen)), "distinct_answers": int(distinct),
+            "physician_evasive": int(truth.sum()), "detector_evasive": int(predicted.sum()),
             "precision": tp / (tp + fp) if tp + fp else None, "recall": tp / (tp + fn) if tp + fn else None,
             "kappa": kappa["kappa"], "kappa_ci_low": kappa["ci_low"], "kappa_ci_high": kappa["ci_high"]}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from importlib import metadata
 from pathlib import Path
 
@@ -54,7 +55,8 @@ def _pair_mask(table: JudgmentTable, x: str, y: str) -> np.ndarray:
     return ~table.is_gold & (((table.system_a == cx) & (table.system_b == cy)) | ((table.system_a == cy) & (table.system_b == cx)))
 
 
-def published_comparison(table: JudgmentTable, target: str, decisive_interval: dict) -> dict:
+def published_comparison(table: JudgmentTable, target: str, decisive_interval: dict, *, rounds: int = 1000,
+                         seed: int = 0) -> dict:
     """Like with like: the paper's 0.63 / 0.37 are shares of decisive votes (they sum to 1), so they
     are set beside the measured decisive-vote rate, with the tie and both-bad shares apart."""
     other = "sft" if target == "dpo" and "sft" in table.systems else None
@@ -70,7 +72,7 @@ def published_comparison(table: JudgmentTable, target: str, decisive_interval: d
            "note": "published rates are shares of decisive votes (0.63 + 0.37 = 1); the measured rate beside them "
                    "is the decisive-vote rate, and ties and both-bad are shown apart"}
     if other:
-        entry = winrate.win_rate_table(table, target, mask, rounds=200)["intervals"]["decisive"]["headline"]
+        entry = winrate.win_rate_table(table, target, mask, rounds=rounds, seed=seed)["intervals"]["decisive"]["headline"]
         out["interval"] = {k: entry[k] for k in ("ci_low", "ci_high", "method")}
     else:
         out["interval"] = {k: decisive_interval["headline"][k] for k in ("ci_low", "ci_high", "method")}
@@ -97,7 +99,8 @@ def _judgment_sections(table: JudgmentTable, target: str, *, gold_threshold: flo
     summary["win_rate"] = wr
     summary["per_rater"] = winrate.per_rater_table(table, target)
     summary["gold_filter"] = _gold_filter(table, target, summary["per_rater"], gold_threshold, rounds, seed)
-    summary["published_comparison"] = published_comparison(table, target, wr["intervals"]["decisive"])
+    summary["published_comparison"] = published_comparison(table, target, wr["intervals"]["decisive"], rounds=rounds,
+                                                          seed=seed)
     summary["hq_physicians"] = helpfulness.hq_physicians_table(table, rounds=rounds, seed=seed)
     summary["detector_vs_physicians"] = helpfulness.detector_vs_physicians_table(table)
     summary["agreement"] = agreement_mod.agreement_table(table, rounds=rounds, seed=seed)
@@ -214,7 +217,9 @@ def write_report(summary: dict, judgments: list[dict] | JudgmentTable, out_dir: 
 def _write_judgments_csv(judgments, path: Path) -> None:
     from pyarrow import csv
 
-    if isinstance(judgments, JudgmentTable):
+    if isinstance(judgments, JudgmentTable) and judgments.source and judgments.source.suffix.lower() == ".csv":
+        shutil.copyfile(judgments.source, path)  # the export as read, byte for byte
+    elif isinstance(judgments, JudgmentTable):
         csv.write_csv(judgments.raw, path)
     elif judgments:
         csv.write_csv(from_rows(judgments).raw, path)

@@ -9,7 +9,8 @@ definition of a valid judgment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,12 +51,15 @@ class JudgmentTable:
     words_a: np.ndarray | None  # answer lengths in words; None without answer texts
     words_b: np.ndarray | None
     order: np.ndarray  # rank of updated_at (then file order): the last is a physician's final word
-    texts: dict = field(default_factory=dict)  # column -> pa.Array of answer texts (for the detector)
+    answer_texts: pa.Array | None = None  # distinct answer texts; answer_a / answer_b are codes into it
+    answer_a: np.ndarray | None = None
+    answer_b: np.ndarray | None = None
+    source: Path | None = None  # the export file it was read from
 
     def __len__(self) -> int:
         return len(self.choice)
 
-    @property
+    @functools.cached_property
     def preferred(self) -> np.ndarray:
         """System code each judgment prefers, -1 for tie and both bad."""
         return np.where(self.choice == A, self.system_a, np.where(self.choice == B, self.system_b, -1))
@@ -122,9 +126,11 @@ def from_arrow(table: pa.Table) -> JudgmentTable:
     if "gold_better" in table.column_names:
         found = pc.index_in(_text(table, "gold_better"), lookup).to_numpy(zero_copy_only=False).astype(float)
         gold_better = np.where(np.isnan(found), -1, found).astype(np.int64)
-    has_text = "answer_a" in table.column_names and "answer_b" in table.column_names
-    texts = {side: _text(table, f"answer_{side}") for side in ("a", "b")} if has_text else {}
-    words = {side: pc.count_substring_regex(texts[side], WORD_PATTERN).to_numpy(zero_copy_only=False) for side in texts}
+    answers = _answers(table)
+    words = {}
+    if answers:
+        counts = pc.count_substring_regex(answers[0], WORD_PATTERN).to_numpy(zero_copy_only=False)
+        words = {"a": counts[answers[1]], "b": counts[answers[2]]}
     order = np.arange(table.num_rows)
     if "updated_at" in table.column_names:
         order = np.lexsort((order, _encode(_text(table, "updated_at"))[0])).argsort()
@@ -133,7 +139,18 @@ def from_arrow(table: pa.Table) -> JudgmentTable:
         system_b=system_b.astype(np.int64), systems=systems, choice=choice, is_gold=_bool(table, "is_gold"),
         gold_better=gold_better, evasive_a=_bool(table, "evasive_a"), evasive_b=_bool(table, "evasive_b"),
         simulated=_bool(table, "rater_simulated"), words_a=words.get("a"), words_b=words.get("b"), order=order,
-        texts=texts)
+        answer_texts=answers[0] if answers else None, answer_a=answers[1] if answers else None,
+        answer_b=answers[2] if answers else None)
+
+
+def _answers(table: pa.Table) -> tuple | None:
+    """Answer texts once each (an answer is shown in many judgments): (distinct texts, codes a, codes b)."""
+    if "answer_a" not in table.column_names or "answer_b" not in table.column_names:
+        return None
+    both = pa.chunked_array([*_text(table, "answer_a").chunks, *_text(table, "answer_b").chunks], type=pa.string())
+    encoded = pc.dictionary_encode(both).combine_chunks()
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    return encoded.dictionary, indices[:table.num_rows], indices[table.num_rows:]
 
 
 def from_rows(rows: list[dict]) -> JudgmentTable:
@@ -178,4 +195,5 @@ def read_judgments(path: Path) -> JudgmentTable:
         return from_rows(load_judgments(path))  # raises the exact DataError; accepts what the contract accepts
     if table.raw.num_rows == 0:
         raise DataError("the file holds no judgments", file=str(path))
+    table.source = path
     return table

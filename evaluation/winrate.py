@@ -223,7 +223,8 @@ def win_rate_table(table, system: str, mask: np.ndarray | None = None, *, rounds
     columns = np.column_stack([win, win + 0.5 * tie_like, decisive, np.ones(len(win))])
     intervals = crossed.interval_set(table.rater[mask], table.item[mask], columns,
                                      {"published": (0, 3), "ties_half": (1, 3), "decisive": (0, 2)},
-                                     rounds=rounds, seed=seed, alpha=alpha)
+                                     rounds=rounds, seed=seed, alpha=alpha, n_raters=len(table.raters),
+                                     n_items=len(table.items))
     for name, entry in intervals.items():
         entry["definition"] = DEFINITIONS[name]
     headline = {key: intervals["published"]["headline"][key] for key in ("estimate", "ci_low", "ci_high", "method")}
