@@ -242,13 +242,22 @@ def read_predictions(path: Path, system: str | None, task=None) -> list[dict]:
 
 
 def read_run_record(folder: Path) -> dict:
+    """A stage's run.json, plus the trainer's `total_flos` from the last metrics.jsonl row that has it."""
     path = folder / "run.json" if folder.is_dir() else folder
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise DataError(f"cannot read run record: {exc.strerror or exc}", file=str(path)) from exc
     except json.JSONDecodeError as exc:
         raise DataError(f"invalid JSON: {exc.msg}", file=str(path), line=exc.lineno) from exc
+    metrics = path.parent / "metrics.jsonl"
+    if "total_flos" not in record and metrics.is_file():
+        from data.tables import iter_jsonl
+
+        flos = [row["total_flos"] for _, row in iter_jsonl(metrics) if "total_flos" in row]
+        if flos:
+            record["total_flos"] = flos[-1]
+    return record
 
 
 def compare_command(

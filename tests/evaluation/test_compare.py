@@ -109,7 +109,8 @@ def test_different_examples_or_gold_are_refused(medqa):
 
 
 def test_compute_ratios():
-    runs = {"sft": {"wall_time_s": 3600, "device": {"device": "cuda", "count": 2}, "tokens_processed": 1000},
+    runs = {"sft": {"wall_time_s": 3600, "device": {"device": "cuda", "count": 8}, "tokens_processed": 1000,
+                    "processes": {"num_processes": 2}},
             "dpo": {"wall_time_s": 9000, "device": {"device": "cuda", "count": 2}, "tokens_processed": 2500,
                     "total_flos": 5.0}}
     table = compute_table(runs)

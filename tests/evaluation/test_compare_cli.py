@@ -121,7 +121,7 @@ def test_tiny_model_study_from_the_command_line(tmp_path, task):
     assert summary["task"]["name"] == task and summary["n_examples"] == 8
     assert len(summary["comparisons"]) == 3 and all(0 <= c["p_holm"] <= 1 for c in summary["comparisons"])
     ratio = summary["compute"]["dpo_over_sft"]
-    assert ratio["wall_time_s"] > 0 and ratio["tokens_processed"] > 0
+    assert ratio["wall_time_s"] > 0 and ratio["tokens_processed"] > 0 and ratio["flops"] > 0
     assert "Compute per training stage" in (tmp_path / "compare" / "compare.md").read_text()
 
 
