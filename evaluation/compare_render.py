@@ -81,7 +81,14 @@ def _comparison_table(title: str, comparisons: list[dict], note: str):
 
 def _compute_table(compute: dict):
     keys = ("wall_time_s", "device", "gpu_hours", "cpu_hours", "tokens_processed", "flops")
-    rows = [[stage, *[_num(values[k], 4) for k in keys]] for stage, values in compute["stages"].items()]
+    formats = {"wall_time_s": "{:.1f}", "gpu_hours": "{:.4f}", "cpu_hours": "{:.4f}", "tokens_processed": "{:,}",
+               "flops": "{:.3e}"}
+
+    def cell(key, value):
+        return "-" if value is None or key not in formats else formats[key].format(value)
+
+    rows = [[stage, *[values[k] or "-" if k == "device" else cell(k, values[k]) for k in keys]]
+            for stage, values in compute["stages"].items()]
     if compute["dpo_over_sft"]:
         rows.append(["DPO / SFT", *[_num(compute["dpo_over_sft"].get(k), 2) for k in keys]])
     note = f"from each stage's run.json; {compute['notes']}" if rows else "no run records given (--runs sft=DIR,dpo=DIR)"
