@@ -22,7 +22,9 @@ from tests.training.test_stages import easy_pairs, sft_recipe
 from training.recipes import DPORecipe
 
 pytestmark = pytest.mark.slow
-ACCELERATE = Path(sys.executable).with_name("accelerate")
+SCRIPT = Path(sys.executable).with_name("accelerate")
+# `accelerate launch`; the module form runs the same code where the script is not beside python
+ACCELERATE_LAUNCH = [str(SCRIPT), "launch"] if SCRIPT.is_file() else [sys.executable, "-m", "accelerate.commands.launch"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -33,7 +35,7 @@ def free_port() -> int:
 
 
 def launch_two_processes(*stage_args: str) -> str:
-    command = [str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+    command = [*ACCELERATE_LAUNCH, "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
                "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
                "-m", "training", *stage_args]
     # one thread per process on a 2-core machine; no GPU even where there is one
