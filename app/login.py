@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -33,9 +35,20 @@ from app.security import HashBudget, LoginThrottle, burn_unknown_user_check
 
 MAX_NAME_CHARS = 256
 MAX_PASSWORD_CHARS = 1024
+
+
+def _lower_priority() -> None:
+    """Password checks run niced (Linux: per thread, inherited by argon2's lane threads), so
+    under a login flood the CPU goes to physicians' requests first."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not permitted: run at normal priority
+        pass
+
+
 # One argon2 check already uses both cores (4 lanes); two at once is plenty and keeps the
 # default thread pool, which serves every synchronous route, free for physicians.
-_PASSWORD_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="password-check")
+_PASSWORD_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="password-check", initializer=_lower_priority)
 _ALWAYS_REFUSED = datetime.max.replace(tzinfo=UTC)
 log = logging.getLogger(__name__)
 
