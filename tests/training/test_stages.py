@@ -190,3 +190,17 @@ def test_pairs_drop_empty_and_equal():
     assert [p["id"] for p in pairs] == ["0", "3"]
     assert counts == {"examples": 4, "dropped_empty": 1, "dropped_equal_gold": 1, "missing_answer": 0, "pairs": 2}
     assert pairs[0] == {"id": "0", "prompt": "P0\n", "chosen": "Gold 0.", "rejected": "Other."}
+
+
+def test_bad_pairs_file_names_the_file_line_and_field(tmp_path):
+    from data.records import DataError
+    from training.dpo import read_pairs
+
+    path = tmp_path / "pairs.jsonl"
+    good = json.dumps({"prompt": "P\n", "chosen": "A.", "rejected": "B."})
+    for bad, expected in (("{not json", r"pairs\.jsonl:2: not a JSON object"),
+                          ('["a list"]', r"pairs\.jsonl:2: not a JSON object"),
+                          (json.dumps({"prompt": "P\n", "chosen": " ", "rejected": "B."}), r"pairs\.jsonl:2: field 'chosen'")):
+        path.write_text(good + "\n" + bad + "\n")
+        with pytest.raises(DataError, match=expected):
+            read_pairs(tmp_path)
