@@ -52,9 +52,10 @@ def report(
     if ctx.invoked_subcommand is not None:
         return
     from evaluation.contract import parse_rating
-    from evaluation.judgments import load_generations, load_judgments, normalise_row
+    from evaluation.judgments import load_generations, normalise_row
     from evaluation.rating_report import is_rating_export, is_rating_study, load_ratings
     from evaluation.report import build_summary, read_run, write_report
+    from evaluation.table import from_rows, read_judgments
 
     if out_dir is None or (study is None and judgments is None and generations is None):
         raise fail("give --out and at least one of --study, --judgments, --generations")
@@ -64,12 +65,13 @@ def report(
             if is_rating_study(raw, settings):  # a rating study has its own report
                 return _rating_report([parse_rating(r, file=f"study {study}", line=k) for k, r in enumerate(raw, 1)],
                                       settings, out_dir, unused=generations or run)
-            rows = [normalise_row(r) for r in raw]
+            # columns (evaluation.table) keep a large study's report fast; every row still passes the contract
+            rows = from_rows([normalise_row(r, file=f"study {study}", line=k) for k, r in enumerate(raw, 1)]) if raw else []
         elif judgments is not None:
             if is_rating_export(judgments):
                 return _rating_report(load_ratings(judgments), {"judgments_file": str(judgments)}, out_dir,
                                       unused=generations or run)
-            rows, settings = load_judgments(judgments), {"judgments_file": str(judgments)}
+            rows, settings = read_judgments(judgments), {"judgments_file": str(judgments)}
         else:
             rows, settings = [], {}
         gens = load_generations(generations) if generations else None
@@ -98,7 +100,10 @@ def _rating_report(rows: list[dict], settings: dict, out_dir: Path, *, unused=No
 @report_app.command("hq")
 def report_hq(
     generations: Annotated[Path, typer.Option("--generations", help="Generation JSONL with outputs per system.")],
-    no_stance_check: Annotated[bool, typer.Option("--no-stance-check", help="Do not require a yes/no/maybe position.")] = False,
+    task: Annotated[str, typer.Option("--task", help="Kind of task: question_answering (all checks, a stance "
+                                      "outweighs them) or summarization (refusals only).")] = "question_answering",
+    no_stance_check: Annotated[bool, typer.Option("--no-stance-check", help="Count evasion signals even when the "
+                                                  "answer states a position.")] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the numbers to this file.")] = None,
 ) -> None:
     """Helpfulness Quotient of every system in a generation file (automatic detector)."""
@@ -109,7 +114,13 @@ def report_hq(
         rows = load_generations(generations)
     except DataError as exc:
         raise fail(str(exc)) from exc
-    results = hq_from_generations(rows, EvasionDetector(require_stance=not no_stance_check))
+    try:
+        detector = EvasionDetector.for_task(task)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    if no_stance_check:
+        detector = EvasionDetector(require_stance=False, signals=detector.signals)
+    results = hq_from_generations(rows, detector)
     table = Table("system", "answers", "evasive", "HQ", "95% Wilson", "reasons")
     for h in results:
         table.add_row(h.system, str(h.n_total), str(h.n_evasive), f"{h.hq:.3f}", f"{h.ci_low:.3f}-{h.ci_high:.3f}",

@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +56,8 @@ def synthetic_export(path: Path, judgments: int, items: int, physicians: int, se
     answers = items * len(SYSTEMS)
     lengths = rng.integers(10, 80, answers)
     pool = rng.integers(0, len(WORDS), (answers, 80))
-    texts = np.array([" ".join(WORDS[w] for w in pool[a, :lengths[a]]) for a in range(answers)], dtype=object)
+    texts = np.array([". ".join(" ".join(WORDS[w] for w in pool[a, start:min(start + 12, lengths[a])])
+                               for start in range(0, lengths[a], 12)) + "." for a in range(answers)], dtype=object)
     gold = rng.random(judgments) < 0.05
     preferred = np.where(choice == 0, systems[side_a], np.where(choice == 1, systems[side_b], ""))
     columns = {

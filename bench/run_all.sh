@@ -10,3 +10,7 @@ $PY bench/loadtest.py --physicians 50 --judgments 20 --postgres --crash --result
 # Slower, closer to real reading time (real physicians take tens of seconds per pair).
 $PY bench/loadtest.py --physicians 50 --judgments 20 --pause 3 8 --results bench/RESULTS.md
 $PY bench/security.py --results bench/RESULTS.md
+# Evaluation evidence (issue 11): interval coverage (about 15 min), detector validation, report at scale.
+$PY bench/coverage.py --studies 1000 --results bench/RESULTS.md
+$PY bench/detector_validation.py --results bench/RESULTS.md
+$PY bench/report_scale.py --results bench/RESULTS.md

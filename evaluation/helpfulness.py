@@ -291,7 +291,7 @@ def hq_physicians_table(table, *, rounds: int = 1000, seed: int = 0, alpha: floa
     return out
 
 
-MAX_DETECTOR_ANSWERS = 2_000  # distinct answers checked against the physicians' flags (a random sample above it)
+MAX_DETECTOR_ANSWERS = 1_000  # distinct answers checked against the physicians' flags (a random sample above it)
 
 
 def detector_vs_physicians_table(table, detector: EvasionDetector | None = None, *, seed: int = 0) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from data.files import write_atomic
 from data.records import DataError
-from data.tables import iter_csv, iter_jsonl, read_text
+from data.tables import iter_csv, iter_jsonl
 from evaluation.contract import RATING_REQUIRED, StudyKind, kind_of_columns, parse_rating
 from evaluation.ratings import BOOTSTRAP_ASSUMES, INDEPENDENT_ASSUMES, summarise_ratings
 from evaluation.report import _version, strict
@@ -283,11 +283,18 @@ def is_rating_export(path: Path) -> bool:
     import csv
 
     path = Path(path)
-    text = read_text(path)
+    try:  # the first non-blank line only: a pairwise export can be a gigabyte (the loader reports bad files)
+        with path.open("rb") as handle:
+            head = handle.readline()
+            while head and not head.strip():
+                head = handle.readline()
+    except OSError:
+        return False
+    text = head.decode("utf-8-sig", errors="replace")
     if path.suffix.lower() == ".csv":
-        return kind_of_columns(next(csv.reader(text.splitlines()[:1]), [])) is StudyKind.rating
+        return kind_of_columns(next(csv.reader([text]), [])) is StudyKind.rating
     if path.suffix.lower() == ".jsonl":
-        first = next((line for line in text.splitlines() if line.strip()), "{}")
+        first = text.strip() or "{}"
         try:
             record = json.loads(first)
         except json.JSONDecodeError:
