@@ -77,9 +77,14 @@ def pairs(
     max_new_tokens: int = 128,
 ) -> None:
     """DPO pairs: chosen = gold answer, rejected = the SFT model's answer."""
+    from training.distributed import single_process_only
     from training.generate import GenerationSettings
     from training.pairs import make_pairs
 
+    try:
+        single_process_only("pairs")
+    except LaunchError as exc:
+        raise fail(str(exc)) from exc
     counts = make_pairs(model, data, out, GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens))
     err.print(f"pairs: {json.dumps(counts)}")
 
@@ -123,9 +128,14 @@ def generate_command(
     limit: Annotated[int | None, typer.Option(help="Only the first N examples.")] = None,
 ) -> None:
     """Batched generation (left padding, greedy by default); resumable; merges systems; records precision."""
+    from training.distributed import single_process_only
     from training.generate import ENGINES, PRECISIONS, GenerationSettings, generate_file
     from training.vllm_engine import EngineUnavailable
 
+    try:
+        single_process_only("generate")
+    except LaunchError as exc:
+        raise fail(str(exc)) from exc
     if precision not in PRECISIONS or engine not in ENGINES:
         raise fail(f"--precision must be one of {', '.join(PRECISIONS)} and --engine one of {', '.join(ENGINES)}")
     settings = GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens, do_sample=sample,

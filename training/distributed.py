@@ -29,6 +29,18 @@ def wait_for_everyone() -> None:
     process_state().wait_for_everyone()
 
 
+def launched_processes() -> int:
+    """How many processes `accelerate launch`/torchrun started (read from the environment: no process group needed)."""
+    return int(os.environ.get("WORLD_SIZE", "1") or 1)
+
+
+def single_process_only(command: str) -> None:
+    """Generation writes one answers file as it goes: several ranks would race on it."""
+    if launched_processes() > 1:
+        raise LaunchError(f"`{command}` runs in one process (it appends to one file); start it with python -m training "
+                          f"or medalign, not accelerate launch (for several GPUs: --engine vllm)")
+
+
 def shards_parameters() -> bool:
     """ZeRO-3 and FSDP shard the weights across ranks: no device_map, and gather before saving."""
     state = process_state()

@@ -66,3 +66,16 @@ def test_plots_put_eval_beside_training(tmp_path):
     assert plot_metrics(metrics, [("loss", "eval_loss")], tmp_path / "a.png", "t").stat().st_size > 1000
     assert plot_metrics(metrics[2:], [("loss", "eval_loss")], tmp_path / "b.png", "t") is not None  # eval alone
     assert plot_metrics(metrics, [("rewards/margins", "eval_rewards/margins")], tmp_path / "c.png", "t") is None
+
+
+def test_generation_refuses_several_processes(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from training.__main__ import app
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    for args in (["generate", "--model", "m", "--data", "d.jsonl", "--system", "s", "--out", str(tmp_path / "g.jsonl")],
+                 ["pairs", "--model", "m", "--data", "d.jsonl", "--out", str(tmp_path / "p")]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2 and "runs in one process" in result.output, result.output
+    assert not any(tmp_path.iterdir())
