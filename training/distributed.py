@@ -38,7 +38,7 @@ def single_process_only(command: str) -> None:
     """Generation writes one answers file as it goes: several ranks would race on it."""
     if launched_processes() > 1:
         raise LaunchError(f"`{command}` runs in one process (it appends to one file); start it with python -m training "
-                          f"or medalign, not accelerate launch (for several GPUs: --engine vllm)")
+                          f"or medalign, not accelerate launch (on a GPU, --engine vllm is the faster engine)")
 
 
 def shards_parameters() -> bool:
