@@ -9,8 +9,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from evaluation.contract import COLUMNS, StudyKind
 from data.files import write_atomic
+from evaluation.contract import COLUMNS, StudyKind
 
 FORMATS = ("csv", "jsonl", "parquet", "hf")
 # A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV Injection").
