@@ -278,3 +278,22 @@ def test_unknown_names_and_odd_forms_get_the_same_clear_answer(server, make_user
         too_long = client.post("/login", data={"username": "dr_a", "password": "x" * 5000})
         assert too_long.status_code == 400 and "form fields" in too_long.json()["detail"]
         assert client.post("/login/", data={"username": "dr_a", "password": PASSWORD}).status_code == 200
+
+
+def test_behind_the_tls_proxy_clients_are_told_apart_and_same_origin_still_works(start_server, make_user):
+    """The proxy (on 127.0.0.1, trusted by uvicorn) passes the client address in X-Forwarded-For
+    and the public host in Host, as SECURITY.md configures nginx."""
+    make_user("dr_a")
+    base = start_server(throttle=LoginThrottle(max_failures=3, window_s=60, delay_s=0.01))
+    public = {"Host": "judge.example.org", "X-Forwarded-Proto": "https"}
+    with client_from(base) as proxy:
+        for _ in range(4):
+            log_in(proxy, "dr_a", WRONG, **public, **{"X-Forwarded-For": "203.0.113.5"})
+        attacker = log_in(proxy, "dr_a", PASSWORD, **public, **{"X-Forwarded-For": "203.0.113.5"})
+        assert "too many" in attacker.json()["detail"]
+        physician = log_in(proxy, "dr_a", PASSWORD, **public, Origin="https://judge.example.org",
+                           **{"X-Forwarded-For": "198.51.100.7"})
+        assert physician.status_code == 200
+        forged = log_in(proxy, "dr_a", PASSWORD, **public, Origin="https://evil.example",
+                        **{"X-Forwarded-For": "198.51.100.7"})
+        assert forged.status_code == 403
