@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from evaluation.crossed import ASSUMES
+from evaluation.crossed import ASSUMES, MIN_RATERS
 from evaluation.metrics import PUBLISHED
 
 _METHOD_NAMES = {"two_way_robust": "two-way cluster-robust", "two_way_bootstrap": "two-way (pigeonhole) bootstrap",
@@ -99,8 +99,11 @@ def _win_rate(summary: dict) -> list[str]:
               "decisive": f"{wr['wins']} of {wr['wins'] + wr['losses']} decisive"}
     for name, entry in wr["intervals"].items():
         m = entry["methods"]
+        physicians = entry["headline"]["physicians"]
+        # with too few physicians a physician-clustered interval would only look valid
+        by_rater = _ci(m["bootstrap_rater"]) if physicians >= MIN_RATERS else f"not valid with {physicians} physicians"
         lines.append(f"| {entry['definition']} | {_fmt(entry['estimate'])} | {_headline_text(entry['headline'])} | "
-                     f"{_ci(m['bootstrap_item'])} | {_ci(m['bootstrap_rater'])} | "
+                     f"{_ci(m['bootstrap_item'])} | {by_rater} | "
                      f"{simple[name]} | {counts[name]} |")
     lines += ["", "What each interval assumes: " + "; ".join(f"*{_METHOD_NAMES[k]}*: {v}" for k, v in ASSUMES.items()
                                                            if k in _METHOD_NAMES) +

@@ -86,58 +86,6 @@ def from_counts(system: str, wins: int, losses: int, ties: int, both_bad: int, *
     )
 
 
-def _bootstrap_rate(rows: list[dict], system: str, cluster_key: str, rounds: int, seed: int, alpha: float) -> tuple:
-    """Percentile cluster-bootstrap interval of wins / n: whole clusters are resampled."""
-    import numpy as np
-
-    clusters: dict[str, list[int]] = {}
-    for row in rows:
-        clusters.setdefault(row[cluster_key], []).append(1 if row["preferred_system"] == system else 0)
-    keys = sorted(clusters)
-    wins = np.array([sum(clusters[k]) for k in keys], dtype=float)
-    sizes = np.array([len(clusters[k]) for k in keys], dtype=float)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(keys), size=(rounds, len(keys)))
-    rates = wins[draws].sum(axis=1) / sizes[draws].sum(axis=1)
-    low, high = np.quantile(rates, [alpha / 2, 1 - alpha / 2])
-    return float(low), float(high), len(keys)
-
-
-def cluster_bootstrap(rows: list[dict], system: str, *, by: str = "item_id", rounds: int = 10_000, seed: int = 0,
-                      alpha: float = 0.05) -> dict:
-    """Win rate (published definition) with a cluster bootstrap interval, clustered `by` a column
-    ("item_id" or "rater")."""
-    if not rows:
-        raise NoJudgments("no judgments: a win rate needs at least one")
-    low, high, clusters = _bootstrap_rate(rows, system, by, rounds, seed, alpha)
-    wins = sum(r["preferred_system"] == system for r in rows)
-    return {"by": by, "clusters": clusters, "rounds": rounds, "rate": wins / len(rows), "ci_low": low, "ci_high": high}
-
-
-def gee_win_rate(rows: list[dict], system: str, *, by: str = "rater", alpha: float = 0.05) -> dict:
-    """Intercept-only logistic GEE (exchangeable working correlation, robust sandwich errors),
-    clustered by `by`: the win probability and its interval on the probability scale."""
-    import numpy as np
-    import statsmodels.api as sm
-    from scipy.special import expit
-
-    if not rows:
-        raise NoJudgments("no judgments: a win rate needs at least one")
-    y = np.array([1.0 if r["preferred_system"] == system else 0.0 for r in rows])
-    groups = np.array([r[by] for r in rows])
-    order = np.argsort(groups, kind="stable")
-    if y.min() == y.max():
-        rate = float(y.mean())
-        return {"by": by, "rate": rate, "ci_low": rate, "ci_high": rate, "note": "all judgments identical; no interval"}
-    model = sm.GEE(y[order], np.ones((len(y), 1)), groups=groups[order], family=sm.families.Binomial(),
-                   cov_struct=sm.cov_struct.Exchangeable())
-    result = model.fit()
-    low, high = result.conf_int(alpha=alpha)[0]
-    return {"by": by, "clusters": len(set(groups.tolist())), "rate": float(expit(result.params[0])),
-            "ci_low": float(expit(low)), "ci_high": float(expit(high)), "robust_se_logit": float(result.bse[0]),
-            "working_correlation": float(result.cov_struct.dep_params)}
-
-
 def per_rater(rows: list[dict], system: str) -> list[dict]:
     """Win rate of `system` for each rater, with their gold-item accuracy."""
     from evaluation.table import from_rows

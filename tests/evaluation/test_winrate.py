@@ -2,11 +2,11 @@
 
 import math
 
-import numpy as np
 import pytest
 from scipy.stats import beta, binom
 
-from evaluation.winrate import NoJudgments, cluster_bootstrap, excluding_low_gold, gee_win_rate, per_rater, win_rate
+from evaluation.table import from_rows
+from evaluation.winrate import NoJudgments, excluding_low_gold, per_rater, win_rate, win_rate_table
 from tests.evaluation.conftest import judgment, synthetic_study
 
 
@@ -41,29 +41,28 @@ def test_all_ties_and_empty():
         win_rate([], "dpo")
 
 
-def test_cluster_bootstrap_and_gee_cover_truth():
-    rows = synthetic_study(0.63, items=400, raters=4, seed=1)
-    for by in ("item_id", "rater"):
-        boot = cluster_bootstrap(rows, "dpo", by=by, rounds=2000, seed=0)
-        assert boot["ci_low"] < 0.63 < boot["ci_high"]
-    gee = gee_win_rate(rows, "dpo", by="rater")
-    assert gee["ci_low"] < 0.63 < gee["ci_high"]
-    # intercept-only GEE estimates the raw proportion
-    assert gee["rate"] == pytest.approx(np.mean([r["preferred_system"] == "dpo" for r in rows]), abs=1e-6)
+def test_win_rate_table_matches_simple_counts_and_covers_truth():
+    rows = synthetic_study(0.63, items=400, raters=6, overlap=2, seed=1, tie_share=0.1)
+    result = win_rate_table(from_rows(rows), "dpo", rounds=1000)
+    simple = win_rate(rows, "dpo")
+    assert (result["wins"], result["losses"], result["ties"]) == (simple.wins, simple.losses, simple.ties)
+    assert result["intervals"]["published"]["estimate"] == pytest.approx(simple.rate)
+    assert result["intervals"]["ties_half"]["estimate"] == pytest.approx(simple.rate_ties_half)
+    assert result["intervals"]["decisive"]["estimate"] == pytest.approx(simple.rate_decisive)
+    decisive = result["intervals"]["decisive"]
+    for name, method in decisive["methods"].items():
+        assert method["ci_low"] < 0.63 < method["ci_high"], name
 
 
-def test_cluster_bootstrap_is_wider_when_raters_differ():
-    # two raters with opposite tastes: clustering by rater must widen the interval
-    rows = [judgment(i, "lover", "dpo") for i in range(100)] + [judgment(100 + i, "hater", "sft") for i in range(100)]
-    by_item = cluster_bootstrap(rows, "dpo", by="item_id", rounds=2000)
-    by_rater = cluster_bootstrap(rows, "dpo", by="rater", rounds=2000)
+def test_physician_bootstrap_is_wider_when_raters_differ():
+    # physicians with opposite tastes: resampling physicians must widen the interval
+    rows = [judgment(i, f"lover{i % 3}", "dpo") for i in range(150)] + [judgment(150 + i, f"hater{i % 3}", "sft")
+                                                                       for i in range(150)]
+    methods = win_rate_table(from_rows(rows), "dpo", rounds=2000)["intervals"]["published"]["methods"]
+    by_item, by_rater = methods["bootstrap_item"], methods["bootstrap_rater"]
     assert (by_rater["ci_high"] - by_rater["ci_low"]) > 3 * (by_item["ci_high"] - by_item["ci_low"])
-
-
-def test_one_physician_gee_degenerates_gracefully():
-    rows = synthetic_study(0.6, items=50, raters=1)
-    gee = gee_win_rate(rows, "dpo", by="rater")
-    assert 0 <= gee["rate"] <= 1
+    robust = methods["two_way_robust"]
+    assert robust["ci_high"] - robust["ci_low"] > 3 * (by_item["ci_high"] - by_item["ci_low"])
 
 
 def test_per_rater_and_gold_filter():
