@@ -19,9 +19,9 @@ from sqlalchemy.engine import Engine  # noqa: E402
 
 from app import storage  # noqa: E402
 from app.exports import render  # noqa: E402
-from app.models import Role  # noqa: E402
 from app.login import Sessions, add_login_route  # noqa: E402
 from app.middleware import SecurityMiddleware  # noqa: E402
+from app.models import Role  # noqa: E402
 from app.security import HashBudget, LoginThrottle  # noqa: E402
 from app.ui import CSS, KEYBOARD_JS, build_ui  # noqa: E402
 
