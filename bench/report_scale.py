@@ -58,12 +58,16 @@ def synthetic_export(path: Path, judgments: int, items: int, physicians: int, se
     pool = rng.integers(0, len(WORDS), (answers, 80))
     texts = np.array([". ".join(" ".join(WORDS[w] for w in pool[a, start:min(start + 12, lengths[a])])
                                for start in range(0, lengths[a], 12)) + "." for a in range(answers)], dtype=object)
-    gold = rng.random(judgments) < 0.05
+    gold = rng.random(judgments) < 0.05  # gold pairs: the better system is known; physicians get 90% right
+    better_is_a = quality[side_a] > quality[side_b]
+    right = rng.random(judgments) < 0.9
+    choice = np.where(gold, np.where(better_is_a == right, 0, 1), choice)
+    gold_better = np.where(gold, np.where(better_is_a, systems[side_a], systems[side_b]), "")
     preferred = np.where(choice == 0, systems[side_a], np.where(choice == 1, systems[side_b], ""))
     columns = {
         "study": np.full(judgments, "scale"), "item_id": np.char.add("q", item.astype(str)),
         "rater": np.char.add("doc", rater.astype(str)), "rater_simulated": np.zeros(judgments, bool), "is_gold": gold,
-        "gold_better": np.where(gold, "dpo", ""), "sequence": np.arange(judgments), "system_a": systems[side_a],
+        "gold_better": gold_better, "sequence": np.arange(judgments), "system_a": systems[side_a],
         "system_b": systems[side_b], "choice": codes[choice], "preferred_system": preferred,
         "evasive_a": rng.random(judgments) < 0.1, "evasive_b": rng.random(judgments) < 0.1,
         "question": np.char.add("Question ", item.astype(str)), "context": np.full(judgments, ""),

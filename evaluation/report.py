@@ -121,8 +121,8 @@ def _gold_filter(table, target, per_rater, threshold, rounds, seed) -> dict:
                if r["gold_judged"] and winrate.credibly_below(round(r["gold_accuracy"] * r["gold_judged"]),
                                                               r["gold_judged"], threshold)]
     out = {"threshold": threshold, "excluded_raters": dropped, "win_rate": None,
-           "rule": "excluded only when gold accuracy is credibly below the threshold (one-sided exact binomial "
-                   "test, p < 0.05)"}
+           "rule": "excluded only when their gold accuracy is credibly below the threshold (one-sided exact "
+                   "binomial test, p < 0.05)"}
     if dropped:
         codes = [table.raters.index(r) for r in dropped]
         mask = winrate.target_mask(table, target) & ~np.isin(table.rater, codes)

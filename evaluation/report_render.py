@@ -17,7 +17,7 @@ def _fmt(value, digits: int = 3) -> str:
         return "-"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
-    return html.escape(str(value))
+    return html.escape(str(value), quote=False)  # < > & matter in Markdown/HTML; quotes do not
 
 
 def _ci(entry: dict | None, low: str = "ci_low", high: str = "ci_high") -> str:
@@ -112,7 +112,7 @@ def _win_rate(summary: dict) -> list[str]:
               "98-100% (too wide) with 20 or more physicians; it is used here only for Bradley-Terry scores.", "",
               f"Exact two-sided sign test on decisive votes (assumes independence): p = {_fmt(wr['sign_test_p'], 4)}.", ""]
     gf = summary["gold_filter"]
-    lines += [f"Gold items: {gf['rule']} ({gf['threshold']:.0%}). Excluded: "
+    lines += [f"Gold items (threshold {gf['threshold']:.0%}): a physician is {gf['rule']}. Excluded: "
               f"{_fmt(', '.join(gf['excluded_raters'])) or 'none'}"
               + (f"; win rate without them: {_headline_text(gf['win_rate'])}." if gf["win_rate"] else "."), "",
               "### Per rater", "", "| Rater | Judgments | Win rate | 95% Wilson (independence) | Gold accuracy |",
