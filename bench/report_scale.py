@@ -104,6 +104,21 @@ def baseline_tree(workdir: Path) -> Path:
     return tree
 
 
+# Where the time goes, in one process: imports, reading, statistics, writing (CPU and wall seconds).
+STAGES_SCRIPT = """
+import sys, time
+clock = lambda: (time.perf_counter(), time.process_time())
+marks = [clock()]
+import app.cli  # what `medalign` imports before the report runs; the rest is charged to the stage that loads it
+from evaluation.table import read_judgments
+from evaluation.report import build_summary, write_report
+marks.append(clock())
+table = read_judgments(sys.argv[1]); marks.append(clock())
+summary = build_summary(table); marks.append(clock())
+write_report(summary, table, sys.argv[2]); marks.append(clock())
+print(" ".join(f"{b[0] - a[0]:.2f}/{b[1] - a[1]:.2f}" for a, b in zip(marks, marks[1:])))
+"""
+
 BASELINE_SCRIPT = """
 import sys
 from evaluation.judgments import load_judgments
@@ -158,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
             row = {"judgments": size, "items": items, "physicians": physicians, "file_mb": export.stat().st_size / 2**20,
                    "times": [t for t, _ in runs], "median_s": statistics.median(t for t, _ in runs),
                    "peak_gib": max(m for _, m in runs)}
+            stages = subprocess.run([sys.executable, "-c", STAGES_SCRIPT, str(export), str(work / f"stages_{size}")],
+                                    capture_output=True, text=True, check=True).stdout.split()
+            row["stages"] = dict(zip(("imports", "read", "statistics", "write"), stages, strict=True))
             if size == 10_000 and not args.no_baseline:
                 tree = baseline_tree(work)
                 env = {**os.environ, "PYTHONPATH": str(tree)}
@@ -166,14 +184,17 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(row, flush=True)
     plot(rows, args.plot)
-    table = ["| judgments | items | physicians | file (MiB) | median s (runs) | peak memory (GiB) | baseline s | ratio |",
-             "|---|---|---|---|---|---|---|---|"]
+    table = ["| judgments | items | physicians | file (MiB) | median s (runs) | peak memory (GiB) | baseline s | ratio | "
+             "wall/CPU s: imports, read, statistics, write |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         base = f"{r['baseline_s']:.1f}" if r.get("baseline_s") else "-"
         ratio = f"{r['baseline_s'] / r['median_s']:.0f}x faster" if r.get("baseline_s") else "-"
         table.append(f"| {r['judgments']:,} | {r['items']:,} | {r['physicians']} | {r['file_mb']:.0f} | {r['median_s']:.2f} "
-                     f"({', '.join(f'{t:.2f}' for t in r['times'])}) | {r['peak_gib']:.2f} | {base} | {ratio} |")
-    text = "\n".join(table)
+                     f"({', '.join(f'{t:.2f}' for t in r['times'])}) | {r['peak_gib']:.2f} | {base} | {ratio} | "
+                     f"{', '.join(r['stages'].values())} |")
+    load = os.getloadavg()
+    text = "\n".join(table) + (f"\n\nLoad average during the run (other engineers' jobs share the 2 cores): "
+                                f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min).")
     print(text)
     if args.results:
         command = "python bench/report_scale.py " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -33,3 +33,29 @@ def test_bad_choice_names_file_line_and_field(tmp_path):
     with pytest.raises(DataError) as caught:
         load_judgments(write_csv(tmp_path / "j.csv", rows))
     assert "j.csv:3" in str(caught.value) and "choice" in str(caught.value)
+
+
+def test_columnar_reader_agrees_with_the_contract_row_by_row(tmp_path):
+    import numpy as np
+
+    from evaluation.table import from_rows, read_judgments
+    from tests.evaluation.conftest import synthetic_study
+
+    rows = synthetic_study(0.6, items=60, raters=4, overlap=2, tie_share=0.2)
+    path = write_csv(tmp_path / "j.csv", rows)
+    fast, slow = read_judgments(path), from_rows(load_judgments(path))
+    for column in ("item", "rater", "system_a", "system_b", "choice", "is_gold", "evasive_a", "preferred", "words_a"):
+        assert np.array_equal(getattr(fast, column), getattr(slow, column)), column
+    assert fast.items == slow.items and fast.raters == slow.raters and fast.systems == slow.systems
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("preferred_system", "sft", "preferred_system"), ("choice", "Maybe", "choice"), ("is_gold", "perhaps", "is_gold")])
+def test_columnar_reader_names_the_bad_line(tmp_path, field, value, message):
+    from evaluation.table import read_judgments
+
+    rows = [judgment(i, "r", "dpo") for i in range(5)]
+    rows[3] = {**rows[3], field: value}
+    with pytest.raises(DataError) as caught:
+        read_judgments(write_csv(tmp_path / "bad.csv", rows))
+    assert "bad.csv:5" in str(caught.value) and message in str(caught.value)
