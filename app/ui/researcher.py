@@ -1,14 +1,13 @@
 """The researcher tab: progress per physician, live results, export links. Researchers only.
 
 Live results: each comparison's win rate (evaluation.winrate, Wilson interval), Bradley-Terry
-scores with three or more systems (evaluation.bradley_terry), and for rating studies the mean
-and n per system and criterion. `medalign report` has the full statistics (clustered intervals).
+scores with three or more systems (evaluation.bradley_terry), and for rating studies the mean per
+system and criterion with the rating report's headline interval (evaluation.ratings).
 """
 
 from __future__ import annotations
 
 import html
-from collections import defaultdict
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -22,7 +21,8 @@ from evaluation.contract import StudyKind
 PROGRESS_HEADERS = ["physician", "assigned", "judged", "gold judged", "gold accuracy"]
 RESULT_HEADERS = ["comparison or system", "measure", "estimate", "95% interval", "n", "notes"]
 WILSON_ASSUMES = "Wilson interval: assumes independent judgments (no clustering by physician or item)"
-BT_ROUNDS = 200
+BT_ROUNDS = 200  # a live view: fewer resamples than `medalign report`
+RATING_ROUNDS = 500
 
 
 @dataclass
@@ -84,22 +84,25 @@ def pairwise_results(rows: list[dict], comparisons: list[str]) -> list[list]:
     return out
 
 
-def rating_results(rows: list[dict], criteria: list[str]) -> list[list]:
-    """Mean and n per system and criterion, in rubric order (choice criteria: counts per option)."""
-    groups: dict[tuple[str, str], list] = defaultdict(list)
-    for row in rows:
-        groups[(row["criterion"], row["system"])].append(row["value"])
+def rating_results(rows: list[dict], rubric: dict) -> list[list]:
+    """Per system and criterion: the mean with the rating report's headline interval (what it
+    assumes in the notes), or the counts per option for a choice criterion (evaluation.ratings)."""
+    from evaluation.ratings import summarise_ratings
+
+    summary = summarise_ratings(rows, rubric=rubric, rounds=RATING_ROUNDS)
+    assumes = summary["interval"]["assumes"]
     out = []
-    for (criterion, system), values in sorted(groups.items(), key=lambda kv: (criteria.index(kv[0][0]), kv[0][1])):
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            out.append([system, f"{criterion}: mean", round(sum(values) / len(values), 3), "-", len(values),
-                        "plain mean of every rating; intervals that account for physicians and items: medalign report"])
-        else:
-            counts = defaultdict(int)
-            for value in values:
-                counts[value] += 1
-            out.append([system, f"{criterion}: counts", "-", "-", len(values),
-                        ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))])
+    for criterion_id, entry in summary["criteria"].items():
+        for system, stats in entry["per_system"].items():
+            counts = ", ".join(f"{value} {n}" for value, n in stats["distribution"]["counts"].items())
+            if entry["scale"] == "choice":
+                out.append([system, f"{criterion_id}: counts", "-", "-", stats["n"], counts])
+                continue
+            interval = stats["interval"]
+            direction = "" if entry["higher_is_better"] is not False else " (lower is better)"
+            out.append([system, f"{criterion_id}: mean{direction}", round(stats["mean"], 3),
+                        _interval(interval["ci_low"], interval["ci_high"]), stats["n"],
+                        f"{interval['method']}: {interval.get('note') or assumes}; counts {counts}"])
     return out
 
 
@@ -131,7 +134,7 @@ def researcher_view(study_name: str | None, request: gr.Request, *, ctx: Context
         results = pairwise_results([j for j in judgments if not j["is_gold"]], settings["comparisons"])
         what = f"pairwise study of {', '.join(settings['systems'])} ({len(settings['comparisons'])} comparisons)"
     else:
-        results = rating_results(judgments, [c["id"] for c in settings["rubric"]["criteria"]])
+        results = rating_results(judgments, settings["rubric"])
         what = f"rating study of {', '.join(settings['systems'])} on the rubric {settings['rubric']['name']}"
     summary = html.escape(
         f"{what}: {settings['judgments']} judgments of {settings['target']} planned ({settings['items']} items, "

@@ -7,7 +7,9 @@ import json
 from statistics import mean
 
 import httpx
+import numpy as np
 import pytest
+import statsmodels.api as sm
 from gradio_client import Client
 from statsmodels.stats.proportion import proportion_confint
 
@@ -44,12 +46,18 @@ def login(base: str, name: str, password: str = PASSWORD) -> httpx.Client:
     return client
 
 
+def answers(i: int) -> dict[str, str]:
+    """Answers that use more and more of the question's words (what the simulated raters prefer)."""
+    return {"base": f"Answer {i}: nothing useful here.", "sft": f"Answer {i}: question {i} has an answer.",
+            "dpo": f"Answer {i}: question {i}, context {i}."}
+
+
 @pytest.fixture
 def kinds(engine, tmp_path):
     """A three-system pairwise study and a rating study, 3 items each."""
     path = tmp_path / "items.jsonl"
     path.write_text("".join(json.dumps({"id": f"q{i}", "question": f"Question {i}?", "context": f"Context {i}.",
-                                        "outputs": {s: f"Answer {i} number {k}." for k, s in enumerate(SYSTEMS)}}) + "\n"
+                                        "outputs": answers(i)}) + "\n"
                             for i in range(3)))
     (tmp_path / "rubric.yaml").write_text(RUBRIC)
     with storage.transaction(engine) as session:
@@ -131,6 +139,15 @@ def test_rating_refusals_retry_and_revision(server, engine, kinds, make_user):
         "style": ("terse", 1, "on second thought")}
 
 
+def reference_bradley_terry(rows: list[dict]) -> dict[str, float]:
+    """Log-strengths from a statsmodels binomial GLM (ties as half a win; the first system's
+    strength fixed at 0), centred to mean 0 as the researcher view shows them."""
+    design = np.array([[(r["system_a"] == s) - (r["system_b"] == s) for s in SYSTEMS[1:]] for r in rows], dtype=float)
+    score = [1.0 if r["choice"] == Choice.a else 0.0 if r["choice"] == Choice.b else 0.5 for r in rows]
+    theta = np.concatenate([[0.0], sm.GLM(score, design, family=sm.families.Binomial()).fit().params])
+    return dict(zip(SYSTEMS, theta - theta.mean(), strict=True))
+
+
 def test_both_kinds_by_simulated_raters_and_the_researcher_view(server, engine, kinds, make_user):
     three, rating = kinds
     for name in ("dr_a", "dr_b"):
@@ -151,14 +168,17 @@ def test_both_kinds_by_simulated_raters_and_the_researcher_view(server, engine, 
         low, high = proportion_confint(wins, len(mine), method="wilson")
         row = results[(f"{first}:{second}", "win")]
         assert row[2] == round(wins / len(mine), 3) and row[3] == f"{low:.3f} to {high:.3f}" and row[4] == 6
-    assert {s for s, measure in results if measure == "Bradley-Terry"} == set(SYSTEMS)
+    scores = {s: row[2] for (s, measure), row in results.items() if measure == "Bradley-Terry"}
+    assert scores == pytest.approx(reference_bradley_terry(pair_rows), abs=2e-3)
     view = named_outputs(boss, "/researcher_view", rating.name)
     means = {(row[0], row[1]): row for row in view["Results"]["data"]}
     for system in SYSTEMS[1:]:
         for criterion in ("quality", "harmful"):
             values = [r["value"] for r in rating_rows if r["system"] == system and r["criterion"] == criterion]
-            assert means[(system, f"{criterion}: mean")][2] == round(mean(values), 3)
-            assert means[(system, f"{criterion}: mean")][4] == len(values) == 6
+            label = f"{criterion}: mean" + (" (lower is better)" if criterion == "harmful" else "")
+            assert means[(system, label)][2] == round(mean(values), 3)
+            assert means[(system, label)][4] == len(values) == 6
+            assert "physician variation" in means[(system, label)][5]  # two physicians: said in words
     assert "rating study of sft, dpo" in view["Summary"] and "12 judgments of 12 planned" in view["Summary"]
 
 
