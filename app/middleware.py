@@ -6,7 +6,7 @@ Pure ASGI (not BaseHTTPMiddleware) so streamed queue responses pass through unto
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse
 
 from app.login import Sessions
@@ -51,6 +51,8 @@ class SecurityMiddleware:
         self.sessions = sessions
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket":  # no headers to add, but the session must still hold
+            await self._end_stale_session(HTTPConnection(scope))
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
 
@@ -63,10 +65,10 @@ class SecurityMiddleware:
 
         if scope["path"].rstrip("/") in HIDDEN_PATHS:
             return await PlainTextResponse("Not Found", status_code=404)(scope, receive, send_with_headers)
-        await self._end_stale_session(Request(scope))
+        await self._end_stale_session(HTTPConnection(scope))
         return await self.app(scope, receive, send_with_headers)
 
-    async def _end_stale_session(self, request: Request) -> None:
+    async def _end_stale_session(self, request: HTTPConnection) -> None:
         """Drop the request's token from the token table when it no longer holds, so every
         route behind (Gradio's and ours) sees the request as not logged in."""
         for cookie in self.sessions.cookie_names:
