@@ -2,8 +2,8 @@
 
 Pairwise: 1-4 pick the choice, E / R flag answer A / B as evasive, Enter submits.
 Rating: digit n (0 for the 10th) picks the n-th option of the focused criterion and moves focus
-to the next criterion; Enter submits when every required criterion is answered, and otherwise
-moves focus to the first one still open. Keys typed into a text box are left alone.
+to the next criterion; Enter submits when every required criterion (and a required comment) is
+answered, and otherwise moves focus to the first one still open. Keys typed into a text box are left alone.
 """
 
 KEYBOARD_JS = """
@@ -32,6 +32,8 @@ KEYBOARD_JS = """
     if (ev.key === 'Enter') {
       const open = groups.find((g) => g.classList.contains('required') && !answered(g));
       if (open) { focusGroup(open); return true; }
+      const comment = document.querySelector('#free_text.required textarea');
+      if (shown(comment) && !comment.value.trim()) { comment.focus(); return true; }
       document.activeElement?.blur();  // the next answer starts at its first criterion
       document.querySelector('#rating_submit').click();
       return true;

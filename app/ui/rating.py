@@ -50,7 +50,8 @@ class RatingPanel:
                 out[radio] = gr.update(visible=False, choices=[], value=None, label="")
         free = rubric.free_text if rubric else None
         out[self.free_text] = gr.update(visible=free is not None, label=free.question if free else "",
-                                        value=(screen.previous or {}).get("rationale") or "")
+                                        value=(screen.previous or {}).get("rationale") or "",
+                                        elem_classes=["required"] if free is not None and free.required else [])
         return out
 
 

@@ -33,10 +33,11 @@ class ResearcherTab:
     summary: gr.Markdown
     progress: gr.Dataframe
     results: gr.Dataframe
+    matrix: gr.Dataframe
     links: gr.HTML
 
     def outputs(self) -> list:
-        return [self.summary, self.progress, self.results, self.links]
+        return [self.summary, self.progress, self.results, self.matrix, self.links]
 
 
 def build_researcher_tab() -> ResearcherTab:
@@ -49,12 +50,24 @@ def build_researcher_tab() -> ResearcherTab:
                                 elem_id="research_progress")
         results = gr.Dataframe(headers=RESULT_HEADERS, label="Results", interactive=False,
                                elem_id="research_results")
+        matrix = gr.Dataframe(label="Win matrix (share of direct comparisons the row system won; ties count half)",
+                              interactive=False, elem_id="research_matrix")
         links = gr.HTML(label="Exports")
-    return ResearcherTab(tab, picker, refresh, summary, progress, results, links)
+    return ResearcherTab(tab, picker, refresh, summary, progress, results, matrix, links)
 
 
 def _interval(low, high) -> str:
     return "-" if low is None or high is None else f"{low:.3f} to {high:.3f}"
+
+
+def win_matrix_table(rows: list[dict]) -> dict:
+    """evaluation.bradley_terry.win_matrix as a table: row system against column system."""
+    from evaluation.bradley_terry import win_matrix
+
+    matrix = win_matrix(rows) if rows else {}
+    systems = list(matrix)
+    return {"headers": ["row beats column", *systems],
+            "data": [[x, *("-" if matrix[x][y] is None else round(matrix[x][y], 3) for y in systems)] for x in systems]}
 
 
 def pairwise_results(rows: list[dict], comparisons: list[str]) -> list[list]:
@@ -124,14 +137,16 @@ def researcher_view(study_name: str | None, request: gr.Request, *, ctx: Context
     with storage.transaction(ctx.engine) as session:
         caller(session, request, None, Role.researcher)
         if not study_name:
-            return {tab.summary: "Choose a study.", tab.progress: [], tab.results: [], tab.links: ""}
+            return {tab.summary: "Choose a study.", tab.progress: [], tab.results: [], tab.matrix: [], tab.links: ""}
         study = storage.get_study(session, study_name)
         settings = storage.study_settings(session, study)
         progress = storage.study_progress(session, study)
         judgments = storage.export_judgments(session, study)
-    kind = StudyKind(settings["kind"])
+    kind, matrix = StudyKind(settings["kind"]), []
     if kind is StudyKind.pairwise:
-        results = pairwise_results([j for j in judgments if not j["is_gold"]], settings["comparisons"])
+        decided = [j for j in judgments if not j["is_gold"]]
+        results = pairwise_results(decided, settings["comparisons"])
+        matrix = win_matrix_table(decided) if len(settings["systems"]) >= 3 else []
         what = f"pairwise study of {', '.join(settings['systems'])} ({len(settings['comparisons'])} comparisons)"
     else:
         results = rating_results(judgments, settings["rubric"])
@@ -140,7 +155,7 @@ def researcher_view(study_name: str | None, request: gr.Request, *, ctx: Context
         f"{what}: {settings['judgments']} judgments of {settings['target']} planned ({settings['items']} items, "
         f"{settings['units']} units x overlap {settings['overlap']}; {settings['gold_items']} gold items)."
     )
-    return {tab.summary: summary, tab.progress: _progress_table(progress), tab.results: results,
+    return {tab.summary: summary, tab.progress: _progress_table(progress), tab.results: results, tab.matrix: matrix,
             tab.links: _links(study.name)}
 
 

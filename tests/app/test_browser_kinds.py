@@ -108,6 +108,7 @@ def test_rating_study_by_keyboard_with_resume(server, recorder, engine, make_use
         log_in(page, server, "dr_grades", PASSWORD)
         page.wait_for_selector("text=0 of 4 judged", timeout=30_000)
         assert page.locator("#answer_a").count() == 0 or not page.locator("#answer_a").is_visible()
+        assert [page.locator(f"#criterion_{k}.required").count() for k in range(3)] == [1, 1, 0]
         # Enter with a required criterion open submits nothing and focuses that criterion
         page.keyboard.press("4")
         page.keyboard.press("Enter")

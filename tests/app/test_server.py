@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 from gradio_client import Client
-from statsmodels.stats.proportion import proportion_confint
+from scipy.stats import binomtest
 
 from app import storage
 from app.simulate import JudgingClient, named_outputs, simulate_rater
@@ -165,11 +165,18 @@ def test_both_kinds_by_simulated_raters_and_the_researcher_view(server, engine, 
     for first, second in [("base", "sft"), ("base", "dpo"), ("sft", "dpo")]:
         mine = [r for r in pair_rows if {r["system_a"], r["system_b"]} == {first, second}]
         wins = sum(r["preferred_system"] == second for r in mine)
-        low, high = proportion_confint(wins, len(mine), method="wilson")
+        low, high = binomtest(wins, len(mine)).proportion_ci(method="wilson")
         row = results[(f"{first}:{second}", "win")]
         assert row[2] == round(wins / len(mine), 3) and row[3] == f"{low:.3f} to {high:.3f}" and row[4] == 6
     scores = {s: row[2] for (s, measure), row in results.items() if measure == "Bradley-Terry"}
     assert scores == pytest.approx(reference_bradley_terry(pair_rows), abs=2e-3)
+    table = next(value for label, value in view.items() if label.startswith("Win matrix"))
+    matrix = {row[0]: dict(zip(table["headers"][1:], row[1:], strict=True)) for row in table["data"]}
+    for x in SYSTEMS:
+        for y in set(SYSTEMS) - {x}:
+            mine = [r for r in pair_rows if {r["system_a"], r["system_b"]} == {x, y}]
+            won = sum(1.0 if r["preferred_system"] == x else 0.0 if r["preferred_system"] == y else 0.5 for r in mine)
+            assert matrix[x][y] == round(won / len(mine), 3)
     view = named_outputs(boss, "/researcher_view", rating.name)
     means = {(row[0], row[1]): row for row in view["Results"]["data"]}
     for system in SYSTEMS[1:]:
