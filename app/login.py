@@ -57,8 +57,8 @@ def _reader_for(engine: Engine) -> Engine:
     """The engine for the per-request credential read. The app's SQLite engine begins every
     transaction IMMEDIATE (the write lock); a plain read in WAL mode never waits for a writer,
     so a long write elsewhere does not hold up every logged-in request."""
-    if engine.dialect.name != "sqlite":
-        return engine
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return engine  # an in-memory database exists only on its own connections
     return create_engine(engine.url.render_as_string(hide_password=False),
                          connect_args={"check_same_thread": False, "timeout": 5})
 

@@ -113,3 +113,23 @@ def test_the_session_check_does_not_wait_for_a_writer(server, engine, make_user)
         finally:
             writer.execute("ROLLBACK")
             writer.close()
+
+
+def test_a_password_change_ends_sessions_on_postgresql(pg_engine):
+    """The same through a PostgreSQL database (the reads there go through the app's own engine)."""
+    from app.server import create_app
+    from tests.app.test_login import running
+
+    with storage.transaction(pg_engine) as session:
+        storage.add_user(session, "dr_pg", "physician", PASSWORD)
+    with running(create_app(pg_engine)) as base, client_from(base) as client:
+        assert log_in(client, "dr_pg", PASSWORD).status_code == 200
+        assert client.get("/config").status_code == 200
+        with storage.transaction(pg_engine) as session:
+            storage.set_password(session, "dr_pg", NEW_PASSWORD)
+        wait_until_refused(client)
+        assert client.get("/gradio_api/info").status_code == 401
+        with client_from(base) as fresh:
+            assert log_in(fresh, "dr_pg", NEW_PASSWORD).status_code == 200
+            time.sleep(RECHECK_S + 0.2)
+            assert fresh.get("/config").status_code == 200
