@@ -5,8 +5,9 @@ systems compared pairwise, 5% gold, physicians flagging some answers as evasive)
 has 20,000 items and 200 physicians, as in issue 11. Each size is run `--repeats` times as a
 separate `medalign report` process (wall time includes reading the file, every bootstrap at
 1,000 resamples and writing the report); peak memory is the child's maximum resident set. The
-baseline is the report before issue 11 (git commit BASELINE, run from a `git archive` copy) on
-the 10k file only: it did not finish 100k in 16 minutes. A plot of time against size is
+baseline is `medalign report` as it was before issue 11 (git commit BASELINE, run from a `git
+archive` copy of the project) on the 10k file only: the issue found it did not finish 100k in 16
+minutes. A plot of time against size is
 written next to the results.
 
     .venv/bin/python bench/report_scale.py --results bench/RESULTS.md
@@ -86,9 +87,9 @@ _MEASURE = ("import resource, subprocess, sys, time; t = time.perf_counter(); r 
             "sys.exit(r.returncode)")
 
 
-def timed(command: list[str], env: dict | None = None) -> tuple[float, float]:
+def timed(command: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, float]:
     """Wall seconds and peak resident memory (GiB) of one child process."""
-    done = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, env=env)
+    done = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, env=env, cwd=cwd)
     if done.returncode:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
     seconds, peak_kib = done.stderr.strip().splitlines()[-1].split()
@@ -96,10 +97,10 @@ def timed(command: list[str], env: dict | None = None) -> tuple[float, float]:
 
 
 def baseline_tree(workdir: Path) -> Path:
+    """The whole project as it was at BASELINE, to run its own `medalign report` from."""
     tree = workdir / "baseline"
     tree.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE, "evaluation", "data"], capture_output=True,
-                             check=True).stdout
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE], capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
     return tree
 
@@ -119,13 +120,7 @@ write_report(summary, table, sys.argv[2]); marks.append(clock())
 print(" ".join(f"{b[0] - a[0]:.2f}/{b[1] - a[1]:.2f}" for a, b in zip(marks, marks[1:])))
 """
 
-BASELINE_SCRIPT = """
-import sys
-from evaluation.judgments import load_judgments
-from evaluation.report import build_summary, write_report
-rows = load_judgments(sys.argv[1])
-write_report(build_summary(rows, bootstrap_rounds=1000), rows, sys.argv[2])
-"""
+BASELINE_SCRIPT = "import sys; from app.cli import main; sys.argv[0] = 'medalign'; main()"  # its `medalign`
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -180,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
                 tree = baseline_tree(work)
                 env = {**os.environ, "PYTHONPATH": str(tree)}
                 row["baseline_s"], row["baseline_peak_gib"] = timed(
-                    [sys.executable, "-c", BASELINE_SCRIPT, str(export), str(work / "out_baseline")], env=env)
+                    [sys.executable, "-c", BASELINE_SCRIPT, "report", "--judgments", str(export), "--out",
+                     str(work / "out_baseline")], env=env, cwd=tree)  # cwd: its own packages, not ours
             rows.append(row)
             print(row, flush=True)
     plot(rows, args.plot)

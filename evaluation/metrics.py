@@ -18,12 +18,14 @@ class Metric:
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric("win_rate", "judgments preferring the system / all judgments (published definition)", True, "judgments"),
+        Metric("win_rate", "judgments preferring the system / all judgments (the paper's definition; its published "
+               "0.63 is a share of decisive votes)", True, "judgments"),
         Metric("win_rate_ties_half", "(wins + ties/2) / all judgments; both bad counts as a tie", True, "judgments"),
         Metric("win_rate_decisive", "wins / (wins + losses): ties and both bad excluded", True, "judgments"),
         Metric("hq", "Helpfulness Quotient: share of answers that are not evasive (automatic detector)", True,
                "generations"),
-        Metric("hq_physicians", "Helpfulness Quotient from physicians' evasive flags", True, "judgments"),
+        Metric("hq_physicians", "Helpfulness Quotient from physicians' evasive flags, per answer (1 - mean flag rate)",
+               True, "judgments"),
         Metric("reward_margin", "DPO reward margin (chosen minus rejected reward) at the end of training", True, "run"),
         Metric("position_bias", "share of decisive judgments won by the left answer (0.5 = none)", False, "judgments"),
         Metric("krippendorff_alpha", "inter-rater agreement on multi-rated items", True, "judgments"),

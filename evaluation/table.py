@@ -26,6 +26,7 @@ WORD_PATTERN = r"[^ \t\n\r\f\v]+"  # a word: a run of non-whitespace (same rule 
 _TEXT_COLUMNS = ("item_id", "rater", "system_a", "system_b", "choice", "preferred_system", "gold_better",
                  "answer_a", "answer_b", "updated_at")
 _BOOL_COLUMNS = ("is_gold", "evasive_a", "evasive_b", "rater_simulated")
+_USED_COLUMNS = set(_TEXT_COLUMNS) | set(_BOOL_COLUMNS)
 
 
 class _Invalid(Exception):
@@ -175,7 +176,12 @@ def _read_arrow(path: Path) -> pa.Table:
     if path.suffix.lower() == ".csv":
         from pyarrow import csv
 
-        convert = csv.ConvertOptions(column_types={c: pa.string() for c in _TEXT_COLUMNS}, strings_can_be_null=False)
+        # only the columns the statistics use: question, context and reference texts can dwarf the rest, and
+        # judgments.csv is the file itself, copied
+        with path.open("rb") as handle:
+            header = next(csv.open_csv(handle).__iter__()).schema.names if path.stat().st_size else []
+        convert = csv.ConvertOptions(column_types={c: pa.string() for c in _TEXT_COLUMNS}, strings_can_be_null=False,
+                                     include_columns=[c for c in header if c in _USED_COLUMNS])
         return csv.read_csv(path, convert_options=convert)
     from pyarrow import json
 
