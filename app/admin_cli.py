@@ -57,8 +57,10 @@ def study_create(
     name: Annotated[str, typer.Option("--name", help="Unique study name (physicians see it: it must not name a system).")],
     answers: Annotated[Path, typer.Option("--answers", help="JSONL: id, question, context?, reference?, outputs{system: text}.")],
     systems: Annotated[str, typer.Option("--systems", help="Systems to judge, e.g. sft,dpo or base,sft,dpo.")] = "sft,dpo",
-    kind: Annotated[StudyKind, typer.Option("--kind", help="pairwise: answers side by side; rating: one answer on a rubric.")] = StudyKind.pairwise,
-    pairs: Annotated[str | None, typer.Option("--pairs", help="Pairwise: which system pairs, e.g. sft:dpo,base:dpo (default: every pair).")] = None,
+    kind: Annotated[StudyKind, typer.Option(
+        "--kind", help="pairwise: answers side by side; rating: one answer on a rubric.")] = StudyKind.pairwise,
+    pairs: Annotated[str | None, typer.Option(
+        "--pairs", help="Pairwise: which system pairs, e.g. sft:dpo,base:dpo (default: every pair).")] = None,
     rubric: Annotated[Path | None, typer.Option("--rubric", help="Rating: the rubric YAML (see configs/rubrics/).")] = None,
     overlap: Annotated[int, typer.Option("--overlap", help="Physicians per comparison (pairwise) or per answer (rating).")] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Seed of each physician's order and sides.")] = 0,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import secrets
 import socket
 import sys
 import threading
@@ -24,7 +23,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from app.demo_studies import DEMO_STUDIES, READABLE_STUDY, RATING_STUDY, TINY_STUDY  # noqa: F401 (re-exported)
+from app.demo_studies import DEMO_STUDIES, RATING_STUDY, READABLE_STUDY, TINY_STUDY  # noqa: F401 (re-exported)
 
 
 class DemoError(RuntimeError):

@@ -54,9 +54,8 @@ def test_concurrent_judging_on_postgres(pg_engine, tmp_path):
 
 def test_three_systems_and_ratings_on_postgres(pg_engine, tmp_path):
     """Both kinds of study under concurrency, on the migrated PostgreSQL schema."""
-    from tests.app.test_study_kinds import RUBRIC, SYSTEMS, write_items
-
     from evaluation.rubric import load_rubric
+    from tests.app.test_study_kinds import RUBRIC, SYSTEMS, write_items
 
     (tmp_path / "rubric.yaml").write_text(RUBRIC)
     items = read_study_items(write_items(tmp_path / "three.jsonl", 6), SYSTEMS)
