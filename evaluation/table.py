@@ -174,15 +174,17 @@ def from_rows(rows: list[dict]) -> JudgmentTable:
 
 def _read_arrow(path: Path) -> pa.Table:
     if path.suffix.lower() == ".csv":
+        import csv as csv_module
+
         from pyarrow import csv
 
-        # only the columns the statistics use: question, context and reference texts can dwarf the rest, and
-        # judgments.csv is the file itself, copied
-        with path.open("rb") as handle:
-            header = next(csv.open_csv(handle).__iter__()).schema.names if path.stat().st_size else []
-        convert = csv.ConvertOptions(column_types={c: pa.string() for c in _TEXT_COLUMNS}, strings_can_be_null=False,
-                                     include_columns=[c for c in header if c in _USED_COLUMNS])
-        return csv.read_csv(path, convert_options=convert)
+        # only the columns the statistics use (question, context and reference texts can dwarf the rest;
+        # judgments.csv is the file itself, copied), read block by block: half the peak memory of read_csv
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            header = next(csv_module.reader([handle.readline()]), [])
+        convert = csv.ConvertOptions(column_types={c: pa.string() for c in _TEXT_COLUMNS if c in header},
+                                     strings_can_be_null=False, include_columns=[c for c in header if c in _USED_COLUMNS])
+        return pa.Table.from_batches(list(csv.open_csv(path, convert_options=convert)))
     from pyarrow import json
 
     return json.read_json(path)
@@ -197,9 +199,14 @@ def read_judgments(path: Path) -> JudgmentTable:
         raise DataError("expected a .csv or .jsonl judgment export", file=str(path))
     try:
         table = from_arrow(_read_arrow(path))
-    except (_Invalid, pa.ArrowException, OSError, UnicodeDecodeError):
-        return from_rows(load_judgments(path))  # raises the exact DataError; accepts what the contract accepts
+    except (_Invalid, pa.ArrowException, OSError, UnicodeDecodeError, ValueError):
+        rows = load_judgments(path)  # raises the exact DataError; accepts what the contract accepts
+        if not rows:
+            raise DataError("the file holds no judgments", file=str(path)) from None
+        return from_rows(rows)
     if table.raw.num_rows == 0:
         raise DataError("the file holds no judgments", file=str(path))
     table.source = path
+    if path.suffix.lower() == ".csv":  # judgments.csv will be this file, copied: the answer texts can go now
+        table.raw = table.raw.drop_columns([c for c in ("answer_a", "answer_b") if c in table.raw.column_names])
     return table

@@ -59,3 +59,13 @@ def test_columnar_reader_names_the_bad_line(tmp_path, field, value, message):
     with pytest.raises(DataError) as caught:
         read_judgments(write_csv(tmp_path / "bad.csv", rows))
     assert "bad.csv:5" in str(caught.value) and message in str(caught.value)
+
+
+def test_columnar_reader_on_empty_and_header_only_files(tmp_path):
+    from evaluation.table import read_judgments
+
+    for name, text in (("empty.csv", ""), ("header.csv", ",".join(PAIRWISE_COLUMNS) + "\n"), ("blank.jsonl", "\n")):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(DataError) as caught:
+            read_judgments(tmp_path / name)
+        assert name in str(caught.value)
