@@ -25,7 +25,7 @@ class Screen:
     total: int = 0
     question: str = ""
     context: str = ""
-    answer_a: str = ""
+    answer_a: str = ""  # the one answer of a rating study
     answer_b: str = ""  # "" in a rating study
     token: str = ""
     guidelines: str = ""

@@ -62,6 +62,7 @@ class UI:
         }
 
 
+@storage_errors
 def on_load(request: gr.Request, *, ctx: Context) -> dict:
     """Who is logged in; the study list (opened straight away when there is only one);
     researchers land on their own tab, with nothing to pick under Judge."""
