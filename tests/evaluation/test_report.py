@@ -174,3 +174,29 @@ def test_three_systems_win_rate_uses_only_target_comparisons():
 
     text = render_markdown(strict(summary))
     assert "## Several systems" in text and "Win matrix" in text and "| dpo vs sft | 14 |" in text
+
+
+def test_report_from_a_study_in_the_database(tmp_path, monkeypatch):
+    from app import storage
+    from app.db import open_database
+    from tests.app.conftest import write_answers
+
+    monkeypatch.setenv("MEDALIGN_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("PW", "long-enough-pw")
+    answers = write_answers(tmp_path / "a.jsonl", 6)
+    assert runner.invoke(app, ["study", "create", "--name", "pilot", "--answers", str(answers), "--overlap", "2"]).exit_code == 0
+    for name in ("d1", "d2"):
+        assert runner.invoke(app, ["users", "add", name, "--role", "physician", "--password-env", "PW"]).exit_code == 0
+    with storage.transaction(open_database()) as session:
+        study = storage.get_study(session, "pilot")
+        for name in ("d1", "d2"):
+            user = storage.get_user(session, name)
+            while (assignment := storage.next_assignment(session, study, user)) is not None:
+                storage.submit_judgment(session, user, assignment.id, choice="b" if assignment.id % 3 else "tie")
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["report", "--study", "pilot", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text(), parse_constant=reject_constant)
+    assert summary["counts"]["judgments"] == 12 and summary["counts"]["raters"] == 2
+    assert summary["win_rate"]["headline"]["method"] == "bootstrap_item"  # two physicians: items only, said in words
+    assert "cannot account for variation between physicians" in (out / "report.md").read_text()
