@@ -17,6 +17,7 @@ from typing import Any
 
 import gradio as gr
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from app import storage
 from app.models import Role, User
@@ -69,6 +70,9 @@ def storage_errors(fn: Callable) -> Callable:
                            "use 'Revise my last judgment' to change it.") from None
         except (AccessDenied, StorageError) as exc:
             raise gr.Error(str(exc)) from None
+        except OperationalError:  # e.g. SQLite locked by another writer past the busy timeout
+            raise gr.Error("Not saved: the database is busy right now. Nothing was lost; "
+                           "please press Submit again in a moment.") from None
 
     return handler
 
