@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from data.records import DataError
 
+MAX_CRITERIA = 16  # criteria one screen shows (one radio group each)
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -127,7 +128,7 @@ class FreeText(_Strict):
 class Rubric(_Strict):
     name: str
     description: str = ""
-    criteria: list[Criterion] = Field(min_length=1)
+    criteria: list[Criterion] = Field(min_length=1, max_length=MAX_CRITERIA)
     free_text: FreeText | None = None
 
     @field_validator("criteria")

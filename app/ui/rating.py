@@ -16,9 +16,7 @@ from app.models import Study
 from app.ui.common import Context, storage_errors
 from app.ui.screen import Screen, judge
 from evaluation.contract import StudyKind
-from evaluation.rubric import Criterion
-
-MAX_CRITERIA = 16  # radio groups on the page; a rubric with more is refused when opened
+from evaluation.rubric import MAX_CRITERIA, Criterion
 
 
 @dataclass
@@ -37,9 +35,6 @@ class RatingPanel:
     def updates(self, screen: Screen) -> dict:
         shown = screen.judging and screen.kind is StudyKind.rating
         rubric = screen.rubric if shown else None
-        if rubric is not None and len(rubric.criteria) > MAX_CRITERIA:
-            raise storage.StorageError(f"this screen shows at most {MAX_CRITERIA} criteria; "
-                                       f"the rubric {rubric.name!r} has {len(rubric.criteria)}")
         previous = (screen.previous or {}).get("ratings") or {}
         out = {self.panel: gr.update(visible=shown), self.answer: screen.answer_a if shown else "",
                self.rubric_help: rubric.description if rubric else ""}
