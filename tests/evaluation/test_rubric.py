@@ -123,7 +123,7 @@ def test_yes_and_no_are_text_but_true_and_false_stay_booleans(tmp_path):
 def test_more_criteria_than_one_screen_shows_is_refused(tmp_path):
     from evaluation.rubric import MAX_CRITERIA
 
-    criteria = "".join(f"  - {{id: c{i}, question: "Q{i}", scale: {{type: binary}}}}\n" for i in range(MAX_CRITERIA + 1))
+    criteria = "".join(f"  - {{id: c{i}, question: 'Q{i}', scale: {{type: binary}}}}\n" for i in range(MAX_CRITERIA + 1))
     path = tmp_path / "long.yaml"
     path.write_text(f"name: long\ncriteria:\n{criteria}")
     with pytest.raises(DataError, match="long.yaml: field 'criteria'"):
