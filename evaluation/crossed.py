@@ -240,5 +240,8 @@ def interval_set(raters, items, columns: np.ndarray, ratios: dict[str, tuple], *
                     "method": chosen, "assumes": ASSUMES[chosen], "physicians": present_raters, "items": present_items}
         if chosen != "two_way_robust":
             headline["note"] = few_raters_note(present_raters)
+        if present_items < MIN_RATERS:  # too few items to estimate their variation either
+            headline["note"] = (headline.get("note", "") + f" Only {present_items} item(s): the interval cannot account "
+                                f"for variation between items either.").strip()
         out[stat] = {"estimate": estimate, "headline": headline, "methods": methods}
     return out

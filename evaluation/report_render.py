@@ -157,7 +157,7 @@ def _helpfulness(summary: dict) -> list[str]:
         lines.append("")
     if summary.get("hq"):
         lines += ["Automatic detector on the generation file:", "",
-                  "| System | HQ | 95% Wilson | Evasive / total | Reasons |", "|---|---|---|---|---|"]
+                  "| System | HQ | 95% Wilson (answers independent) | Evasive / total | Reasons |", "|---|---|---|---|---|"]
         for h in summary["hq"]:
             reasons = ", ".join(f"{_fmt(k)} {v}" for k, v in sorted(h["reasons"].items()))
             lines.append(f"| {_fmt(h['system'])} | {h['hq']:.3f} | {_ci(h)} | {h['n_evasive']} / {h['n_total']} | {reasons} |")
@@ -181,7 +181,8 @@ def _agreement(ag: dict) -> list[str]:
         return lines + [_fmt(ag.get("note")), ""]
     for key, label in (("fleiss_kappa", "Fleiss' kappa"), ("randolph_kappa", "Randolph's kappa (4 categories)"),
                        ("krippendorff_alpha", "Krippendorff's alpha (nominal)")):
-        lines.append(f"- {label}: {_fmt(ag[key]['value'])} (95% bootstrap over items {_ci(ag[key])})")
+        lines.append(f"- {label}: {_fmt(ag[key]['value'])} (95% bootstrap over items, physicians fixed: "
+                     f"{_ci(ag[key])})")
     lines.append(f"- each physician's final judgment per comparison; {ag['units']} comparisons of {ag['items']} items "
                  f"judged by several physicians ({ag['units_fixed_raters']} with {ag['raters_per_unit']} for the "
                  f"kappas); categories: {', '.join(ag['categories'])}")
