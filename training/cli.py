@@ -21,6 +21,8 @@ train_app = typer.Typer(help="Training stages: tiny-model, sft, pairs, dpo, feed
 CONFIG = Annotated[Path, typer.Option("--config", help="YAML recipe (configs/...).")]
 SET = Annotated[list[str] | None, typer.Option("--set", help="Override a recipe key: section.key=value (repeatable).")]
 RESUME = Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in OUTPUT_DIR/checkpoints.")]
+TASK = Annotated[str | None, typer.Option("--task", help="Task name (`medalign tasks list`) or a task .yaml path: its "
+                                          "template, targets and pairs; fills {task} in the recipe's paths.")]
 
 
 def fail(message: str) -> typer.Exit:
@@ -32,6 +34,26 @@ def recipe_or_exit(path: Path, overrides: list[str] | None, stage: str):
     try:
         return load_recipe(path, overrides or [], stage=stage)
     except RecipeError as exc:
+        raise fail(str(exc)) from exc
+
+
+def task_or_exit(name: str | None):
+    from training.task_data import load_stage_task
+
+    try:
+        return load_stage_task(name) if name is not None else None
+    except DataError as exc:
+        raise fail(str(exc)) from exc
+
+
+def task_recipe_or_exit(path: Path, overrides: list[str] | None, stage: str, task_name: str | None):
+    """The recipe with `{task}` in its paths filled in, and the task (None without --task)."""
+    from training.task_data import resolve_recipe_paths
+
+    task = task_or_exit(task_name)
+    try:
+        return resolve_recipe_paths(recipe_or_exit(path, overrides, stage), task, source=str(path)), task
+    except DataError as exc:
         raise fail(str(exc)) from exc
 
 
@@ -54,14 +76,14 @@ def tiny_model(
 
 
 @train_app.command("sft")
-def sft(config: CONFIG, overrides: SET = None, resume: RESUME = False) -> None:
+def sft(config: CONFIG, overrides: SET = None, resume: RESUME = False, task: TASK = None) -> None:
     """Supervised fine-tuning with LoRA; saves the adapter, the merged model and run.json."""
     from training.distributed import is_main_process
     from training.sft import run_sft
 
-    recipe = recipe_or_exit(config, overrides, "sft")
+    recipe, spec = task_recipe_or_exit(config, overrides, "sft", task)
     try:
-        record = run_sft(recipe, resume=resume)
+        record = run_sft(recipe, resume=resume, task=spec)
     except (DataError, ResumeError, LaunchError, FileNotFoundError) as exc:  # a message, not a traceback
         raise fail(str(exc)) from exc
     if is_main_process():
@@ -75,17 +97,22 @@ def pairs(
     out: Annotated[Path, typer.Option("--out")],
     batch_size: int = 8,
     max_new_tokens: int = 128,
+    task: TASK = None,
+    seed: Annotated[int, typer.Option(help="Label/option tasks: seed of the random wrong answers.")] = 0,
 ) -> None:
-    """DPO pairs: chosen = gold answer, rejected = the SFT model's answer."""
+    """DPO pairs: chosen = gold answer, rejected = the SFT model's answer (for a label or option task,
+    its wrong answer, or a random wrong one where it was right)."""
     from training.distributed import single_process_only
     from training.generate import GenerationSettings
     from training.pairs import make_pairs
 
+    spec = task_or_exit(task)
     try:
         single_process_only("pairs")
-    except LaunchError as exc:
+        counts = make_pairs(model, data, out, GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens),
+                            task=spec, seed=seed)
+    except (LaunchError, DataError, FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from exc
-    counts = make_pairs(model, data, out, GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens))
     err.print(f"pairs: {json.dumps(counts)}")
 
 
@@ -95,14 +122,15 @@ def dpo(
     pairs_dir: Annotated[Path | None, typer.Option("--pairs", help="Pairs folder (overrides pairs_dir).")] = None,
     overrides: SET = None,
     resume: RESUME = False,
+    task: TASK = None,
 ) -> None:
     """DPO with a new LoRA on the merged SFT model; 4-bit on CUDA (fp32 LoRA), unquantized on CPU."""
     from training.distributed import is_main_process
     from training.dpo import run_dpo
 
-    recipe = recipe_or_exit(config, overrides, "dpo")
+    recipe, spec = task_recipe_or_exit(config, overrides, "dpo", task)
     try:
-        record = run_dpo(recipe, pairs_dir=pairs_dir, resume=resume)
+        record = run_dpo(recipe, pairs_dir=pairs_dir, resume=resume, task=spec)
     except (DataError, ResumeError, LaunchError, FileNotFoundError) as exc:
         raise fail(str(exc)) from exc
     if is_main_process():
@@ -126,12 +154,14 @@ def generate_command(
              "then physicians compare alignment, not quantization.")] = "auto",
     engine: Annotated[str, typer.Option(help="transformers, or vllm (optional extra, CUDA GPUs).")] = "transformers",
     limit: Annotated[int | None, typer.Option(help="Only the first N examples.")] = None,
+    task: TASK = None,
 ) -> None:
     """Batched generation (left padding, greedy by default); resumable; merges systems; records precision."""
     from training.distributed import single_process_only
     from training.generate import ENGINES, PRECISIONS, GenerationSettings, generate_file
     from training.vllm_engine import EngineUnavailable
 
+    spec = task_or_exit(task)
     try:
         single_process_only("generate")
     except LaunchError as exc:
@@ -141,7 +171,7 @@ def generate_command(
     settings = GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens, do_sample=sample,
                                   temperature=temperature, top_p=top_p, seed=seed, precision=precision, engine=engine)
     try:
-        stats = generate_file(model, data, system, out, settings, limit=limit)
+        stats = generate_file(model, data, system, out, settings, limit=limit, task=spec)
     except (EngineUnavailable, DataError, FileNotFoundError) as exc:
         raise fail(str(exc)) from exc
     err.print(f"{system}: generated {stats['generated']}, skipped {stats['skipped_existing']} already done -> {out}")

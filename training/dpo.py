@@ -115,14 +115,23 @@ def build_dpo_trainer(model, tokenizer, recipe: DPORecipe, train_rows: list[dict
     return trainer
 
 
-def run_dpo(recipe: DPORecipe, *, pairs_dir: Path | None = None, resume: bool = False, callbacks: list = ()) -> dict:
-    """Train, save (adapter, merged model), record. Runs on every rank under `accelerate launch`."""
+def run_dpo(recipe: DPORecipe, *, pairs_dir: Path | None = None, resume: bool = False, callbacks: list = (),
+            task=None) -> dict:
+    """Train, save (adapter, merged model), record. Runs on every rank under `accelerate launch`.
+    With a task: pairs built for another task are refused; its name and version go in run.json."""
+    from training.task_data import check_pairs_task
+
     check_final_save_is_gathered()
     pairs_dir = Path(pairs_dir or recipe.pairs_dir)
     output_dir = Path(recipe.output_dir)
     config = recipe.model_dump()
     config["pairs_dir"] = str(pairs_dir)
+    note = None
+    if task is not None:
+        note = check_pairs_task(task, pairs_dir)
+        config["task"] = {"name": task.name, "version": task.version}
     record = RunRecord("dpo", output_dir, config, {"pairs": pairs_dir / "pairs.jsonl"})
+    record.notes += [note] if note else []
     precision = resolve_precision(recipe.training.precision)
     quantization = effective_quantization(recipe, record)
     tokenizer = load_tokenizer(recipe.model_name_or_path)

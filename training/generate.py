@@ -99,9 +99,12 @@ def load_engine(model_dir: str, settings: GenerationSettings):
 
 
 def generate_file(
-    model_dir: str, data_file: Path, system: str, out_file: Path, settings: GenerationSettings, *, limit: int | None = None
+    model_dir: str, data_file: Path, system: str, out_file: Path, settings: GenerationSettings, *, limit: int | None = None,
+    task=None,
 ) -> dict:
-    """Generate `system`'s answers for every example of a prepared JSONL; merge into out_file."""
+    """Generate `system`'s answers for every example of a prepared JSONL; merge into out_file.
+    With a task (data.tasks.Task): the examples must be the task's, prompts use its template, and
+    rows and `<out>.run.json` carry its name and version."""
     from tqdm.auto import tqdm
     from transformers import set_seed
 
@@ -111,6 +114,10 @@ def generate_file(
     started = time.time()
     precision = resolved_precision(settings)
     examples = read_examples(Path(data_file))[:limit]
+    if task is not None:
+        from training.task_data import task_examples
+
+        examples, _ = task_examples(task, examples, file=str(data_file))
     rows, order = merge_examples(read_generation_file(Path(out_file)), examples)
     todo = [e for e in examples if system not in rows[e["id"]]["outputs"]]
     if todo:
@@ -129,7 +136,7 @@ def generate_file(
     stats = {"generated": len(todo), "skipped_existing": len(examples) - len(todo), "total": len(examples)}
     if todo:
         record_generation(Path(out_file), system, model_dir, settings, precision,
-                          dict(stats, wall_time_s=round(time.time() - started, 2)))
+                          dict(stats, wall_time_s=round(time.time() - started, 2)), task=task)
     return stats
 
 
@@ -141,6 +148,8 @@ def merge_examples(existing: list[dict], examples: list[dict]) -> tuple[dict, li
         if example["id"] not in rows:
             rows[example["id"]] = {"id": example["id"], "question": example["question"], "context": example["context"],
                                    "reference": example["answer"], "outputs": {}}
+            if "task" in example:  # prepared for a task: which one, and which version of it
+                rows[example["id"]].update(task=example["task"], task_version=example.get("task_version"))
             order.append(example["id"])
     return rows, order
 
@@ -150,7 +159,7 @@ def generation_record_path(out_file: Path) -> Path:
 
 
 def record_generation(out_file: Path, system: str, model_dir: str, settings: GenerationSettings, precision: str,
-                      stats: dict) -> dict:
+                      stats: dict, *, task=None) -> dict:
     """Add this system to `<out>.run.json`; note (and print) when systems differ in precision or engine."""
     from training.runs import device_summary, git_commit, package_versions
 
@@ -158,7 +167,8 @@ def record_generation(out_file: Path, system: str, model_dir: str, settings: Gen
     record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"systems": {}}
     record["systems"][system] = {"model": str(model_dir), "precision": precision, "engine": settings.engine,
                                  "settings": asdict(settings), "stats": stats, "device": device_summary(),
-                                 "versions": package_versions(), "git_commit": git_commit()}
+                                 "versions": package_versions(), "git_commit": git_commit(),
+                                 "task": {"name": task.name, "version": task.version} if task is not None else None}
     shapes = {name: (s["precision"], s["engine"]) for name, s in record["systems"].items()}
     record["same_precision_and_engine"] = len(set(shapes.values())) == 1
     if not record["same_precision_and_engine"]:

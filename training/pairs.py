@@ -1,7 +1,9 @@
 """Stage 2: the DPO dataset. prompt, chosen = the gold answer, rejected = the SFT model's answer.
 
-Pairs whose SFT answer is empty or equal to the gold answer are dropped and counted. Saved as
-JSONL (prompt/chosen/rejected, loadable by TRL) and as a Hugging Face dataset.
+Free text: pairs whose SFT answer is empty or equal to the gold answer are dropped and counted.
+With a label or option task, the task's way instead (training/task_data.py: the SFT model's
+wrong answer, or a random wrong one where it was right). Saved as JSONL (prompt/chosen/rejected,
+loadable by TRL) and as a Hugging Face dataset.
 """
 
 from __future__ import annotations
@@ -44,12 +46,25 @@ def save_pairs(pairs: list[dict], out_dir: Path, counts: dict, *, source: dict) 
     (out_dir / "pairs.json").write_text(json.dumps({"counts": counts, "source": source}, indent=2) + "\n")
 
 
-def make_pairs(model_dir: str, data_file: Path, out_dir: Path, settings: GenerationSettings) -> dict:
-    """Generate the SFT model's answers on the training prompts, then pair them with the gold."""
+def make_pairs(model_dir: str, data_file: Path, out_dir: Path, settings: GenerationSettings, *, task=None,
+               seed: int = 0) -> dict:
+    """Generate the SFT model's answers on the training prompts (the task's template when a task is
+    given), then pair them with the gold answer the task's way."""
+    from training.task_data import parsed_predictions, task_examples, write_choice_pairs
+
     out_dir = Path(out_dir)
     generations = out_dir / "sft_generations.jsonl"
-    stats = generate_file(model_dir, data_file, "sft", generations, settings)
+    examples = read_examples(Path(data_file))
+    if task is not None:
+        examples, _ = task_examples(task, examples, file=str(data_file))  # checked before the model is loaded
+    stats = generate_file(model_dir, data_file, "sft", generations, settings, task=task)
     answers = {row["id"]: row["outputs"]["sft"] for row in read_generation_file(generations) if "sft" in row["outputs"]}
-    pairs, counts = build_pairs(read_examples(Path(data_file)), answers)
-    save_pairs(pairs, out_dir, counts, source={"model": model_dir, "data": str(data_file), "generation": stats})
+    source = {"model": model_dir, "data": str(data_file), "generation": stats}
+    if task is not None and task.output != "free-text":
+        return write_choice_pairs(task, examples, parsed_predictions(task, examples, answers), out_dir, seed=seed,
+                                  source=source)
+    pairs, counts = build_pairs(examples, answers)
+    if task is not None:
+        source.update(task=task.name, task_version=task.version)
+    save_pairs(pairs, out_dir, counts, source=source)
     return counts

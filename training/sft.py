@@ -27,16 +27,21 @@ console = Console(stderr=True)
 SFT_PANELS = [("loss", "eval_loss"), ("mean_token_accuracy", "eval_mean_token_accuracy")]
 
 
-def sft_rows(train_file: Path, tokenizer, max_length: int) -> tuple[list[dict], dict]:
-    """prompt/completion rows (TRL computes the loss on the completion only).
+def sft_rows(train_file: Path, tokenizer, max_length: int, task=None) -> tuple[list[dict], dict]:
+    """prompt/completion rows (TRL computes the loss on the completion only); with a task, the
+    task's template and SFT targets (training/task_data.py).
 
     Examples whose prompt alone fills max_length have no answer token left to learn from:
     they are dropped and counted; longer ones are truncated by TRL and counted.
     """
     from data.prepare import read_examples
+    from training.task_data import task_examples
 
+    examples, rerendered = read_examples(train_file), 0
+    if task is not None:
+        examples, rerendered = task_examples(task, examples, file=str(train_file))
     rows, dropped, truncated = [], [], 0
-    for example in read_examples(train_file):
+    for example in examples:
         prompt_tokens = len(tokenizer(example["prompt"])["input_ids"])
         total = prompt_tokens + len(tokenizer(example["answer"])["input_ids"]) + 1
         if prompt_tokens >= max_length:
@@ -45,20 +50,23 @@ def sft_rows(train_file: Path, tokenizer, max_length: int) -> tuple[list[dict], 
         truncated += total > max_length
         rows.append({"prompt": example["prompt"], "completion": example["answer"]})
     return rows, {"examples_read": len(rows) + len(dropped), "examples_used": len(rows),
-                  "dropped_prompt_too_long": len(dropped), "dropped_ids": dropped[:50], "truncated": truncated}
+                  "dropped_prompt_too_long": len(dropped), "dropped_ids": dropped[:50], "truncated": truncated,
+                  **({"prompts_rerendered_from_task_template": rerendered} if task is not None else {})}
 
 
-def run_sft(recipe: SFTRecipe, *, resume: bool = False, callbacks: list = ()) -> dict:
-    """Train, save (adapter, merged model), record. Runs on every rank under `accelerate launch`."""
+def run_sft(recipe: SFTRecipe, *, resume: bool = False, callbacks: list = (), task=None) -> dict:
+    """Train, save (adapter, merged model), record. Runs on every rank under `accelerate launch`.
+    With a task (data.tasks.Task): its template and SFT targets, its name and version in run.json."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     check_final_save_is_gathered()
     output_dir = Path(recipe.output_dir)
-    record = RunRecord("sft", output_dir, recipe.model_dump(), {"train_file": Path(recipe.train_file)})
+    config = recipe.model_dump() | ({"task": {"name": task.name, "version": task.version}} if task is not None else {})
+    record = RunRecord("sft", output_dir, config, {"train_file": Path(recipe.train_file)})
     precision = resolve_precision(recipe.training.precision)
     tokenizer = load_tokenizer(recipe.model_name_or_path)
-    rows, counts = sft_rows(Path(recipe.train_file), tokenizer, recipe.training.max_length)
+    rows, counts = sft_rows(Path(recipe.train_file), tokenizer, recipe.training.max_length, task)
     record.counts.update(counts)
     if not rows:
         raise DataError(f"no usable examples (none, or every prompt reaches max_length={recipe.training.max_length} tokens)",
