@@ -7,7 +7,17 @@ from typing import Annotated
 import typer
 
 from app.admin_cli import DB, study_judgments
-from training.feedback_cli import CRITERION, MARGIN, MERGE, MIN_AGREEMENT, MIN_GOLD, OUT, write_feedback_pairs
+from training.feedback_cli import (
+    CRITERION,
+    DEFAULT_TASK,
+    MARGIN,
+    MERGE,
+    MIN_AGREEMENT,
+    MIN_GOLD,
+    OUT,
+    TASK,
+    write_feedback_pairs,
+)
 
 
 def feedback_command(
@@ -18,9 +28,11 @@ def feedback_command(
     criterion: CRITERION = None,
     margin: MARGIN = 1.0,
     merge: MERGE = None,
+    task: TASK = DEFAULT_TASK,
     db: DB = None,
 ) -> None:
     """Physicians' judgments (pairwise votes or rubric ratings) -> new DPO pairs for the next round."""
     rows, _kind = study_judgments(study, db)
     write_feedback_pairs(rows, out, source={"study": study}, min_agreement=min_agreement,
-                         min_gold_accuracy=min_gold_accuracy, criterion=criterion, margin=margin, merge=merge)
+                         min_gold_accuracy=min_gold_accuracy, criterion=criterion, margin=margin, merge=merge,
+                         task=task)

@@ -3,7 +3,8 @@
 Pure functions over the judgment export rows (evaluation.contract), so the app, the command
 line and the retraining loop share them. Pairwise: a clear majority of decisive votes per item
 and system pair; ties and "both bad" never make a pair. Ratings: per item, an answer rated
-higher than another by at least a margin on a named criterion.
+higher than another by at least a margin on a named criterion. Prompts are rendered with the
+study's task's template (default pubmedqa-longform, the task of today's physician studies).
 """
 
 from __future__ import annotations
@@ -11,8 +12,20 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from data.prompts import PUBMEDQA_TEMPLATE, render_prompt
+from data.tasks import Task, load_task, render_prompt
 from evaluation.contract import StudyKind, kind_of_columns
+
+DEFAULT_TASK = "pubmedqa-longform"
+
+
+def feedback_task(task: Task | None) -> Task:
+    """The task whose template the pairs' prompts use. Option tasks are refused: a judgment export
+    does not carry an item's options, so their prompts could not be rebuilt."""
+    task = task if task is not None else load_task(DEFAULT_TASK)
+    if task.output == "option":
+        raise ValueError(f"task {task.name!r} shows options that judgment exports do not carry: "
+                         "feedback pairs need a free-text or label task")
+    return task
 
 
 def _truthy(value) -> bool:
@@ -40,7 +53,7 @@ def pairs_from_judgments(
     *,
     min_agreement: float = 0.5,
     min_gold_accuracy: float | None = None,
-    template: str = PUBMEDQA_TEMPLATE,
+    task: Task | None = None,
 ) -> FeedbackResult:
     """One pair per item and system pair with a clear majority among decisive votes.
 
@@ -48,6 +61,7 @@ def pairs_from_judgments(
     a strict majority (a 1-1 split never makes a pair). Raters whose gold accuracy is below
     min_gold_accuracy are left out entirely; gold items themselves never become pairs.
     """
+    task = feedback_task(task)
     accuracy = gold_accuracy(rows)
     excluded = sorted(r for r, acc in accuracy.items() if min_gold_accuracy is not None and acc < min_gold_accuracy)
     by_comparison: dict[tuple[str, frozenset], list[dict]] = defaultdict(list)
@@ -74,26 +88,27 @@ def pairs_from_judgments(
         first = judgments[0]
         answers = {first["system_a"]: first["answer_a"], first["system_b"]: first["answer_b"]}
         loser = first["system_b"] if winner == first["system_a"] else first["system_a"]
-        pairs.append(_pair(first, template, answers[winner], answers[loser], winner, loser,
+        pairs.append(_pair(first, task, answers[winner], answers[loser], winner, loser,
                            votes=dict(votes), agreement=round(agreement, 4)))
     counts["pairs"] = len(pairs)
     return FeedbackResult(pairs=pairs, counts=dict(counts), excluded_raters=excluded)
 
 
-def _pair(row: dict, template: str, chosen: str, rejected: str, chosen_system: str, rejected_system: str,
+def _pair(row: dict, task: Task, chosen: str, rejected: str, chosen_system: str, rejected_system: str,
           **evidence) -> dict:
     return {
         "id": row["item_id"],
-        "prompt": render_prompt(template, question=row["question"], context=row["context"]),
+        "prompt": render_prompt(task, question=row["question"], context=row["context"], options=None),
         "chosen": chosen, "rejected": rejected, "chosen_system": chosen_system, "rejected_system": rejected_system,
         **evidence, "source": "physician-feedback",
     }
 
 
 def pairs_from_ratings(rows: list[dict], *, criterion: str, margin: float = 1.0,
-                       template: str = PUBMEDQA_TEMPLATE) -> FeedbackResult:
+                       task: Task | None = None) -> FeedbackResult:
     """Per item, every two systems whose mean rating on `criterion` differs by at least `margin`
     make a pair (higher chosen). Criteria where lower is better are the caller's to invert."""
+    task = feedback_task(task)
     scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     first_row: dict[tuple[str, str], dict] = {}
     for row in rows:
@@ -115,7 +130,7 @@ def pairs_from_ratings(rows: list[dict], *, criterion: str, margin: float = 1.0,
             for worse in ranked[i + 1:]:
                 if means[better] - means[worse] >= margin:
                     high, low = first_row[item_id, better], first_row[item_id, worse]
-                    pairs.append(_pair(high, template, high["answer"], low["answer"], better, worse,
+                    pairs.append(_pair(high, task, high["answer"], low["answer"], better, worse,
                                        criterion=criterion, means={better: means[better], worse: means[worse]}))
                     made += 1
         if not made:
@@ -130,7 +145,7 @@ def feedback_pairs(rows: list[dict], *, criterion: str | None = None, margin: fl
         if not criterion:
             raise ValueError("a rating study makes pairs on one criterion: name it (--criterion)")
         return pairs_from_ratings(rows, criterion=criterion, margin=margin,
-                                  **{k: v for k, v in pairwise.items() if k == "template"})
+                                  **{k: v for k, v in pairwise.items() if k == "task"})
     return pairs_from_judgments(rows, **pairwise)
 
 
