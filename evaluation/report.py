@@ -56,7 +56,7 @@ def _pair_mask(table: JudgmentTable, x: str, y: str) -> np.ndarray:
 
 
 def published_comparison(table: JudgmentTable, target: str, decisive_interval: dict, *, rounds: int = 1000,
-                         seed: int = 0) -> dict:
+                         seed: int = 0, pairwise: list[dict] | None = None) -> dict:
     """Like with like: the paper's 0.63 / 0.37 are shares of decisive votes (they sum to 1), so they
     are set beside the measured decisive-vote rate, with the tie and both-bad shares apart."""
     other = "sft" if target == "dpo" and "sft" in table.systems else None
@@ -71,11 +71,12 @@ def published_comparison(table: JudgmentTable, target: str, decisive_interval: d
            "both_bad_share": float(np.mean(table.choice[mask] == BOTH_BAD)) if n else None,
            "note": "published rates are shares of decisive votes (0.63 + 0.37 = 1); the measured rate beside them "
                    "is the decisive-vote rate, and ties and both-bad are shown apart"}
-    if other:
-        entry = winrate.win_rate_table(table, target, mask, rounds=rounds, seed=seed)["intervals"]["decisive"]["headline"]
-        out["interval"] = {k: entry[k] for k in ("ci_low", "ci_high", "method")}
-    else:
-        out["interval"] = {k: decisive_interval["headline"][k] for k in ("ci_low", "ci_high", "method")}
+    entry = decisive_interval["headline"]  # two systems: the pair is all of the target's comparisons
+    if other and len(table.systems) > 2:
+        known = {tuple(p["systems"]): p["decisive_headline"] for p in pairwise or []}
+        entry = known.get((target, other)) or winrate.win_rate_table(
+            table, target, mask, rounds=rounds, seed=seed)["intervals"]["decisive"]["headline"]
+    out["interval"] = {k: entry[k] for k in ("ci_low", "ci_high", "method")}
     return out
 
 
@@ -99,8 +100,8 @@ def _judgment_sections(table: JudgmentTable, target: str, *, gold_threshold: flo
     summary["win_rate"] = wr
     summary["per_rater"] = winrate.per_rater_table(table, target)
     summary["gold_filter"] = _gold_filter(table, target, summary["per_rater"], gold_threshold, rounds, seed)
-    summary["published_comparison"] = published_comparison(table, target, wr["intervals"]["decisive"], rounds=rounds,
-                                                          seed=seed)
+    if len(table.systems) > 2:
+        summary["pairwise"] = _pairwise(table, rounds, seed)
     summary["hq_physicians"] = helpfulness.hq_physicians_table(table, rounds=rounds, seed=seed)
     summary["detector_vs_physicians"] = helpfulness.detector_vs_physicians_table(table)
     summary["agreement"] = agreement_mod.agreement_table(table, rounds=rounds, seed=seed)
@@ -110,8 +111,9 @@ def _judgment_sections(table: JudgmentTable, target: str, *, gold_threshold: flo
     if rate is not None and 0 < rate < 1 and rate != 0.5:
         summary["power"] = {**power.sample_size(rate), "decisive_now": wr["wins"] + wr["losses"],
                             "note": "judgments needed to detect the observed decisive rate; no post hoc power is given"}
+    summary["published_comparison"] = published_comparison(table, target, wr["intervals"]["decisive"], rounds=rounds,
+                                                          seed=seed, pairwise=summary.get("pairwise"))
     if len(table.systems) > 2:
-        summary["pairwise"] = _pairwise(table, rounds, seed)
         summary["bradley_terry"] = bradley_terry.bradley_terry_table(table, rounds=rounds, seed=seed)
     return summary
 

@@ -169,6 +169,11 @@ def test_three_systems_win_rate_uses_only_target_comparisons():
     pairs = {tuple(p["systems"]): p for p in summary["pairwise"]}
     assert set(pairs) == {("base", "dpo"), ("base", "sft"), ("dpo", "sft")}
     assert pairs[("dpo", "sft")]["n"] == 14 and pairs[("dpo", "sft")]["rate"] == pytest.approx(8 / 14)
+    # like with like: the paper's 0.63 compared sft and dpo directly, so only that comparison's decisive votes count
+    published = summary["published_comparison"]
+    assert published["against"] == "sft" and published["decisive_rate"] == pytest.approx(8 / 12)
+    assert published["tie_share"] == pytest.approx(2 / 14) and published["both_bad_share"] == 0
+    assert published["interval"]["ci_low"] == pairs[("dpo", "sft")]["decisive_headline"]["ci_low"]
     from evaluation.report import strict
     from evaluation.report_render import render_markdown
 
