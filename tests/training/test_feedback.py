@@ -63,3 +63,45 @@ def test_three_systems_make_one_pair_per_item_and_system_pair():
         ("dpo", "base"), ("sft", "base"), ("sft", "dpo")]
     assert all(p["chosen"].startswith(p["chosen_system"]) and p["rejected"].startswith(p["rejected_system"]) for p in pairs)
     assert next(p for p in pairs if p["chosen_system"] == "dpo")["votes"] == {"dpo": 2}
+
+
+def test_prompts_use_the_study_task_template():
+    """Default pubmedqa-longform; a MeQSum study's pairs get the MeQSum template; option tasks are refused."""
+    import pytest
+
+    from data.tasks import load_task
+    from training.feedback import feedback_pairs
+
+    rows = [row("1", "a", "dpo"), row("1", "b", "dpo")]
+    default = pairs_from_judgments(rows).pairs[0]["prompt"]
+    assert default == load_task("pubmedqa-longform").prompt_template.format(context="C 1.", question="Q 1?")
+    meqsum = load_task("meqsum")
+    prompt = pairs_from_judgments(rows, task=meqsum).pairs[0]["prompt"]
+    assert prompt == meqsum.prompt_template.format(question="Q 1?") and "### Context" not in prompt
+    ratings = [{"item_id": "1", "system": s, "criterion": "quality", "scale": "likert-5", "value": v, "answer": f"{s} answer",
+                "question": "Q 1?", "context": ""} for s, v in (("sft", 2), ("dpo", 5))]
+    assert feedback_pairs(ratings, criterion="quality", task=meqsum).pairs[0]["prompt"] == prompt
+    with pytest.raises(ValueError, match="options"):
+        pairs_from_judgments(rows, task=load_task("medqa"))
+
+
+def test_feedback_cli_records_the_task_and_refuses_another_tasks_pairs(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from training.__main__ import app
+
+    export = tmp_path / "judgments.jsonl"
+    export.write_text("".join(json.dumps(dict(row("1", r, "dpo"), study="s", unit_id=1, physician_seconds=3.0,
+                                              created_at="2026-11-22T00:00:00", rationale="", rater_simulated=False))
+                              + "\n" for r in ("a", "b")))
+    runner = CliRunner()
+    result = runner.invoke(app, ["feedback", "--judgments", str(export), "--out", str(tmp_path / "p"), "--task", "meqsum"])
+    assert result.exit_code == 0, result.output
+    source = json.loads((tmp_path / "p" / "pairs.json").read_text())["source"]
+    assert (source["task"], source["task_version"]) == ("meqsum", 1)
+    result = runner.invoke(app, ["feedback", "--judgments", str(export), "--out", str(tmp_path / "q"),
+                                 "--merge", str(tmp_path / "p")])  # default task pubmedqa-longform
+    assert result.exit_code == 2 and "pairs of task 'meqsum'" in result.output
+    assert not (tmp_path / "q").exists()
