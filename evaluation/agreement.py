@@ -66,32 +66,43 @@ def final_units(table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return unit[chosen], table.rater[chosen], table.item[chosen], category[chosen]
 
 
-def fleiss_from_counts(counts: np.ndarray, method: str = "fleiss", weights: np.ndarray | None = None) -> np.ndarray:
+def _group_sums(rows: np.ndarray, groups: np.ndarray | None, n_groups: int | None) -> np.ndarray:
+    """Sum unit rows within groups (items): a resample weighs a unit by its item's weight."""
+    if groups is None:
+        return rows
+    n_groups = int(groups.max()) + 1 if n_groups is None else n_groups
+    return np.stack([np.bincount(groups, weights=rows[:, j], minlength=n_groups) for j in range(rows.shape[1])], axis=1)
+
+
+def fleiss_from_counts(counts: np.ndarray, method: str = "fleiss", weights: np.ndarray | None = None,
+                       groups: np.ndarray | None = None, n_groups: int | None = None) -> np.ndarray:
     """Fleiss' (or Randolph's, free-marginal) kappa of a units x categories count table with the
-    same number of raters per unit; `weights` (rounds x units) gives one kappa per row."""
+    same number of raters per unit; `weights` (rounds x units, or rounds x groups when each unit
+    belongs to a group such as its item) gives one kappa per row."""
     counts = np.asarray(counts, dtype=float)
     m = counts[0].sum()
     agreement = ((counts**2).sum(axis=1) - m) / (m * (m - 1))
-    w = np.ones((1, len(counts))) if weights is None else np.asarray(weights, float)
-    total = w.sum(axis=1)
-    p_bar = (w @ agreement) / total
-    if method == "randolph":
-        p_e = np.full_like(p_bar, 1 / counts.shape[1])
-    else:
-        shares = (w @ counts) / (total[:, None] * m)
-        p_e = (shares**2).sum(axis=1)
+    per_group = _group_sums(np.column_stack([agreement, np.ones(len(counts)), counts]), groups, n_groups)
+    w = np.ones((1, len(per_group))) if weights is None else np.asarray(weights, float)
+    sums = w @ per_group
     with np.errstate(invalid="ignore", divide="ignore"):
+        p_bar = sums[:, 0] / sums[:, 1]
+        if method == "randolph":
+            p_e = np.full_like(p_bar, 1 / counts.shape[1])
+        else:
+            p_e = ((sums[:, 2:] / (sums[:, 1:2] * m)) ** 2).sum(axis=1)
         kappa = (p_bar - p_e) / (1 - p_e)
     return kappa if weights is not None else kappa[0]
 
 
-def krippendorff_from_coincidences(per_unit: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+def krippendorff_from_coincidences(per_unit: np.ndarray, weights: np.ndarray | None = None,
+                                   groups: np.ndarray | None = None, n_groups: int | None = None) -> np.ndarray:
     """Nominal Krippendorff's alpha from per-unit coincidence matrices (units x k x k, each
-    already divided by m_u - 1); `weights` (rounds x units) gives one alpha per row."""
+    already divided by m_u - 1); `weights` (rounds x units, or x groups) gives one alpha per row."""
     k = per_unit.shape[1]
-    flat = per_unit.reshape(len(per_unit), k * k)
-    w = np.ones((1, len(per_unit))) if weights is None else np.asarray(weights, float)
-    o = (w @ flat).reshape(-1, k, k)
+    per_group = _group_sums(per_unit.reshape(len(per_unit), k * k), groups, n_groups)
+    w = np.ones((1, len(per_group))) if weights is None else np.asarray(weights, float)
+    o = (w @ per_group).reshape(-1, k, k)
     n_c = o.sum(axis=2)
     n = n_c.sum(axis=1)
     observed = n - np.trace(o, axis1=1, axis2=2)
@@ -128,7 +139,8 @@ def agreement_table(table, *, rounds: int = 1000, seed: int = 0, alpha: float = 
     unit_item = np.zeros(len(codes), dtype=np.int64)
     unit_item[unit_index] = item
     items_multi = np.unique(unit_item[multi])
-    weights = shared_weights(seed, 1, rounds, len(table.items))[:, unit_item[multi]]  # the report's item resamples
+    weights = shared_weights(seed, 1, rounds, len(table.items))  # the report's item resamples
+    groups, n_items = unit_item[multi], len(table.items)
     sizes = raters_per_unit[multi].astype(int)
     modal = int(np.bincount(sizes).argmax())
     fixed = sizes == modal
@@ -137,11 +149,11 @@ def agreement_table(table, *, rounds: int = 1000, seed: int = 0, alpha: float = 
               "final_judgments_only": True}
     for name, method in (("fleiss_kappa", "fleiss"), ("randolph_kappa", "randolph")):
         value = fleiss_from_counts(counts[multi][fixed], method)
-        low, high = _interval(fleiss_from_counts(counts[multi][fixed], method, weights[:, fixed]), alpha)
+        low, high = _interval(fleiss_from_counts(counts[multi][fixed], method, weights, groups[fixed], n_items), alpha)
         result[name] = {"value": _value(value), "ci_low": low, "ci_high": high}
     c = counts[multi]
     per_unit = (c[:, :, None] * c[:, None, :] - np.einsum("uc,ck->uck", c, np.eye(4))) / (sizes - 1)[:, None, None]
-    low, high = _interval(krippendorff_from_coincidences(per_unit, weights), alpha)
+    low, high = _interval(krippendorff_from_coincidences(per_unit, weights, groups, n_items), alpha)
     result["krippendorff_alpha"] = {"value": _value(krippendorff_from_coincidences(per_unit)), "ci_low": low,
                                     "ci_high": high}
     result["cohen_kappa_pairs"] = _cohen_pairs(table, unit, rater, category)

@@ -90,3 +90,14 @@ def test_perfect_agreement_across_sides():
 
 def test_no_multi_rated_items():
     assert agreement([judgment(1, "a", "dpo")])["items"] == 0
+
+
+def test_item_weights_equal_duplicating_each_items_units():
+    rng = np.random.default_rng(1)
+    counts = rng.multinomial(4, [0.5, 0.2, 0.2, 0.1], size=12).astype(float)
+    groups = np.repeat(np.arange(6), 2)  # two comparisons per item
+    weights = np.array([[1, 0, 2, 1, 1, 1.0]])
+    duplicated = np.vstack([counts[groups == g] for g, w in enumerate(weights[0]) for _ in range(int(w))])
+    assert fleiss_from_counts(counts, "fleiss", weights, groups)[0] == pytest.approx(fleiss_kappa(duplicated))
+    assert fleiss_from_counts(counts, "randolph", weights, groups)[0] == pytest.approx(
+        fleiss_kappa(duplicated, method="randolph"))
