@@ -1,4 +1,5 @@
-"""The demo's pipeline steps: data, tiny model, SFT, pairs, DPO, generations, HQ, studies."""
+"""The demo's pipeline steps: data, tiny model, SFT, pairs, DPO, generations, HQ, studies, and the
+comparative study on one classification task (triage: base -> SFT -> DPO, its comparison table)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 from app.demo import Step
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+TASK_STUDY = "triage"  # the bundled synthetic sample: 30 messages, 3 urgency labels
+TASK_STUDY_RECIPES = CONFIGS / "study" / "tiny"
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,11 @@ class DemoPaths:
     @property
     def generations(self) -> Path:
         return self.root / "generations.jsonl"
+
+    @property
+    def task_study(self) -> Path:
+        """The comparative study of TASK_STUDY (data, sft, pairs, dpo, predictions, compare/)."""
+        return self.root / TASK_STUDY
 
     @property
     def database(self) -> Path:
@@ -106,6 +114,54 @@ def _training_steps(paths: DemoPaths, generation) -> list[Step]:
     ]
 
 
+def _train_task_study(paths: DemoPaths, task, generation) -> dict[str, Path]:
+    """SFT and DPO of the demo's tiny model on the task (its template, targets and pairs); the models by system."""
+    from data.task_cli import prepare_task
+    from training.dpo import run_dpo
+    from training.pairs import make_pairs
+    from training.recipes import load_recipe
+    from training.sft import run_sft
+
+    root = paths.task_study
+    prepare_task(task.name, source=None, labels=None, n=5000, holdout=8, seed=0, out=root / "data")
+    run_sft(load_recipe(TASK_STUDY_RECIPES / "sft.yaml", [
+        f"model_name_or_path={paths.model}", f"train_file={root / 'data' / 'train.jsonl'}", f"output_dir={root / 'sft'}"],
+        stage="sft"), task=task)
+    make_pairs(str(root / "sft" / "merged"), root / "data" / "train.jsonl", root / "pairs", generation, task=task)
+    run_dpo(load_recipe(TASK_STUDY_RECIPES / "dpo.yaml", [
+        f"model_name_or_path={root / 'sft' / 'merged'}", f"pairs_dir={root / 'pairs'}", f"output_dir={root / 'dpo'}"],
+        stage="dpo"), task=task)
+    return {"base": paths.model, "sft": root / "sft" / "merged", "dpo": root / "dpo" / "merged"}
+
+
+def run_task_study(paths: DemoPaths, generation, *, rounds: int = 2000) -> Path:
+    """The comparative study on TASK_STUDY as `eval run` and `report compare` do it: each system's
+    answers on the holdout, parsed and scored, then compare.md/html and summary.json."""
+    from app.eval_cli import read_gold_examples, read_run_record, score_rows, write_predictions
+    from data.tasks import load_task
+    from evaluation.compare import compare_systems
+    from evaluation.compare_render import write_comparison
+    from evaluation.judgments import load_generations
+    from training.generate import generate_file
+
+    task = load_task(TASK_STUDY)
+    root = paths.task_study
+    models = _train_task_study(paths, task, generation)
+    holdout, generations = root / "data" / "holdout.jsonl", root / "generations.jsonl"
+    examples = read_gold_examples(task, holdout)
+    predictions = {}
+    for system, model in models.items():
+        generate_file(str(model), holdout, system, generations, generation, task=task)
+        rows = score_rows(task, examples, {r["id"]: r for r in load_generations(generations)}, system,
+                          file=str(generations))
+        write_predictions(task, rows, root / f"{system}.jsonl", rounds=rounds)
+        predictions[system] = rows
+    runs = {stage: read_run_record(root / stage) for stage in ("sft", "dpo")}
+    summary = compare_systems(task.public_dict(), predictions, runs=runs, rounds=rounds, seed=0)
+    write_comparison(summary, root / "compare")
+    return root / "compare"
+
+
 def pipeline_steps(paths: DemoPaths, simulate_raters: int) -> list[Step]:
     from app.demo_studies import READABLE_PAIRS, create_demo_studies
     from evaluation.helpfulness import hq_from_generations
@@ -113,6 +169,7 @@ def pipeline_steps(paths: DemoPaths, simulate_raters: int) -> list[Step]:
     from training.generate import GenerationSettings, generate_file
 
     generation = GenerationSettings(batch_size=8, max_new_tokens=64)
+    label_generation = GenerationSettings(batch_size=8, max_new_tokens=8)  # a label is a word or two
 
     def generate_all():
         for system, path in (("base", paths.model), ("sft", paths.sft / "merged"), ("dpo", paths.dpo / "merged")):
@@ -131,4 +188,9 @@ def pipeline_steps(paths: DemoPaths, simulate_raters: int) -> list[Step]:
         Step("studies", lambda: create_demo_studies(paths, overlap=simulate_raters + 1), [paths.database],
              [paths.generations, READABLE_PAIRS], {"overlap": simulate_raters, "studies": 3},
              hint=f"the database {paths.database} may be from another version: delete it and run again"),
+        Step(f"{TASK_STUDY} study base/SFT/DPO", lambda: run_task_study(paths, label_generation),
+             [paths.task_study / "compare" / "compare.md", paths.task_study / "compare" / "summary.json"],
+             [paths.model, CONFIGS / "tasks" / f"{TASK_STUDY}.yaml", TASK_STUDY_RECIPES],
+             {"generation": label_generation.__dict__, "holdout": 8},
+             hint=f"check configs/tasks/{TASK_STUDY}.yaml and configs/study/tiny/ (validated: the error names the key)"),
     ]

@@ -61,6 +61,29 @@ def test_demo_artefacts(demo):
     assert set(summary["logins"]) == {"demo-physician", "demo-researcher"}
 
 
+def test_demo_classification_study_table(demo):
+    """The triage study (base -> SFT -> DPO with --task's template, targets and pairs) and its comparison table."""
+    workdir, _ = demo
+    compare = workdir / "triage" / "compare"
+    table = (compare / "compare.md").read_text()
+    assert "| metric | base | sft | dpo | P sft -> dpo (Holm) |" in table
+    assert "| macro_f1 (higher is better) |" in table and "Compute per training stage" in table
+    study = json.loads((compare / "summary.json").read_text())
+    holdout = len((workdir / "triage/data/holdout.jsonl").read_text().splitlines())
+    assert study["task"]["name"] == "triage" and study["n_examples"] == holdout == 8
+    assert study["systems"] == ["base", "sft", "dpo"] and study["primary_metric"] == "macro_f1"
+    assert {(c["first"], c["second"]) for c in study["comparisons"]} == {("base", "sft"), ("sft", "dpo"), ("base", "dpo")}
+    assert all(0 <= c["p_value"] <= c["p_holm"] <= 1 for c in study["comparisons"])
+    assert study["compute"]["dpo_over_sft"]["tokens_processed"] > 0
+    for system in ("base", "sft", "dpo"):
+        rows = [json.loads(line) for line in (workdir / f"triage/{system}.jsonl").read_text().splitlines()]
+        assert len(rows) == 8 and all(r["task"] == "triage" and r["system"] == system for r in rows)
+    pairs = json.loads((workdir / "triage/pairs/pairs.json").read_text())
+    assert pairs["source"]["task"] == "triage" and pairs["counts"]["pairs"] == 22
+    for stage in ("sft", "dpo"):
+        assert json.loads((workdir / f"triage/{stage}/run.json").read_text())["config"]["task"]["name"] == "triage"
+
+
 def test_demo_rerun_skips_finished_steps(demo, capsys):
     workdir, first = demo
     summary = run_demo(workdir, simulate_raters=3, serve=False)
@@ -68,7 +91,7 @@ def test_demo_rerun_skips_finished_steps(demo, capsys):
     assert summary["logins"] != first["logins"]  # demo passwords are new on every run
     first["logins"] = summary["logins"]
     err = capsys.readouterr().err
-    assert err.count("up to date, skipped") == 8
+    assert err.count("up to date, skipped") == 9
 
 
 def test_round_two_from_judgments(demo, monkeypatch):
