@@ -188,17 +188,16 @@ def paired_comparison(rows: list[dict], first: str, second: str) -> dict:
     return out
 
 
-def holm(comparisons: list[dict], alpha: float = ALPHA) -> None:
-    """Adds `p_holm` (Holm step-down adjusted p) to comparisons that have a p value, in place."""
-    from statsmodels.stats.multitest import multipletests
+def holm(comparisons: list[dict]) -> None:
+    """Adds `p_holm` (Holm step-down adjusted p, evaluation.paired.holm) to comparisons that have a
+    p value, in place; the others (nothing to test) get None and do not count in the family."""
+    from evaluation.paired import holm as holm_adjusted
 
     tested = [c for c in comparisons if c.get("p_value") is not None]
     for c in comparisons:
         c["p_holm"] = None
-    if tested:
-        adjusted = multipletests([c["p_value"] for c in tested], alpha=alpha, method="holm")[1]
-        for c, p in zip(tested, adjusted, strict=True):
-            c["p_holm"] = float(p)
+    for c, p in zip(tested, holm_adjusted([c["p_value"] for c in tested]), strict=True):
+        c["p_holm"] = float(p)
 
 
 def agreement(rows: list[dict], domain: list[int], *, ordinal: bool) -> dict:
