@@ -14,8 +14,32 @@ import numpy as np
 
 from evaluation import agreement as agreement_mod
 from evaluation import bias, bradley_terry, helpfulness, power, rouge, winrate
-from evaluation.metrics import METRICS, PUBLISHED
+from evaluation.metrics import METRICS
 from evaluation.table import BOTH_BAD, TIE, JudgmentTable, from_rows
+
+#: Judgment exports do not record a task: without generations that say otherwise, the report is
+#: on today's physician studies, PubMedQA long answers.
+DEFAULT_TASK = "pubmedqa-longform"
+
+
+def generations_task(generations: list[dict] | None) -> str | None:
+    """The task the generation rows were prepared for (`medalign generate --task` writes it); None
+    when they do not say, or disagree."""
+    names = {g.get("task") for g in generations or []}
+    return next(iter(names)) if len(names) == 1 else None
+
+
+def published_numbers(task_name: str) -> dict:
+    """The task file's published reference rows (configs/tasks/NAME.yaml), shown beside measured
+    numbers of that task only; none for a task that is not shipped."""
+    from data.records import DataError
+    from data.tasks import load_task
+
+    try:
+        rows = [row.model_dump() for row in load_task(task_name).published]
+    except DataError:
+        rows = []
+    return {"task": task_name, "rows": rows}
 
 
 def default_target(systems: list[str]) -> str:
@@ -143,7 +167,9 @@ def build_summary(
     gold_threshold: float = 0.8,
     bootstrap_rounds: int = 1000,
     seed: int = 0,
+    task: str | None = None,
 ) -> dict:
+    """`task`: what the answers were for; by default the generation rows' task, else not recorded."""
     table = judgments if isinstance(judgments, JudgmentTable) else (from_rows(judgments) if judgments else None)
     systems = table.systems if table is not None else sorted({s for g in generations or [] for s in g["outputs"]})
     counts = _counts(table)
@@ -170,7 +196,8 @@ def build_summary(
                 summary["rouge_paired"] = rouge.paired_comparison(generations, "sft", "dpo", seed=seed)
     if run:
         summary["run"] = run
-    summary["published"] = PUBLISHED
+    summary["task"] = task or generations_task(generations)
+    summary["published"] = published_numbers(summary["task"] or DEFAULT_TASK)
     return summary
 
 

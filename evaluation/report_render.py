@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 
 from evaluation.crossed import ASSUMES, MIN_RATERS
-from evaluation.metrics import PUBLISHED
 
 _METHOD_NAMES = {"two_way_robust": "two-way cluster-robust", "two_way_bootstrap": "two-way (pigeonhole) bootstrap",
                  "bootstrap_item": "bootstrap over items", "bootstrap_rater": "bootstrap over physicians"}
@@ -52,7 +51,26 @@ def _overview(summary: dict) -> list[str]:
     return lines
 
 
+STAGES = ("base", "sft", "dpo")
+ROUGE_COLUMNS = [f"{t}_{p}" for t in ("rouge1", "rouge2", "rougeL") for p in ("fmeasure", "precision", "recall")]
+
+
+def _published_by_stage(summary: dict, task: str, metrics: list[str]) -> dict[str, dict]:
+    """{stage: {metric: value}} from the task file's published rows (summary["published"]), for that task only."""
+    published = summary.get("published") or {}
+    if published.get("task") != task:
+        return {}
+    rows = [r for r in published.get("rows", []) if r["metric"] in metrics]
+    table = {stage: {r["metric"]: r[stage] for r in rows} for stage in STAGES}
+    return {stage: values for stage, values in table.items() if any(v is not None for v in values.values())}
+
+
 def _published(summary: dict) -> list[str]:
+    """PubMedQA long answers only: the published win rates, HQ and reward margin beside the measured ones."""
+    by_stage = _published_by_stage(summary, "pubmedqa-longform", ["win_rate_decisive", "hq", "reward_margin"])
+    if not by_stage:
+        return []
+    labels = {"base": "Unmodified BioMistral-7B", "sft": "SFT Model", "dpo": "DPO Model"}
     comparison = summary.get("published_comparison")
     hq_auto = {h["system"]: h for h in summary.get("hq", [])}
     hq_doc = {h["system"]: h for h in summary.get("hq_physicians", [])}
@@ -61,7 +79,7 @@ def _published(summary: dict) -> list[str]:
              "| Model | Win rate, published (decisive votes) | Measured decisive-vote rate (95%) | Ties | Both bad | "
              "HQ published | HQ physicians (95%) | HQ detector (95% Wilson) | Reward margin published | measured |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    for key, published in PUBLISHED["pubmedqa"].items():
+    for key, published in by_stage.items():
         measured = ties = both_bad = "-"
         if comparison and comparison["decisive_rate"] is not None and key in (comparison["target"], comparison["against"]):
             rate = comparison["decisive_rate"]
@@ -77,9 +95,9 @@ def _published(summary: dict) -> list[str]:
         doc_text = f"{doc['hq']:.2f} ({_ci(doc['headline'])})" if doc else "-"
         auto_text = f"{auto['hq']:.2f} ({_ci(auto)})" if auto else "-"
         margin = _fmt(run.get("final_margin"), 2) if key == "dpo" else "-"
-        lines.append(f"| {published['label']} | {_fmt(published['win_rate'], 2)} | {measured} | {ties} | {both_bad} | "
-                     f"{_fmt(published['hq'], 2)} | {doc_text} | {auto_text} | {_fmt(published['reward_margin'])} | "
-                     f"{margin} |")
+        lines.append(f"| {labels[key]} | {_fmt(published.get('win_rate_decisive'), 2)} | {measured} | {ties} | "
+                     f"{both_bad} | {_fmt(published.get('hq'), 2)} | {doc_text} | {auto_text} | "
+                     f"{_fmt(published.get('reward_margin'))} | {margin} |")
     note = comparison["note"] if comparison else ""
     lines += ["", "Published: Murphy, *Efficient Alignment of Medical Language Models using Direct Preference "
               f"Optimization* (one physician). Like with like: {_fmt(note)}. Ties and Both bad are shares of all "
@@ -234,15 +252,18 @@ def _power(p: dict) -> list[str]:
 
 
 def _rouge(summary: dict) -> list[str]:
-    lines = ["## Summarization (ROUGE)", "",
+    """ROUGE labelled by the answers' task; MeQSum's published numbers only beside MeQSum answers."""
+    task = summary.get("task")
+    title = f"ROUGE against the reference answers, task {_fmt(task)}" if task else \
+        "ROUGE against the reference answers (task not recorded)"
+    lines = [f"## {'Summarization: ' if task == 'meqsum' else ''}{title}", "",
              "| Model | | R-1 F1 | R-1 P | R-1 R | R-2 F1 | R-2 P | R-2 R | R-L F1 | R-L P | R-L R |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for system, published in PUBLISHED["meqsum"].items():
-        cells = [f"{v:.2f}" for t in ("rouge1", "rouge2", "rougeL") for v in published[t]]
-        lines.append(f"| {system} | published | " + " | ".join(cells) + " |")
+    published = _published_by_stage(summary, "meqsum", ROUGE_COLUMNS) if task == "meqsum" else {}
+    for system, values in published.items():
+        lines.append(f"| {system} | published | " + " | ".join(_fmt(values.get(c), 2) for c in ROUGE_COLUMNS) + " |")
     for system, scores in summary["rouge"].items():
-        cells = [f"{scores[f'{t}_{p}']['mean']:.2f}" for t in ("rouge1", "rouge2", "rougeL")
-                 for p in ("fmeasure", "precision", "recall")]
+        cells = [f"{scores[c]['mean']:.2f}" for c in ROUGE_COLUMNS]
         lines.append(f"| {_fmt(system)} | measured (n={scores['n']}) | " + " | ".join(cells) + " |")
     lines += ["", "F1 with 95% bootstrap intervals over examples: " + "; ".join(
         f"{_fmt(system)} " + ", ".join(f"{t} {_ci(scores[f'{t}_fmeasure'])}" for t in ("rouge1", "rouge2", "rougeL"))
@@ -252,6 +273,15 @@ def _rouge(summary: dict) -> list[str]:
         lines += ["", "Paired, dpo minus sft (F1): " + "; ".join(
             f"{t} {paired[t]['mean_difference']:+.3f} ({_ci(paired[t])}, Wilcoxon p = {paired[t]['wilcoxon_p']:.4f})"
             for t in ("rouge1", "rouge2", "rougeL"))]
+    if published:
+        lines += ["", "Published: BioMistral-7B on MeQSum (*Efficient Alignment of Medical Language Models using "
+                  "Direct Preference Optimization*, ancillary experiment), from configs/tasks/meqsum.yaml."]
+    elif task:
+        lines += ["", f"No published ROUGE numbers for task {_fmt(task)}: published numbers are shown only beside "
+                  "answers of the task they were measured on."]
+    else:
+        lines += ["", "The generation file does not record its task (generate with `--task T`), so no published "
+                  "numbers are set beside these."]
     return lines + [""]
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -205,3 +206,28 @@ def test_report_from_a_study_in_the_database(tmp_path, monkeypatch):
     assert summary["counts"]["judgments"] == 12 and summary["counts"]["raters"] == 2
     assert summary["win_rate"]["headline"]["method"] == "bootstrap_item"  # two physicians: items only, said in words
     assert "cannot account for variation between physicians" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("task", ["pubmedqa-longform", None, "meqsum"])
+def test_rouge_is_labelled_by_its_task_and_published_numbers_sit_beside_their_task_only(task):
+    """Like with like: MeQSum's published ROUGE only beside MeQSum answers, PubMedQA's win rates only
+    beside PubMedQA (or unrecorded) answers; the numbers are the task files' (read here with plain YAML)."""
+    import yaml
+
+    from evaluation.report import strict
+    from evaluation.report_render import render_markdown
+
+    generations = [{"id": str(i), "reference": f"does drug {i} lower blood pressure in adults",
+                    "outputs": {"sft": f"drug {i} and pressure", "dpo": f"does drug {i} lower blood pressure"},
+                    **({"task": task} if task else {})} for i in range(6)]
+    summary = build_summary([], generations=generations, bootstrap_rounds=200)
+    assert summary["task"] == task
+    text = render_markdown(strict(summary))
+    configs = Path(__file__).resolve().parents[2] / "configs" / "tasks"
+    meqsum = {r["metric"]: r for r in yaml.safe_load((configs / "meqsum.yaml").read_text())["published"]}
+    columns = [f"{t}_{p}" for t in ("rouge1", "rouge2", "rougeL") for p in ("fmeasure", "precision", "recall")]
+    dpo_row = "| dpo | published | " + " | ".join(f"{meqsum[c]['dpo']:.2f}" for c in columns) + " |"
+    assert (dpo_row in text) == (task == "meqsum")
+    assert ("Summarization" in text) == (task == "meqsum")
+    assert (f"ROUGE against the reference answers, task {task}" if task else "(task not recorded)") in text
+    assert ("| DPO Model | 0.63 |" in text) == (task != "meqsum")
