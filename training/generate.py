@@ -7,14 +7,20 @@ ids that already have this system's output are skipped, so an interrupted run re
 Every system is generated at the same precision by default (bf16 on a CUDA GPU, fp32 on a
 CPU; a 4-bit DPO adapter is applied to its base at that precision too), so physicians compare
 alignment, not quantization. `<out>.run.json` records, per system, the model, precision,
-engine and settings, and warns when systems in one file differ in precision or engine.
+engine and settings, tokens per second, and warns when systems in one file differ in precision or engine.
+
+Speed: prompts are sorted by length before batching (little padding; the file keeps the input
+order), each sequence stops at its EOS and a batch stops when all have (finished ones are
+padded), and the default batch size is the largest that the KV cache of the longest batch fits
+(capped where bigger batches stopped paying on 2 CPU cores; bench/generation.py).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -24,7 +30,7 @@ from data.files import write_atomic
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    batch_size: int = 8
+    batch_size: int | None = None  # None: default_batch_size() for the model, prompts and free memory
     max_new_tokens: int = 128
     do_sample: bool = False  # greedy by default
     temperature: float = 1.0
@@ -36,6 +42,10 @@ class GenerationSettings:
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32", "4bit")
 ENGINES = ("transformers", "vllm")
+# Past 64 sequences a batch got slower on 2 CPU cores (the KV cache is copied each step); a GPU
+# gains little more for a 7B model once the batch is memory-bound (bench/generation.py).
+MAX_AUTO_BATCH = 64
+MEMORY_SHARE = 0.5  # of the free memory the KV cache and activations of one batch may take
 console = Console(stderr=True, soft_wrap=True)
 
 
@@ -56,6 +66,12 @@ def read_generation_file(path: Path) -> list[dict]:
 
 def generate_texts(model, tokenizer, prompts: list[str], settings: GenerationSettings) -> list[str]:
     """Greedy (or sampled) continuations of a batch of prompts, prompt tokens cut off."""
+    return generate_batch(model, tokenizer, prompts, settings)[0]
+
+
+def generate_batch(model, tokenizer, prompts: list[str], settings: GenerationSettings) -> tuple[list[str], list[int]]:
+    """(answers, tokens generated per answer). Each sequence stops at its EOS (the EOS counted, the
+    padding after it not); transformers stops the batch once every sequence has ended."""
     import torch
 
     tokenizer.padding_side = "left"  # decoder-only batches: pad on the left
@@ -64,10 +80,53 @@ def generate_texts(model, tokenizer, prompts: list[str], settings: GenerationSet
                   eos_token_id=tokenizer.eos_token_id, do_sample=settings.do_sample)
     if settings.do_sample:
         kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
-    with torch.no_grad():
+    with torch.inference_mode():
         output = model.generate(**encoded, **kwargs)
     new_tokens = output[:, encoded["input_ids"].shape[1]:]
-    return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    texts = [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    return texts, [tokens_until_eos(row, tokenizer.eos_token_id) for row in new_tokens.tolist()]
+
+
+def tokens_until_eos(token_ids: list[int], eos_token_id: int | None) -> int:
+    """Generated tokens up to and including the first EOS (the padding after it is not generated)."""
+    if eos_token_id is not None and eos_token_id in token_ids:
+        return token_ids.index(eos_token_id) + 1
+    return len(token_ids)
+
+
+def default_batch_size(config, max_tokens: int, free_bytes: int, dtype_bytes: int) -> int:
+    """The largest power of two (at most MAX_AUTO_BATCH) whose KV cache and prefill activations for
+    sequences of max_tokens take at most MEMORY_SHARE of free_bytes; at least 1."""
+    config = getattr(config, "text_config", None) or config
+    heads = config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    kv_cache = 2 * config.num_hidden_layers * kv_heads * head_dim * dtype_bytes * max_tokens
+    # one layer's prefill activations at a time (hidden states, MLP) and fp32 last-token logits
+    activations = max_tokens * (4 * config.hidden_size + 2 * config.intermediate_size) * dtype_bytes
+    per_sequence = kv_cache + activations + 4 * config.vocab_size
+    fits = int(free_bytes * MEMORY_SHARE // per_sequence)
+    size = 1
+    while size * 2 <= min(fits, MAX_AUTO_BATCH):
+        size *= 2
+    return size
+
+
+def free_memory_bytes(device) -> int:
+    """Free memory where the model runs: the GPU's, or the host's MemAvailable."""
+    import torch
+
+    if getattr(device, "type", str(device)) == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import os
+
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def load_for_generation(model_dir: str, settings: GenerationSettings):
@@ -86,16 +145,55 @@ def load_for_generation(model_dir: str, settings: GenerationSettings):
     return model, load_tokenizer(model_dir)
 
 
-def load_engine(model_dir: str, settings: GenerationSettings):
-    """A function prompts -> answers for the chosen engine, and how many prompts to give it at once."""
+@dataclass(frozen=True)
+class Engine:
+    """prompts -> (answers, tokens per answer); how many prompts to give it at once; a prompt's length
+    (what batches are sorted by)."""
+
+    generate: Callable[[list[str]], tuple[list[str], list[int]]]
+    batch_size: int
+    prompt_length: Callable[[str], int]
+
+
+def load_engine(model_dir: str, settings: GenerationSettings, prompts: list[str] = ()) -> Engine:
+    """The chosen engine; the transformers batch size, when not set, fits the longest prompts in memory."""
     if settings.engine == "vllm":
         from training.vllm_engine import vllm_generator
 
-        return vllm_generator(model_dir, settings, resolved_precision(settings)), max(settings.batch_size, 256)
+        generate = vllm_generator(model_dir, settings, resolved_precision(settings))
+        # vLLM schedules its own batches: give it many prompts at once
+        return Engine(lambda batch: (generate(batch), [0] * len(batch)), max(settings.batch_size or 256, 256), len)
     if settings.engine != "transformers":
         raise ValueError(f"engine must be one of {ENGINES}, got {settings.engine!r}")
     model, tokenizer = load_for_generation(model_dir, settings)
-    return (lambda prompts: generate_texts(model, tokenizer, prompts, settings)), settings.batch_size
+
+    def prompt_length(prompt: str) -> int:
+        return len(tokenizer(prompt)["input_ids"])
+
+    batch_size = settings.batch_size
+    if batch_size is None:
+        longest = max((prompt_length(p) for p in prompts), default=0)
+        batch_size = default_batch_size(model.config, longest + settings.max_new_tokens, free_memory_bytes(model.device),
+                                        next(model.parameters()).element_size())
+    return Engine(lambda batch: generate_batch(model, tokenizer, batch, settings), batch_size, prompt_length)
+
+
+def generate_in_length_order(engine: Engine, prompts: list[str], on_batch=None) -> tuple[list[str], list[int]]:
+    """All prompts, longest first in batches of engine.batch_size (the first batch shows whether memory
+    suffices); answers and token counts come back in the prompts' order. on_batch(indices, answers) is
+    called after each batch."""
+    lengths = [engine.prompt_length(p) for p in prompts]
+    order = sorted(range(len(prompts)), key=lambda i: -lengths[i])
+    answers: list[str | None] = [None] * len(prompts)
+    tokens = [0] * len(prompts)
+    for start in range(0, len(order), engine.batch_size):
+        indices = order[start:start + engine.batch_size]
+        texts, counts = engine.generate([prompts[i] for i in indices])
+        for i, text, count in zip(indices, texts, counts, strict=True):
+            answers[i], tokens[i] = text, count
+        if on_batch is not None:
+            on_batch(indices, texts)
+    return answers, tokens
 
 
 def generate_file(
@@ -120,24 +218,37 @@ def generate_file(
         examples, _ = task_examples(task, examples, file=str(data_file))
     rows, order = merge_examples(read_generation_file(Path(out_file)), examples)
     todo = [e for e in examples if system not in rows[e["id"]]["outputs"]]
-    if todo:
-        generate, chunk = load_engine(model_dir, settings)
-        progress = tqdm(total=len(todo), desc=f"generating {system}", unit="answer")
-        for start in range(0, len(todo), chunk):
-            batch = todo[start:start + chunk]
-            for example, text in zip(batch, generate([e["prompt"] for e in batch]), strict=True):
-                rows[example["id"]]["outputs"][system] = text
-            # Write after every batch so an interrupted run resumes where it stopped.
-            write_atomic(Path(out_file), _render(rows, order))
-            progress.update(len(batch))
-        progress.close()
-    else:
-        write_atomic(Path(out_file), _render(rows, order))
     stats = {"generated": len(todo), "skipped_existing": len(examples) - len(todo), "total": len(examples)}
-    if todo:
-        record_generation(Path(out_file), system, model_dir, settings, precision,
-                          dict(stats, wall_time_s=round(time.time() - started, 2)), task=task)
+    if not todo:
+        write_atomic(Path(out_file), _render(rows, order))
+        return stats
+    prompts = [e["prompt"] for e in todo]
+    engine = load_engine(model_dir, settings, prompts)
+    progress = tqdm(total=len(todo), desc=f"generating {system}", unit="answer")
+
+    def keep(indices: list[int], texts: list[str]) -> None:
+        for i, text in zip(indices, texts, strict=True):
+            rows[todo[i]["id"]]["outputs"][system] = text
+        # Write after every batch so an interrupted run resumes where it stopped.
+        write_atomic(Path(out_file), _render(rows, order))
+        progress.update(len(indices))
+
+    generation_started = time.time()
+    _, tokens = generate_in_length_order(engine, prompts, keep)
+    progress.close()
+    speed = generation_speed(len(todo), sum(tokens), time.time() - generation_started, engine.batch_size,
+                             counted=settings.engine == "transformers")
+    record_generation(Path(out_file), system, model_dir, replace(settings, batch_size=engine.batch_size), precision,
+                      dict(stats, **speed, wall_time_s=round(time.time() - started, 2)), task=task)
     return stats
+
+
+def generation_speed(answers: int, tokens: int, seconds: float, batch_size: int, *, counted: bool = True) -> dict:
+    """What the run record says about speed; loading the model is not included in generation_s."""
+    seconds = max(seconds, 1e-9)
+    return {"batch_size": batch_size, "generation_s": round(seconds, 3), "answers_per_s": round(answers / seconds, 2),
+            "tokens_generated": tokens if counted else None,
+            "tokens_per_s": round(tokens / seconds, 1) if counted else None}
 
 
 def merge_examples(existing: list[dict], examples: list[dict]) -> tuple[dict, list[str]]:
