@@ -9,23 +9,10 @@ import json
 import tempfile
 from pathlib import Path
 
-from data.files import write_atomic
+from data.files import neutralise_formula, write_atomic
 from evaluation.contract import COLUMNS, StudyKind
 
 FORMATS = ("csv", "jsonl", "parquet", "hf")
-# A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV Injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_formula(value):
-    """A text cell a spreadsheet will show as text: a leading ' when it would start a formula
-    (OWASP's advice). Numbers and other values are left as they are; only CSV needs this, the
-    JSONL, Parquet and HF exports keep the exact text."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def render(rows: list[dict], fmt: str, kind: StudyKind | str = StudyKind.pairwise) -> bytes:
     if fmt == "csv":
         buffer = io.StringIO()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from importlib import metadata
 from pathlib import Path
 
@@ -244,13 +243,33 @@ def write_report(summary: dict, judgments: list[dict] | JudgmentTable, out_dir: 
 
 
 def _write_judgments_csv(judgments, path: Path) -> None:
+    """The judgments as CSV, with spreadsheet formulas neutralised (a rationale may hold one)."""
     from pyarrow import csv
 
+    from data.files import neutralise_formula_table
+
     if isinstance(judgments, JudgmentTable) and judgments.source and judgments.source.suffix.lower() == ".csv":
-        shutil.copyfile(judgments.source, path)  # the export as read, byte for byte
+        _copy_csv_neutralised(judgments.source, path)
     elif isinstance(judgments, JudgmentTable):
-        csv.write_csv(judgments.raw, path)
+        csv.write_csv(neutralise_formula_table(judgments.raw), path)
     elif judgments:
-        csv.write_csv(from_rows(judgments).raw, path)
+        csv.write_csv(neutralise_formula_table(from_rows(judgments).raw), path)
     else:
         path.write_text("")
+
+
+def _copy_csv_neutralised(source: Path, path: Path) -> None:
+    """The export as read, byte for byte when no cell could start a formula (the usual case: a
+    medalign export is neutralised already); otherwise rewritten with formulas neutralised."""
+    import re
+
+    from pyarrow import csv
+
+    from data.files import neutralise_formula_table
+
+    raw = source.read_bytes()
+    if not re.search(rb'(^|,|\n)"?[=+\-@\t\r]', raw):
+        path.write_bytes(raw)
+        return
+    table = csv.read_csv(source, convert_options=csv.ConvertOptions(strings_can_be_null=False))
+    csv.write_csv(neutralise_formula_table(table), path)
