@@ -167,7 +167,7 @@ def eval_run(
     try:
         examples = read_gold_examples(spec, data)[:limit]
         settings = GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens, precision=precision)
-        stats = generate_file(model, data, system, generations, settings, limit=limit)
+        stats = generate_file(model, data, system, generations, settings, limit=limit, task=spec)
         by_id = {row["id"]: row for row in load_generations(generations)}
         rows = score_rows(spec, examples, by_id, system, file=str(generations))
     except (DataError, OSError, ValueError) as exc:
