@@ -9,6 +9,7 @@ checks run per second across all clients, so a flood from many addresses cannot 
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 
@@ -18,9 +19,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 _hasher = PasswordHasher()  # argon2id, library defaults (memory-hard; ~0.1 s on 2 cores)
 
 MIN_PASSWORD_LENGTH = 8
-# Verified when the user name is unknown, so that an unknown name costs as long as a known one
-# and the answer time does not tell which names exist.
-_UNKNOWN_USER_HASH = _hasher.hash("no such user: constant-time filler")
+
+
+@functools.cache
+def _unknown_user_hash() -> str:
+    """Verified when the user name is unknown, so that an unknown name costs as long as a known
+    one and the answer time does not tell which names exist. Made on first use: hashing costs
+    ~0.2 s, which every command would pay at start-up."""
+    return _hasher.hash("no such user: constant-time filler")
 
 
 def hash_password(password: str) -> str:
@@ -37,7 +43,7 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 
 def burn_unknown_user_check(password: str) -> None:
-    verify_password(_UNKNOWN_USER_HASH, password)
+    verify_password(_unknown_user_hash(), password)
 
 
 def needs_rehash(password_hash: str) -> bool:
