@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from app.admin_cli import export_command, study_app, users_app
+from app.compute_cli import compute_command  # noqa: F401 (registers `report compute`)
 from app.demo_cli import demo_command
 from app.eval_cli import eval_app, tasks_app  # also registers `report compare`
 from app.feedback_cli import feedback_command

@@ -1,5 +1,7 @@
 """What every training run records: run.json (config, versions, commit, input hashes, counts,
-wall time, tokens, peak memory), metrics.jsonl at every logging step, and plots."""
+compute: wall time, process CPU time, tokens, the trainer's FLOPs (state.total_flos), peak memory
+of this stage), metrics.jsonl at every logging step, and plots. CPU or GPU hours and the DPO/SFT
+ratios are derived from these by evaluation.compare.compute_table (one definition)."""
 
 from __future__ import annotations
 
@@ -44,10 +46,32 @@ def device_summary() -> dict:
     return {"device": "cpu", "name": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
 
 
-def peak_memory() -> dict:
+def reset_host_peak() -> bool:
+    """Restart the kernel's peak resident set count (VmHWM) so that a stage's peak is its own, not the
+    process's; False where /proc does not allow it (then the peak counts from process start)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def host_peak_rss_mib() -> float:
+    """VmHWM (peak resident set since the last reset) where /proc has it, else ru_maxrss (since start)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def peak_memory(*, since_stage_start: bool = False) -> dict:
     import torch
 
-    memory = {"host_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    memory = {"host_peak_rss_mib": host_peak_rss_mib(),
+              "host_peak_since": "stage start" if since_stage_start else "process start"}
     if torch.cuda.is_available():
         memory["cuda_peak_allocated_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return memory
@@ -68,10 +92,13 @@ class RunRecord:
         self.counts: dict = {}
         self.notes: list[str] = []
         self.started = time.time()
+        self.cpu_started = time.process_time()  # all threads of this process
+        self.peak_reset = reset_host_peak()
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
 
-    def write(self, *, tokens_processed: int | None = None, extra: dict | None = None) -> dict:
+    def write(self, *, tokens_processed: int | None = None, total_flos: float | None = None,
+              extra: dict | None = None) -> dict:
         """run.json, written by the main process only; every rank gets the record back."""
         from training.distributed import distributed_summary, is_main_process
 
@@ -82,8 +109,10 @@ class RunRecord:
             "counts": self.counts,
             "notes": self.notes,
             "wall_time_s": round(time.time() - self.started, 2),
+            "cpu_time_s": round(time.process_time() - self.cpu_started, 2),
             "tokens_processed": tokens_processed,
-            "peak_memory": peak_memory(),
+            "total_flos": total_flos,
+            "peak_memory": peak_memory(since_stage_start=self.peak_reset),
             "device": device_summary(),
             "processes": distributed_summary(),
             "versions": package_versions(),
@@ -175,6 +204,12 @@ def tokens_from_logs(metrics: list[dict]) -> int | None:
     return int(max(counts)) if counts else None
 
 
+def flos_from_logs(metrics: list[dict]) -> float | None:
+    """The trainer's state.total_flos, logged once at the end of training (the last value wins on resume)."""
+    flos = [r["total_flos"] for r in metrics if "total_flos" in r]
+    return float(flos[-1]) if flos else None
+
+
 def finish_run(record: RunRecord, metrics_path: Path, plots: list[tuple[list, Path, str]], summarise=None) -> dict:
     """Plots and run.json, on the main process only; every rank gets the record back.
 
@@ -187,4 +222,5 @@ def finish_run(record: RunRecord, metrics_path: Path, plots: list[tuple[list, Pa
     if main:
         for panels, png, title in plots:
             plot_metrics(metrics, panels, png, title)
-    return record.write(tokens_processed=tokens_from_logs(metrics), extra=summarise(metrics) if summarise else None)
+    return record.write(tokens_processed=tokens_from_logs(metrics), total_flos=flos_from_logs(metrics),
+                        extra=summarise(metrics) if summarise else None)

@@ -71,3 +71,82 @@ def test_python_m_training_needs_no_web_app():
     assert help_text.returncode == 0, help_text.stderr[-2000:]
     for stage in ("tiny-model", "sft", "pairs", "dpo", "feedback", "generate"):
         assert f" {stage} " in help_text.stdout
+
+
+def test_length_sorted_batches_keep_the_input_order_and_the_single_answers(tiny_model, tiny_data):
+    from data.prepare import read_examples
+    from training.generate import Engine, GenerationSettings, generate_in_length_order, generate_texts, load_engine
+
+    prompts = [e["prompt"] for e in read_examples(tiny_data / "holdout.jsonl")][:7]
+    settings = GenerationSettings(batch_size=3, max_new_tokens=5)
+    engine = load_engine(str(tiny_model), settings, prompts)
+    batches = []
+    recording = Engine(lambda batch: batches.append([engine.prompt_length(p) for p in batch]) or engine.generate(batch),
+                       engine.batch_size, engine.prompt_length)
+    answers, tokens = generate_in_length_order(recording, prompts)
+    assert [len(b) for b in batches] == [3, 3, 1]
+    flat = [n for batch in batches for n in batch]
+    assert flat == sorted(flat, reverse=True) and len(set(flat)) > 1  # longest first, lengths really differ
+    from transformers import AutoModelForCausalLM
+
+    from training.common import load_tokenizer
+
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_model), load_tokenizer(str(tiny_model))
+    assert answers == [generate_texts(model, tokenizer, [p], settings)[0] for p in prompts]
+    assert tokens == [5] * 7  # no EOS within 5 tokens: every token counted
+
+
+def test_each_sequence_stops_at_its_eos_and_the_batch_when_all_have(tiny_model, tiny_data):
+    """Make a token the greedy answers do produce the EOS: each answer must end there (counted), the
+    rest padded, and the batch stop once every answer has ended."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from data.prepare import read_examples
+    from training.common import load_tokenizer
+    from training.generate import GenerationSettings, generate_batch, tokens_until_eos
+
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_model).eval(), load_tokenizer(str(tiny_model))
+    prompts = [e["prompt"] for e in read_examples(tiny_data / "holdout.jsonl")][:3]
+    tokenizer.padding_side = "left"
+    encoded = tokenizer(prompts, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        full = model.generate(**encoded, max_new_tokens=24, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+                              eos_token_id=tokenizer.eos_token_id)[:, encoded["input_ids"].shape[1]:].tolist()
+    shared = set(full[0]).intersection(*full[1:])  # a token every answer produces
+    assert shared, "the tiny model's greedy answers share no token"
+    stop = min(shared, key=lambda t: max(row.index(t) for row in full))
+    tokenizer.eos_token = tokenizer.convert_ids_to_tokens(stop)
+    texts, counts = generate_batch(model, tokenizer, prompts, GenerationSettings(max_new_tokens=24))
+    assert counts == [row.index(stop) + 1 for row in full] == [tokens_until_eos(row, stop) for row in full]
+    assert max(counts) < 24  # the batch stopped when the last answer ended, not at max_new_tokens
+    assert texts == [tokenizer.decode(row[:n - 1], skip_special_tokens=True).strip() for row, n in zip(full, counts, strict=True)]
+
+
+def test_default_batch_size_fits_the_kv_cache_in_free_memory():
+    """Mistral 7B keeps 128 KiB of KV cache per token in bf16 (32 layers x 8 KV heads x 128 dims x K,V x 2 bytes)."""
+    from transformers import MistralConfig
+
+    from training.generate import MAX_AUTO_BATCH, MEMORY_SHARE, default_batch_size
+
+    config = MistralConfig()  # the 7B shape: hidden 4096, 32 layers, 8 KV heads, MLP 14336, vocab 32000
+    tokens = 1024 + 128
+    per_sequence = 131072 * tokens + tokens * (4 * 4096 + 2 * 14336) * 2 + 4 * 32000
+    for free_gib, expected in ((16, 32), (8, 16), (80, MAX_AUTO_BATCH), (0.1, 1)):
+        size = default_batch_size(config, tokens, int(free_gib * 2**30), 2)
+        assert size == expected
+        if 1 < size < MAX_AUTO_BATCH:  # the largest power of two that fits
+            assert size * per_sequence <= MEMORY_SHARE * free_gib * 2**30 < 2 * size * per_sequence
+
+
+@pytest.mark.slow
+def test_run_record_has_tokens_per_second_and_the_batch_size(tiny_model, tiny_data, tmp_path):
+    from training.generate import GenerationSettings, generate_file, generation_record_path
+
+    out = tmp_path / "g.jsonl"
+    generate_file(str(tiny_model), tiny_data / "holdout.jsonl", "base", out, GenerationSettings(max_new_tokens=4), limit=6)
+    stats = json.loads(generation_record_path(out).read_text())["systems"]["base"]["stats"]
+    assert stats["tokens_generated"] == 6 * 4 and stats["batch_size"] == 64  # auto: the tiny model fits easily
+    assert stats["tokens_per_s"] == pytest.approx(stats["tokens_generated"] / stats["generation_s"], rel=0.02)
+    assert stats["answers_per_s"] == pytest.approx(6 / stats["generation_s"], rel=0.02)
+    assert json.loads(generation_record_path(out).read_text())["systems"]["base"]["settings"]["batch_size"] == 64
