@@ -67,11 +67,24 @@ def host_peak_rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def peak_memory(*, since_stage_start: bool = False) -> dict:
+def host_rss_mib() -> float | None:
+    """The resident set now (VmRSS), None where /proc has no status."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def peak_memory(*, since_stage_start: bool = False, rss_at_start_mib: float | None = None) -> dict:
     import torch
 
     memory = {"host_peak_rss_mib": host_peak_rss_mib(),
-              "host_peak_since": "stage start" if since_stage_start else "process start"}
+              "host_peak_since": "stage start" if since_stage_start else "process start",
+              # what the process held before the stage loaded anything (libraries): peak - this = the stage's own
+              "host_rss_at_stage_start_mib": rss_at_start_mib}
     if torch.cuda.is_available():
         memory["cuda_peak_allocated_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return memory
@@ -94,6 +107,7 @@ class RunRecord:
         self.started = time.time()
         self.cpu_started = time.process_time()  # all threads of this process
         self.peak_reset = reset_host_peak()
+        self.rss_at_start = host_rss_mib()
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
 
@@ -112,7 +126,7 @@ class RunRecord:
             "cpu_time_s": round(time.process_time() - self.cpu_started, 2),
             "tokens_processed": tokens_processed,
             "total_flos": total_flos,
-            "peak_memory": peak_memory(since_stage_start=self.peak_reset),
+            "peak_memory": peak_memory(since_stage_start=self.peak_reset, rss_at_start_mib=self.rss_at_start),
             "device": device_summary(),
             "processes": distributed_summary(),
             "versions": package_versions(),
