@@ -14,3 +14,8 @@ $PY bench/security.py --results bench/RESULTS.md
 $PY bench/coverage.py --studies 1000 --results bench/RESULTS.md
 $PY bench/detector_validation.py --results bench/RESULTS.md
 $PY bench/report_scale.py --results bench/RESULTS.md
+# Generation speed, training overhead and compute (issue 15): the tiny model on the real PubMedQA
+# (built once under runs/bench-tiny; each script skips when ../shared is absent).
+$PY bench/generation.py --results bench/RESULTS.md
+$PY bench/trl_overhead.py --rounds 3 --results bench/RESULTS.md
+$PY bench/compute.py --results bench/RESULTS.md
