@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,8 @@ def read_text(path: Path) -> str:
 
 def visible_text(text: str) -> str:
     """The text without invisible format characters (zero-width spaces, joiners, BOM...)."""
+    if text.isascii():  # no ASCII character is in category Cf; skips a per-character scan
+        return text
     return "".join(c for c in text if unicodedata.category(c) != "Cf")
 
 
@@ -49,10 +52,13 @@ class _BadJson(ValueError):
         self.field = field
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _lone_surrogate(value: Any, where: str = "") -> str | None:
     """The field holding text with a lone UTF-16 surrogate (it cannot be stored or shown), if any."""
     if isinstance(value, str):
-        return where or "<value>" if any(0xD800 <= ord(c) <= 0xDFFF for c in value) else None
+        return where or "<value>" if not value.isascii() and _SURROGATE.search(value) else None
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):
