@@ -10,6 +10,7 @@ people is shown in plain-text components only.
 from __future__ import annotations
 
 import functools
+import html
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,6 +86,18 @@ def caller(session, request: gr.Request | None, state: dict | None, role: Role |
     return user
 
 
-def progress_bar(judged: int, total: int) -> str:
-    # Only integers go into this HTML.
-    return f'<progress class="medalign-progress" value="{int(judged)}" max="{max(int(total), 1)}"></progress>'
+def progress_bar(judged: int, total: int, study: str = "") -> str:
+    # Only integers and the escaped study name go into this HTML; the study name is also what
+    # the keyboard script sends to the login page after a session loss.
+    judged, total = int(judged), int(total)
+    where = html.escape(study, quote=True)
+    label = f"Progress: {judged} of {total} judged" if total else "Progress: no study open"
+    head = f'<div class="where" data-study="{where}">Study: <b>{where}</b></div>' if study else ""
+    return (f'{head}<progress class="medalign-progress" value="{judged}" max="{max(total, 1)}" '
+            f'aria-label="{label}"></progress>')
+
+
+def guidelines_markdown(text: str | None) -> str:
+    """A study file's guidelines as Markdown that cannot carry HTML: every '<' and '&' is
+    escaped first (so `<script>` shows as text), and gr.Markdown sanitises what Markdown makes."""
+    return html.escape(text or "", quote=False)

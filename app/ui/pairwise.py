@@ -1,6 +1,8 @@
 """The pairwise judging panel: two answers side by side ("Answer A", "Answer B"), one choice.
 
-Keyboard (app/ui/keyboard.py): 1-4 pick the choice, E and R flag A or B as evasive, Enter submits.
+Keyboard (app/ui/keyboard.py): 1-4 pick the choice, E and R flag A or B as evasive, Enter submits,
+U revises the last judgment. The choice and the buttons live in the shell's fixed action bar
+(pairwise_actions), the answers and the rationale in the scrolling panel.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ class PairwisePanel:
     answer_b: gr.Textbox
     evasive_a: gr.Checkbox
     evasive_b: gr.Checkbox
-    choice: gr.Radio
     rationale: gr.Textbox
-    submit: gr.Button
-    revise: gr.Button
+    # Built by pairwise_actions inside the action bar.
+    actions: gr.Column | None = None
+    choice: gr.Radio | None = None
+    submit: gr.Button | None = None
+    revise: gr.Button | None = None
 
     def components(self) -> list:
-        return [self.panel, self.answer_a, self.answer_b, self.evasive_a, self.evasive_b, self.choice, self.rationale]
+        return [self.panel, self.answer_a, self.answer_b, self.evasive_a, self.evasive_b, self.choice, self.rationale,
+                self.actions, self.revise]
 
     def updates(self, screen: Screen) -> dict:
         previous = screen.previous or {}
@@ -40,25 +45,34 @@ class PairwisePanel:
             self.evasive_b: bool(previous.get("evasive_b", False)),
             self.choice: previous.get("choice"),
             self.rationale: previous.get("rationale") or "",
+            self.actions: gr.update(visible=shown),
+            self.revise: gr.update(visible=shown and screen.judged > 0 and not screen.revising),
         }
 
 
 def build_pairwise_panel() -> PairwisePanel:
     with gr.Column(visible=False) as panel:
-        with gr.Row(elem_id="answers", equal_height=True):
-            with gr.Column(min_width=320):
-                answer_a = gr.Textbox(label="Answer A", interactive=False, lines=6, max_lines=30, elem_id="answer_a")
+        with gr.Row(elem_id="answers", equal_height=False):
+            # lines=1 and a high max_lines: Gradio sizes each box to its text.
+            with gr.Column(min_width=280):
+                answer_a = gr.Textbox(label="Answer A", interactive=False, lines=1, max_lines=60, elem_id="answer_a")
                 evasive_a = gr.Checkbox(label="Answer A is evasive or non-committal (E)", elem_id="evasive_a")
-            with gr.Column(min_width=320):
-                answer_b = gr.Textbox(label="Answer B", interactive=False, lines=6, max_lines=30, elem_id="answer_b")
+            with gr.Column(min_width=280):
+                answer_b = gr.Textbox(label="Answer B", interactive=False, lines=1, max_lines=60, elem_id="answer_b")
                 evasive_b = gr.Checkbox(label="Answer B is evasive or non-committal (R)", elem_id="evasive_b")
-        choice = gr.Radio([(label, code.value) for code, label in CHOICE_LABELS.items()],
-                          label="Which answer is better? (keys 1-4)", elem_id="choice")
-        rationale = gr.Textbox(label="Rationale (optional)", lines=2, elem_id="rationale")
+        rationale = gr.Textbox(label="Rationale (optional; Ctrl+Enter submits)", lines=2, elem_id="rationale")
+    return PairwisePanel(panel, answer_a, answer_b, evasive_a, evasive_b, rationale)
+
+
+def pairwise_actions(panel: PairwisePanel) -> None:
+    """The choice (one radio group: arrow keys move within it) and the buttons, in the action bar."""
+    with gr.Column(visible=False) as actions:
+        panel.choice = gr.Radio([(label, code.value) for code, label in CHOICE_LABELS.items()],
+                                label="Which answer is better? (keys 1-4)", elem_id="choice")
         with gr.Row():
-            submit = gr.Button("Submit (Enter)", variant="primary", elem_id="submit")
-            revise = gr.Button("Revise my last judgment", elem_id="revise")
-    return PairwisePanel(panel, answer_a, answer_b, evasive_a, evasive_b, choice, rationale, submit, revise)
+            panel.submit = gr.Button("Submit (Enter)", variant="primary", elem_id="submit", size="sm")
+            panel.revise = gr.Button("Revise my last judgment (U)", elem_id="revise", size="sm", visible=False)
+    panel.actions = actions
 
 
 @storage_errors

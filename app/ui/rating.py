@@ -26,17 +26,21 @@ class RatingPanel:
     rubric_help: gr.Textbox
     criteria: list[gr.Radio]
     free_text: gr.Textbox
-    submit: gr.Button
-    revise: gr.Button
+    # Built by rating_actions inside the shell's action bar.
+    actions: gr.Row | None = None
+    submit: gr.Button | None = None
+    revise: gr.Button | None = None
 
     def components(self) -> list:
-        return [self.panel, self.answer, self.rubric_help, *self.criteria, self.free_text]
+        return [self.panel, self.answer, self.rubric_help, *self.criteria, self.free_text, self.actions, self.revise]
 
     def updates(self, screen: Screen) -> dict:
         shown = screen.judging and screen.kind is StudyKind.rating
         rubric = screen.rubric if shown else None
         previous = (screen.previous or {}).get("ratings") or {}
         out = {self.panel: gr.update(visible=shown), self.answer: screen.answer_a if shown else "",
+               self.actions: gr.update(visible=shown),
+               self.revise: gr.update(visible=shown and screen.judged > 0 and not screen.revising),
                self.rubric_help: rubric.description if rubric else ""}
         for slot, radio in enumerate(self.criteria):
             if rubric is not None and slot < len(rubric.criteria):
@@ -60,15 +64,19 @@ def criterion_update(criterion: Criterion, value) -> dict:
 
 def build_rating_panel() -> RatingPanel:
     with gr.Column(visible=False) as panel:
-        answer = gr.Textbox(label="Answer", interactive=False, lines=6, max_lines=30, elem_id="answer")
+        answer = gr.Textbox(label="Answer", interactive=False, lines=1, max_lines=60, elem_id="answer")
         rubric_help = gr.Textbox(label="How to grade", interactive=False, lines=1, max_lines=8, elem_id="rubric_help")
         criteria = [gr.Radio([], label="", visible=False, elem_id=f"criterion_{slot}", elem_classes=["criterion"])
                     for slot in range(MAX_CRITERIA)]
         free_text = gr.Textbox(label="Comments (optional)", lines=2, visible=False, elem_id="free_text")
-        with gr.Row():
-            submit = gr.Button("Submit (Enter)", variant="primary", elem_id="rating_submit")
-            revise = gr.Button("Revise my last judgment", elem_id="rating_revise")
-    return RatingPanel(panel, answer, rubric_help, criteria, free_text, submit, revise)
+    return RatingPanel(panel, answer, rubric_help, criteria, free_text)
+
+
+def rating_actions(panel: RatingPanel) -> None:
+    with gr.Row(visible=False) as actions:
+        panel.submit = gr.Button("Submit (Enter)", variant="primary", elem_id="rating_submit", size="sm")
+        panel.revise = gr.Button("Revise my last judgment (U)", elem_id="rating_revise", size="sm", visible=False)
+    panel.actions = actions
 
 
 @storage_errors

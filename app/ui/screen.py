@@ -34,6 +34,23 @@ class Screen:
     revising: bool = False
     previous: dict | None = None  # the judgment being revised, as storage.judgment_as_shown gives it
     rubric: Rubric | None = None
+    study: str = ""
+    saved: bool = False  # this screen follows a stored judgment: the bar says "Saved (n of N)"
+    remaining: list[str] | None = None  # on the end screen: other studies with work left for this user
+
+    def shown_status(self) -> str:
+        """The status line on screen (the public `status` stays as API clients know it)."""
+        return (f"Saved ({self.judged} of {self.total}). " if self.saved else "") + self.status
+
+    def end_note(self) -> str:
+        if not self.done:
+            return ""
+        if self.remaining:
+            return ("### End of this study\nYou have judged every pair of this study available to you. "
+                    "Studies with work left for you: " + ", ".join(self.remaining) +
+                    " (choose one above). Use *Revise my last judgment* to change your last answer.")
+        return ("### End of study\nYou have judged everything available to you in every study. Thank you. "
+                "You may close this tab; use *Revise my last judgment* to change your last answer.")
 
     def public(self) -> dict:
         out = {"kind": self.kind.value if self.kind else None, "status": self.status, "judged": self.judged,
@@ -57,14 +74,15 @@ class Screen:
 def next_screen(session, user: User, study: Study, state: dict, *, revising: int | None = None) -> Screen:
     """The physician's open unit (or a new one), the unit they are revising, or the end screen."""
     kind, rubric = StudyKind(study.kind), storage.study_rubric(study)
-    common = {"kind": kind, "rubric": rubric, "guidelines": study.guidelines}
+    common = {"kind": kind, "rubric": rubric, "guidelines": study.guidelines, "study": study.name}
     if revising is None:
         assignment = storage.next_assignment(session, study, user)
         if assignment is None:
             done = storage.progress(session, study, user)
             return Screen(state={**state, "assignment_id": None, "revising": False}, done=True,
                           status=f"All done: {done.judged} of {done.total} judged. Thank you!",
-                          judged=done.judged, total=done.total, **common)
+                          judged=done.judged, total=done.total, remaining=_studies_left(session, study, user),
+                          **common)
         assignment_id = assignment.id
     else:
         assignment_id = revising
@@ -78,6 +96,16 @@ def next_screen(session, user: User, study: Study, state: dict, *, revising: int
         screen.previous = storage.judgment_as_shown(session, user, revising)
         screen.status = f"Revising your last judgment ({view.judged} of {view.total} judged)"
     return screen
+
+
+def _studies_left(session, study: Study, user: User) -> list[str]:
+    out = []
+    for other in storage.list_studies(session):
+        if other.id != study.id:
+            left = storage.progress(session, other, user)
+            if left.judged < left.total:
+                out.append(other.name)
+    return out
 
 
 def judge(engine, request, state: dict | None, token: str, kind: StudyKind, fields: Callable[[Study], dict]) -> Screen:
@@ -103,4 +131,6 @@ def judge(engine, request, state: dict | None, token: str, kind: StudyKind, fiel
             storage.submit_judgment(session, user, assignment.id, **fields(study))
         # Same transaction: one commit per submit, and the reply that acknowledges the
         # judgment is only sent after that commit.
-        return next_screen(session, user, study, state)
+        screen = next_screen(session, user, study, state)
+        screen.saved = True
+        return screen

@@ -15,9 +15,9 @@ from sqlalchemy.engine import Engine
 
 from app import storage
 from app.models import Role
-from app.ui.common import Context, bind, caller, progress_bar, storage_errors
-from app.ui.pairwise import PairwisePanel, build_pairwise_panel, submit_pairwise
-from app.ui.rating import RatingPanel, build_rating_panel, submit_rating
+from app.ui.common import Context, bind, caller, guidelines_markdown, progress_bar, storage_errors
+from app.ui.pairwise import PairwisePanel, build_pairwise_panel, pairwise_actions, submit_pairwise
+from app.ui.rating import RatingPanel, build_rating_panel, rating_actions, submit_rating
 from app.ui.researcher import ResearcherTab, build_researcher_tab, research_choices, researcher_view
 from app.ui.screen import Screen, next_screen
 
@@ -32,7 +32,9 @@ class UI:
     picker: gr.Dropdown
     status: gr.Markdown
     bar: gr.HTML
-    guidelines: gr.Textbox
+    guidelines: gr.Markdown
+    judge_tab: gr.Tab
+    end_note: gr.Markdown
     work: gr.Column
     question: gr.Textbox
     context: gr.Textbox
@@ -46,7 +48,7 @@ class UI:
 
     def screen_outputs(self) -> list:
         return [self.state, self.status, self.bar, self.guidelines, self.work, self.question, self.context, self.token,
-                self.screen, self.done_panel, *self.pairwise.components(), *self.rating.components()]
+                self.screen, self.done_panel, self.end_note, self.revise_done, *self.pairwise.components(), *self.rating.components()]
 
     def unchanged(self) -> dict:
         # Not {}: Gradio reads an empty dict as one output value.
@@ -54,27 +56,33 @@ class UI:
 
     def updates(self, screen: Screen) -> dict:
         return {
-            self.state: screen.state, self.status: screen.status, self.bar: progress_bar(screen.judged, screen.total),
-            self.guidelines: screen.guidelines, self.work: gr.update(visible=screen.judging),
+            self.state: screen.state, self.status: screen.shown_status(),
+            self.bar: progress_bar(screen.judged, screen.total, screen.study),
+            self.guidelines: guidelines_markdown(screen.guidelines), self.work: gr.update(visible=screen.judging),
             self.question: screen.question, self.context: screen.context, self.token: screen.token,
             self.screen: screen.public(), self.done_panel: gr.update(visible=screen.done),
+            self.end_note: screen.end_note(), self.revise_done: gr.update(visible=screen.done and screen.judged > 0),
             **self.pairwise.updates(screen), **self.rating.updates(screen),
         }
 
 
 @storage_errors
 def on_load(request: gr.Request, *, ctx: Context) -> dict:
-    """Who is logged in; the study list (opened straight away when there is only one);
-    researchers land on their own tab, with nothing to pick under Judge."""
+    """Who is logged in; the study list (opened straight away when there is only one, or when
+    the login page brought the physician back to one after a session loss: ?study=NAME);
+    researchers land on their own tab and see no Judge tab."""
     ui = ctx.ui
     with storage.transaction(ctx.engine) as session:
         user = storage.require_role(session, getattr(request, "username", None), None)
         names = [s.name for s in storage.list_studies(session)]
     if user.role is Role.researcher:
         return {ui.picker: gr.update(choices=[], value=None), ui.researcher.tab: gr.update(visible=True),
-                ui.tabs: gr.Tabs(selected="research"), ui.whoami: user.name}
-    return {ui.picker: gr.update(choices=names, value=names[0] if len(names) == 1 else None),
-            ui.researcher.tab: gr.update(visible=False), ui.tabs: gr.Tabs(selected="judge"), ui.whoami: user.name}
+                ui.judge_tab: gr.update(visible=False), ui.tabs: gr.Tabs(selected="research"),
+                ui.whoami: f"{user.name} (researcher)"}
+    wanted = dict(getattr(request, "query_params", None) or {}).get("study")
+    chosen = wanted if wanted in names else (names[0] if len(names) == 1 else None)
+    return {ui.picker: gr.update(choices=names, value=chosen), ui.researcher.tab: gr.update(visible=False),
+            ui.judge_tab: gr.update(visible=True), ui.tabs: gr.Tabs(selected="judge"), ui.whoami: user.name}
 
 
 @storage_errors
@@ -105,38 +113,46 @@ def _layout() -> UI:
     with gr.Row():
         gr.Markdown("## medalign: judging answers")
         # A Textbox, not Markdown: the user name is shown as plain text.
-        whoami = gr.Textbox(label="Logged in as", interactive=False, max_lines=1, elem_id="whoami", scale=0, min_width=200)
+        whoami = gr.Textbox(label="Signed in as", interactive=False, max_lines=1, elem_id="whoami", scale=0, min_width=200)
     with gr.Tabs(selected="judge") as tabs:
-        with gr.Tab("Judge", id="judge"):
+        with gr.Tab("Judge", id="judge") as judge_tab:
             picker = gr.Dropdown(label="Study", choices=[], interactive=True, allow_custom_value=True,
                                  elem_id="study_picker")
-            status = gr.Markdown("Choose a study.", elem_id="status")
-            bar = gr.HTML(progress_bar(0, 1))
             with gr.Accordion("Guidelines", open=False):
-                guidelines = gr.Textbox(show_label=False, interactive=False, lines=3, max_lines=20, elem_id="guidelines")
+                # Markdown made safe by guidelines_markdown (escaped first, sanitised after).
+                guidelines = gr.Markdown(elem_id="guidelines", sanitize_html=True)
             with gr.Column(visible=False) as work:
-                question = gr.Textbox(label="Question", interactive=False, lines=2, max_lines=8, elem_id="question")
-                with gr.Accordion("Abstract context", open=False):
-                    context = gr.Textbox(label="Context", interactive=False, lines=4, max_lines=20, show_label=False,
-                                         elem_id="context")
-                pairwise = build_pairwise_panel()
-                rating = build_rating_panel()
+                with gr.Column(elem_id="work"):
+                    question = gr.Textbox(label="Question", interactive=False, lines=1, max_lines=12, elem_id="question")
+                    with gr.Accordion("Abstract context", open=False, elem_id="context_accordion"):
+                        context = gr.Textbox(label="Context", interactive=False, lines=2, max_lines=40,
+                                             show_label=False, elem_id="context")
+                    pairwise = build_pairwise_panel()
+                    rating = build_rating_panel()
             token = gr.Textbox(visible=False, elem_id="pair_token")
             screen = gr.JSON(label=SCREEN_LABEL, visible=False, elem_id="screen")
             with gr.Column(visible=False) as done_panel:
-                gr.Markdown("### End of study\nYou have judged everything available to you. Thank you. "
-                            "You may close this tab; use *Revise my last judgment* to change your last answer.")
-                revise_done = gr.Button("Revise my last judgment", elem_id="revise_done")
+                end_note = gr.Markdown(elem_id="end_note")
+                revise_done = gr.Button("Revise my last judgment", elem_id="revise_done", visible=False)
+            # Fixed to the bottom of the window: progress, status ("Saved (n of N)"), the choice
+            # and Submit are in view at any scroll position (app/ui/keyboard.py CSS).
+            with gr.Column(elem_classes=["action-bar"], elem_id="action_bar"):
+                with gr.Row(equal_height=True):
+                    status = gr.Markdown("Choose a study.", elem_id="status")
+                    bar = gr.HTML(progress_bar(0, 0), elem_id="progress")
+                gr.HTML('<div class="key-note" role="status" aria-live="polite"></div>', elem_id="key_note")
+                pairwise_actions(pairwise)
+                rating_actions(rating)
         researcher = build_researcher_tab()
     gr.Button("Log out", link="/logout", size="sm", elem_id="logout")
-    return UI(state, whoami, tabs, picker, status, bar, guidelines, work, question, context, token, screen, done_panel,
-              revise_done, pairwise, rating, researcher)
+    return UI(state, whoami, tabs, picker, status, bar, guidelines, judge_tab, end_note, work, question, context, token,
+              screen, done_panel, revise_done, pairwise, rating, researcher)
 
 
 def _wire(blocks: gr.Blocks, ui: UI, ctx: Context) -> None:
     outputs = ui.screen_outputs()
     private = {"api_visibility": "private"}
-    blocks.load(bind(on_load, ctx), None, [ui.picker, ui.researcher.tab, ui.tabs, ui.whoami], **private)
+    blocks.load(bind(on_load, ctx), None, [ui.picker, ui.researcher.tab, ui.judge_tab, ui.tabs, ui.whoami], **private)
     ui.picker.change(bind(open_study, ctx), [ui.picker], outputs, api_name="open_study")
     p, r = ui.pairwise, ui.rating
     p.submit.click(bind(submit_pairwise, ctx), [ui.state, ui.token, p.choice, p.evasive_a, p.evasive_b, p.rationale],
