@@ -76,7 +76,7 @@ def render(records: dict, summary: dict, table: str, args, load) -> str:
         "`medalign report compute` on the two runs:", "", "```", table.rstrip(), "```", "",
         f"DPO / SFT per step here: wall {summary['dpo_over_sft'].get('wall_time_s')}x, FLOPs "
         f"{summary['dpo_over_sft'].get('flops')}x (TRL's estimate counts the policy's forward and backward, not the "
-        "reference forward), tokens {summary['dpo_over_sft'].get('tokens_processed')}x.", ""])
+        f"reference forward), tokens {summary['dpo_over_sft'].get('tokens_processed')}x.", ""])
 
 
 def main(argv: list[str] | None = None) -> int:
