@@ -174,7 +174,7 @@ def load_engine(model_dir: str, settings: GenerationSettings, prompts: list[str]
     if batch_size is None:
         longest = max((prompt_length(p) for p in prompts), default=0)
         batch_size = default_batch_size(model.config, longest + settings.max_new_tokens, free_memory_bytes(model.device),
-                                        next(model.parameters()).element_size())
+                                        model.dtype.itemsize)  # the KV cache is in the compute dtype, also under 4-bit
     return Engine(lambda batch: generate_batch(model, tokenizer, batch, settings), batch_size, prompt_length)
 
 

@@ -33,8 +33,8 @@ def stage_runs(tiny_model, tiny_data, tmp_path_factory):
     from training.sft import run_sft
 
     out = tmp_path_factory.mktemp("compute")
-    training = {"per_device_train_batch_size": 4, "learning_rate": 2e-3, "max_steps": 3, "logging_steps": 1, "gradient_checkpointing": False,
-                "precision": "fp32", "max_length": 512}
+    training = {"per_device_train_batch_size": 4, "learning_rate": 2e-3, "max_steps": 3, "logging_steps": 1,
+                "gradient_checkpointing": False, "precision": "fp32", "max_length": 512}
     lora = {"r": 8, "alpha": 16, "dropout": 0.0}
     sft_state, dpo_state = FinalState(), FinalState()
     run_sft(SFTRecipe.model_validate({"stage": "sft", "model_name_or_path": str(tiny_model),
