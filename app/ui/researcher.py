@@ -1,4 +1,7 @@
-"""The researcher tab: progress per physician, live results, export links. Researchers only.
+"""The researcher tab (the dashboard): progress per physician and over time, time on task, gold
+accuracy, live results with intervals and a chart, agreement so far, every judgment per item with
+its rationale, a filter excluding simulated raters, auto-refresh, exports and the report command.
+Researchers only: every handler checks the role on the server.
 
 Live results: each comparison's win rate (evaluation.winrate, Wilson interval), Bradley-Terry
 scores with three or more systems (evaluation.bradley_terry), and for rating studies the mean per
@@ -18,7 +21,8 @@ from app.models import Role
 from app.ui.common import Context, caller, storage_errors
 from evaluation.contract import StudyKind
 
-PROGRESS_HEADERS = ["physician", "assigned", "judged", "gold judged", "gold accuracy"]
+PROGRESS_HEADERS = ["physician", "assigned", "judged", "gold judged", "gold accuracy", "median seconds per judgment"]
+REFRESH_S = 30
 RESULT_HEADERS = ["comparison or system", "measure", "estimate", "95% interval", "n", "notes"]
 WILSON_ASSUMES = "Wilson interval: assumes independent judgments (no clustering by physician or item)"
 BT_ROUNDS = 200  # a live view: fewer resamples than `medalign report`
@@ -35,25 +39,48 @@ class ResearcherTab:
     results: gr.Dataframe
     matrix: gr.Dataframe
     links: gr.HTML
+    exclude_simulated: gr.Checkbox
+    timer: gr.Timer
+    timeline: gr.HTML
+    chart: gr.HTML
+    agreement: gr.Markdown
+    items: gr.Dataframe
+
+    def inputs(self) -> list:
+        return [self.picker, self.exclude_simulated]
 
     def outputs(self) -> list:
-        return [self.summary, self.progress, self.results, self.matrix, self.links]
+        return [self.summary, self.progress, self.results, self.matrix, self.links, self.timeline, self.chart,
+                self.agreement, self.items]
 
 
 def build_researcher_tab() -> ResearcherTab:
+    from app.ui.dashboard import ITEM_HEADERS
+
     with gr.Tab("Researcher", id="research", visible=False) as tab:
-        picker = gr.Dropdown(label="Study", choices=[], interactive=True, allow_custom_value=True,
-                             elem_id="research_picker")
-        refresh = gr.Button("Refresh")
+        with gr.Row():
+            picker = gr.Dropdown(label="Study", choices=[], interactive=True, allow_custom_value=True,
+                                 elem_id="research_picker")
+            exclude_simulated = gr.Checkbox(label="Exclude simulated raters", value=False, elem_id="exclude_simulated")
+            refresh = gr.Button(f"Refresh (also every {REFRESH_S} s)", elem_id="research_refresh", size="sm")
+        # Off until on_load turns it on for a researcher: a physician's page never polls this.
+        timer = gr.Timer(REFRESH_S, active=False)
         summary = gr.Markdown(label="Summary", elem_id="research_summary")
-        progress = gr.Dataframe(headers=PROGRESS_HEADERS, label="Progress", interactive=False,
-                                elem_id="research_progress")
+        links = gr.HTML(label="Exports", elem_id="research_links")
+        with gr.Row():
+            timeline = gr.HTML(elem_id="research_timeline")
+            chart = gr.HTML(elem_id="research_chart")
+        progress = gr.Dataframe(headers=PROGRESS_HEADERS, label="Progress",
+                                interactive=False, elem_id="research_progress")
         results = gr.Dataframe(headers=RESULT_HEADERS, label="Results", interactive=False,
                                elem_id="research_results")
+        agreement = gr.Markdown(elem_id="research_agreement")
         matrix = gr.Dataframe(label="Win matrix (share of direct comparisons the row system won; ties count half)",
                               interactive=False, elem_id="research_matrix")
-        links = gr.HTML(label="Exports")
-    return ResearcherTab(tab, picker, refresh, summary, progress, results, matrix, links)
+        items = gr.Dataframe(headers=ITEM_HEADERS, label="Every judgment by item, with rationales", interactive=False,
+                             wrap=True, elem_id="research_items", max_height=600)
+    return ResearcherTab(tab, picker, refresh, summary, progress, results, matrix, links, exclude_simulated, timer,
+                         timeline, chart, agreement, items)
 
 
 def _interval(low, high) -> str:
@@ -119,44 +146,59 @@ def rating_results(rows: list[dict], rubric: dict) -> list[list]:
     return out
 
 
-def _progress_table(rows: list[dict]) -> list[list]:
+def _progress_table(rows: list[dict], seconds: dict[str, float]) -> list[list]:
     return [[r["physician"] + (" (simulated)" if r["simulated"] else ""), r["assigned"], r["judged"], r["gold_judged"],
-             "-" if r["gold_accuracy"] is None else round(r["gold_accuracy"], 3)] for r in rows]
+             "-" if r["gold_accuracy"] is None else round(r["gold_accuracy"], 3),
+             "-" if r["physician"] not in seconds else round(seconds[r["physician"]], 1)] for r in rows]
 
 
 def _links(study_name: str) -> str:
     base = html.escape("/export/" + quote(study_name, safe=""))
     files = [("judgments.csv", "Judgments (CSV)"), ("judgments.jsonl", "Judgments (JSONL)"),
              ("dpo_pairs.jsonl", "DPO pairs (JSONL)")]
-    return " | ".join(f'<a href="{base}/{name}" download>{label}</a>' for name, label in files)
+    name = html.escape(study_name)
+    return (" | ".join(f'<a href="{base}/{name}" download>{label}</a>' for name, label in files) +
+            f"<br>Full report (win rates, HQ, agreement, bias checks; one self-contained report.html): "
+            f"<code>medalign report --study '{name}' --out report-{name}</code>")
 
 
 @storage_errors
-def researcher_view(study_name: str | None, request: gr.Request, *, ctx: Context):
+def researcher_view(study_name: str | None, exclude_simulated: bool, request: gr.Request, *, ctx: Context):
+    from app.ui import dashboard
+
     tab = ctx.ui.researcher
     with storage.transaction(ctx.engine) as session:
         caller(session, request, None, Role.researcher)
         if not study_name:
-            return {tab.summary: "Choose a study.", tab.progress: [], tab.results: [], tab.matrix: [], tab.links: ""}
+            return {tab.summary: "Choose a study.", tab.progress: [], tab.results: [], tab.matrix: [], tab.links: "",
+                    tab.timeline: "", tab.chart: "", tab.agreement: "", tab.items: []}
         study = storage.get_study(session, study_name)
         settings = storage.study_settings(session, study)
         progress = storage.study_progress(session, study)
         judgments = storage.export_judgments(session, study)
+    judgments, progress = dashboard.without_simulated(judgments, progress, bool(exclude_simulated))
     kind, matrix = StudyKind(settings["kind"]), []
     if kind is StudyKind.pairwise:
         decided = [j for j in judgments if not j["is_gold"]]
         results = pairwise_results(decided, settings["comparisons"])
         matrix = win_matrix_table(decided) if len(settings["systems"]) >= 3 else []
         what = f"pairwise study of {', '.join(settings['systems'])} ({len(settings['comparisons'])} comparisons)"
+        chart_title = "Win rate with 95% Wilson interval (dashed: 0.5)"
     else:
         results = rating_results(judgments, settings["rubric"])
         what = f"rating study of {', '.join(settings['systems'])} on the rubric {settings['rubric']['name']}"
+        chart_title = "Mean grade per system and criterion with 95% interval"
+    shown = "simulated raters excluded" if exclude_simulated else "simulated raters included"
     summary = html.escape(
         f"{what}: {settings['judgments']} judgments of {settings['target']} planned ({settings['items']} items, "
-        f"{settings['units']} units x overlap {settings['overlap']}; {settings['gold_items']} gold items)."
+        f"{settings['units']} units x overlap {settings['overlap']}; {settings['gold_items']} gold items); {shown}."
     )
-    return {tab.summary: summary, tab.progress: _progress_table(progress), tab.results: results, tab.matrix: matrix,
-            tab.links: _links(study.name)}
+    return {tab.summary: summary, tab.progress: _progress_table(progress, dashboard.time_on_task(judgments)),
+            tab.results: results, tab.matrix: matrix, tab.links: _links(study.name),
+            tab.timeline: dashboard.timeline_svg(judgments, settings["target"]),
+            tab.chart: dashboard.interval_svg(results, chart_title),
+            tab.agreement: dashboard.agreement_text(judgments, kind),
+            tab.items: dashboard.item_table(judgments, kind)}
 
 
 def research_choices(request: gr.Request, *, ctx: Context):

@@ -78,6 +78,7 @@ def on_load(request: gr.Request, *, ctx: Context) -> dict:
     if user.role is Role.researcher:
         return {ui.picker: gr.update(choices=[], value=None), ui.researcher.tab: gr.update(visible=True),
                 ui.judge_tab: gr.update(visible=False), ui.tabs: gr.Tabs(selected="research"),
+                ui.researcher.timer: gr.Timer(active=True),
                 ui.whoami: f"{user.name} (researcher)"}
     wanted = dict(getattr(request, "query_params", None) or {}).get("study")
     chosen = wanted if wanted in names else (names[0] if len(names) == 1 else None)
@@ -152,7 +153,8 @@ def _layout() -> UI:
 def _wire(blocks: gr.Blocks, ui: UI, ctx: Context) -> None:
     outputs = ui.screen_outputs()
     private = {"api_visibility": "private"}
-    blocks.load(bind(on_load, ctx), None, [ui.picker, ui.researcher.tab, ui.judge_tab, ui.tabs, ui.whoami], **private)
+    blocks.load(bind(on_load, ctx), None, [ui.picker, ui.researcher.tab, ui.judge_tab, ui.tabs, ui.whoami,
+                                                ui.researcher.timer], **private)
     ui.picker.change(bind(open_study, ctx), [ui.picker], outputs, api_name="open_study")
     p, r = ui.pairwise, ui.rating
     p.submit.click(bind(submit_pairwise, ctx), [ui.state, ui.token, p.choice, p.evasive_a, p.evasive_b, p.rationale],
@@ -163,8 +165,9 @@ def _wire(blocks: gr.Blocks, ui: UI, ctx: Context) -> None:
     for button in (r.revise, ui.revise_done):
         button.click(bind(revise_last, ctx), [ui.state], outputs, **private)
     research = ui.researcher
-    research.picker.change(bind(researcher_view, ctx), [research.picker], research.outputs(), api_name="researcher_view")
-    research.refresh.click(bind(researcher_view, ctx), [research.picker], research.outputs(), **private)
+    research.picker.change(bind(researcher_view, ctx), research.inputs(), research.outputs(), api_name="researcher_view")
+    for trigger in (research.refresh.click, research.exclude_simulated.change, research.timer.tick):
+        trigger(bind(researcher_view, ctx), research.inputs(), research.outputs(), **private)
     blocks.load(bind(research_choices, ctx), None, [research.picker], **private)
 
 
