@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -160,6 +160,69 @@ async def _read_form(request: Request) -> tuple[str, str] | None:
     return name.strip(), password
 
 
+# The login page (GET /login; app/middleware.py sends a logged-out GET / here). Static text: the
+# message and the study to return to are read from the address by the page's own script and
+# only ever set as text. The user name survives a wrong password; the server's refusal (wrong
+# password, throttled, busy) is shown as it is worded in this module.
+LOGIN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>medalign: log in</title>
+<style>
+ body { font-family: system-ui, sans-serif; margin: 0; padding: 24px 16px; background: #f8fafc; color: #0f172a; }
+ main { max-width: 420px; margin: 8vh auto; background: #fff; border: 1px solid #cbd5e1; border-radius: 8px; padding: 24px; }
+ label { display: block; margin-top: 12px; font-weight: 600; }
+ input { width: 100%; box-sizing: border-box; font-size: 1rem; padding: 8px; margin-top: 4px; }
+ button { margin-top: 16px; width: 100%; padding: 10px; font-size: 1rem; background: #1d4ed8; color: #fff; border: 0; border-radius: 6px; }
+ .note { padding: 10px; border-radius: 6px; margin: 12px 0 0; }
+ #expired { background: #fef3c7; border: 1px solid #f59e0b; }
+ #error { background: #fee2e2; border: 1px solid #ef4444; }
+</style></head>
+<body><main>
+<h1>medalign: log in</h1>
+<p>Log in with the account your study coordinator gave you.</p>
+<p id="expired" class="note" role="alert" hidden></p>
+<form id="login" method="post" action="/login">
+ <label for="username">username</label><input id="username" name="username" autocomplete="username" required>
+ <label for="password">password</label>
+ <input id="password" name="password" type="password" autocomplete="current-password" required>
+ <p id="error" class="note" role="alert" hidden></p>
+ <button type="submit">Login</button>
+</form></main>
+<script>
+(() => {
+  const params = new URLSearchParams(location.search);
+  const study = params.get('study') || '';
+  if (params.get('expired')) {
+    const note = document.getElementById('expired');
+    note.textContent = 'Your session ended (it expired, or the server restarted), so the judgment on screen may ' +
+      'not have been saved. Log in again: you will be back ' + (study ? 'in the study "' + study + '" ' : '') +
+      'at the pair you were judging.';
+    note.hidden = false;
+  }
+  document.getElementById('login').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const error = document.getElementById('error');
+    error.hidden = true;
+    let response;
+    try {
+      response = await fetch('/login', {method: 'POST', body: new FormData(ev.target), credentials: 'same-origin'});
+    } catch (e) {
+      error.textContent = 'The server did not answer; try again in a moment.'; error.hidden = false; return;
+    }
+    if (response.ok) { location.assign('/' + (study ? '?study=' + encodeURIComponent(study) : '')); return; }
+    let detail = 'Login refused.';
+    try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON: keep the default */ }
+    const retry = response.headers.get('Retry-After');
+    error.textContent = detail + (retry && /too many|busy/.test(detail) ? ' (about ' + retry + ' s)' : '');
+    error.hidden = false;
+    const password = document.getElementById('password');
+    password.value = ''; password.focus();  // the user name stays as typed
+  });
+})();
+</script></body></html>
+"""
+
+
 def add_login_route(root: FastAPI, engine: Engine, sessions: Sessions, throttle: LoginThrottle,
                     budget: HashBudget) -> None:
     """POST /login (and /login/), registered on `root` before Gradio is mounted so it wins."""
@@ -199,3 +262,9 @@ def add_login_route(root: FastAPI, engine: Engine, sessions: Sessions, throttle:
 
     for path in ("/login", "/login/"):
         root.add_api_route(path, login, methods=["POST"], include_in_schema=False)
+
+    async def login_page() -> HTMLResponse:
+        return HTMLResponse(LOGIN_PAGE, headers={"cache-control": "no-store"})
+
+    for path in ("/login", "/login/"):
+        root.add_api_route(path, login_page, methods=["GET"], include_in_schema=False)

@@ -7,7 +7,7 @@ Pure ASGI (not BaseHTTPMiddleware) so streamed queue responses pass through unto
 from __future__ import annotations
 
 from starlette.requests import HTTPConnection
-from starlette.responses import PlainTextResponse
+from starlette.responses import PlainTextResponse, RedirectResponse
 
 from app.login import Sessions
 
@@ -65,8 +65,18 @@ class SecurityMiddleware:
 
         if scope["path"].rstrip("/") in HIDDEN_PATHS:
             return await PlainTextResponse("Not Found", status_code=404)(scope, receive, send_with_headers)
-        await self._end_stale_session(HTTPConnection(scope))
+        connection = HTTPConnection(scope)
+        await self._end_stale_session(connection)
+        if scope["path"] == "/" and scope["method"] in ("GET", "HEAD") and not self._logged_in(connection):
+            # Our login page (app/login.py), not Gradio's: titled, keeps the user name, says why.
+            query = scope.get("query_string", b"").decode("latin-1")
+            target = "/login" + (f"?{query}" if query else "")
+            return await RedirectResponse(target, status_code=303)(scope, receive, send_with_headers)
         return await self.app(scope, receive, send_with_headers)
+
+    def _logged_in(self, request: HTTPConnection) -> bool:
+        return any(request.cookies.get(c) in self.sessions.gradio_app.tokens for c in self.sessions.cookie_names
+                   if request.cookies.get(c))
 
     async def _end_stale_session(self, request: HTTPConnection) -> None:
         """Drop the request's token from the token table when it no longer holds, so every

@@ -116,6 +116,22 @@ KEYBOARD_JS = """
     if (handled) ev.preventDefault();
   });
 
+  // Gradio names each radio input on its own, so arrow keys do not move within the four choices
+  // (or a criterion's options): give every group one name, and the radiogroup role.
+  let pending = false;
+  function oneGroupEach() {
+    pending = false;
+    document.querySelectorAll('#choice, [id^="criterion_"]').forEach((group) => {
+      const inputs = radios(group);
+      if (!inputs.length) return;
+      inputs.forEach((r) => { if (r.name !== group.id) r.name = group.id; });
+      const box = inputs[0].closest('fieldset') || group;
+      if (box.getAttribute('role') !== 'radiogroup') box.setAttribute('role', 'radiogroup');
+    });
+  }
+  new MutationObserver(() => { if (!pending) { pending = true; requestAnimationFrame(oneGroupEach); } })
+    .observe(document.documentElement, {childList: true, subtree: true});
+
   // Session loss: Gradio's queue answers 401/403 (cookie expired, server restarted with new
   // tokens). Say so on the login page and come back to the same study.
   const studyName = () => document.querySelector('[data-study]')?.dataset.study || '';

@@ -116,7 +116,7 @@ def _layout() -> UI:
         # A Textbox, not Markdown: the user name is shown as plain text.
         whoami = gr.Textbox(label="Signed in as", interactive=False, max_lines=1, elem_id="whoami", scale=0, min_width=200)
     with gr.Tabs(selected="judge") as tabs:
-        with gr.Tab("Judge", id="judge") as judge_tab:
+        with gr.Tab("Judge", id="judge", visible=False) as judge_tab:  # shown to physicians by on_load
             picker = gr.Dropdown(label="Study", choices=[], interactive=True, allow_custom_value=True,
                                  elem_id="study_picker")
             with gr.Accordion("Guidelines", open=False):

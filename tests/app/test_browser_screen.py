@@ -1,0 +1,161 @@
+"""The physician's screen in Chromium (issue 14): the action bar in view after a key press with
+the context open (desktop and phone), Enter on a focused control acting on that control, the
+session-expired message and the return to the same pair, the login page keeping the user name,
+and the researcher dashboard refused to a physician (server side) while a researcher sees it."""
+
+from __future__ import annotations
+
+import pytest
+from gradio_client import Client
+
+from app.db import open_database  # noqa: F401  (engine fixture comes from conftest)
+from tests.app.conftest import PASSWORD
+from tests.browser import CHROMIUM_ARGS, browser_page, chromium_path, log_in
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+LONG_CONTEXT = "RESULTS: " + " ".join(f"Finding {i} was observed in the cohort." for i in range(120))
+
+
+def in_view(page, selector: str) -> bool:
+    box = page.locator(selector).bounding_box()
+    size = page.viewport_size
+    return (box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"] + 1
+            and box["x"] >= 0 and box["x"] + box["width"] <= size["width"] + 1)
+
+
+@pytest.fixture
+def long_study(engine, tmp_path):
+    import json
+
+    from app import storage
+    from app.study_files import read_study_items
+
+    path = tmp_path / "long.jsonl"
+    path.write_text("".join(json.dumps({
+        "id": f"q{i}", "question": f"Is treatment {i} effective?", "context": LONG_CONTEXT,
+        "outputs": {"sft": f"Short answer {i}. " * 30, "dpo": f"Other answer {i}. " * 30}}) + "\n" for i in range(6)))
+    with storage.transaction(engine) as session:
+        return storage.create_study(session, name="long-context", systems=("sft", "dpo"),
+                                    items=read_study_items(path, ("sft", "dpo")),
+                                    guidelines="Prefer **accurate** answers. <script>window.__xss=1</script>")
+
+
+@pytest.mark.parametrize("width,height", [(1440, 900), (390, 844)])
+def test_action_bar_in_view_after_a_key_with_the_context_open(server, long_study, make_user, width, height):
+    from playwright.sync_api import sync_playwright
+
+    make_user("dr_bar")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+        log_in(page, server, "dr_bar", PASSWORD)
+        page.wait_for_selector("text=0 of 6 judged", timeout=30_000)
+        page.get_by_text("Abstract context").click()
+        page.wait_for_selector("#context textarea", timeout=10_000)
+        page.mouse.wheel(0, 3000)  # scrolled down into the long context
+        page.locator("body").click(position={"x": 2, "y": 2})
+        page.keyboard.press("2")
+        assert page.locator("#choice input[type=radio]").nth(1).is_checked()
+        for selector in ("#choice", "#submit", "#status"):
+            assert in_view(page, selector), f"{selector} is off screen at {width}x{height}"
+        assert page.evaluate("document.documentElement.scrollWidth") <= width + 1  # no sideways scrolling
+        page.keyboard.press("Enter")
+        page.wait_for_selector("text=Saved (1 of 6)", timeout=30_000)
+        assert in_view(page, "#status")
+        # the four choices are one radio group (arrow keys move within it), the progress bar is labelled
+        names = page.eval_on_selector_all("#choice input[type=radio]", "els => els.map((e) => e.name)")
+        assert len(names) == 4 and len(set(names)) == 1 and names[0]
+        assert page.get_attribute("progress", "aria-label") == "Progress: 1 of 6 judged"
+        assert "long-context" in page.locator("[data-study]").inner_text()
+        # guidelines: Markdown rendered, HTML shown as text and never run
+        page.get_by_text("Guidelines").click()
+        assert page.locator("#guidelines strong").inner_text() == "accurate"
+        assert "<script>" in page.locator("#guidelines").inner_text()
+        assert page.evaluate("window.__xss") is None
+        browser.close()
+
+
+def test_enter_on_a_focused_control_acts_on_that_control(server, long_study, make_user):
+    make_user("dr_enter")
+    with browser_page() as page:
+        log_in(page, server, "dr_enter", PASSWORD)
+        page.wait_for_selector("text=0 of 6 judged", timeout=30_000)
+        assert page.locator("#revise").count() == 0 or not page.locator("#revise").is_visible()  # nothing to revise
+        page.locator("body").click(position={"x": 2, "y": 2})
+        page.keyboard.press("1")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("text=1 of 6 judged", timeout=30_000)
+        first = page.locator("#answer_a textarea").input_value()
+        # Enter on the focused "Revise" button revises, it does not submit the open pair
+        page.locator("#choice input[type=radio]").nth(1).check()
+        page.locator("#revise").focus()
+        page.keyboard.press("Enter")
+        page.wait_for_selector("text=Revising your last judgment", timeout=30_000)
+        assert page.locator("#answer_a textarea").input_value() != first
+        # Enter on the focused accordion header opens it and submits nothing
+        header = page.locator("#context_accordion").get_by_role("button").first
+        header.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#context textarea", timeout=10_000)
+        assert "Revising your last judgment (1 of 6 judged)" in page.locator("#status").inner_text()
+        # a digit typed in the rationale stays text; Ctrl+Enter submits from there
+        page.keyboard.press("Escape")
+        page.locator("body").click(position={"x": 2, "y": 2})
+        page.keyboard.press("3")
+        page.locator("#rationale textarea").click()
+        page.keyboard.type("grade 2 evidence")
+        assert page.locator("#choice input[type=radio]").nth(2).is_checked()
+        page.keyboard.press("Control+Enter")
+        page.wait_for_selector("text=Saved (1 of 6)", timeout=30_000)
+
+
+def test_session_loss_says_so_and_returns_to_the_same_pair(server, long_study, make_user):
+    make_user("dr_lost")
+    with browser_page() as page:
+        log_in(page, server, "dr_lost", PASSWORD)
+        page.wait_for_selector("text=0 of 6 judged", timeout=30_000)
+        page.locator("body").click(position={"x": 2, "y": 2})
+        page.keyboard.press("1")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("text=1 of 6 judged", timeout=30_000)
+        open_pair = page.locator("#answer_a textarea").input_value()
+        page.context.clear_cookies()  # the session is gone (expired cookie, or a restart forgot it)
+        page.locator("body").click(position={"x": 2, "y": 2})
+        page.keyboard.press("2")
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/login?expired=1&study=long-context", timeout=30_000)
+        assert "Your session ended" in page.locator("#expired").inner_text()
+        assert page.title() == "medalign: log in"
+        page.get_by_label("username").fill("dr_lost")
+        page.get_by_label("password").fill("wrong password")
+        page.get_by_role("button", name="Login").click()
+        page.wait_for_selector("text=Incorrect credentials.", timeout=30_000)
+        assert page.get_by_label("username").input_value() == "dr_lost"  # kept
+        page.get_by_label("password").fill(PASSWORD)
+        page.get_by_role("button", name="Login").click()
+        page.wait_for_selector("text=1 of 6 judged", timeout=30_000)  # the study reopened by itself
+        assert page.locator("#answer_a textarea").input_value() == open_pair
+
+
+def test_researcher_dashboard_refuses_a_physician(server, long_study, make_user):
+    make_user("dr_nosy")
+    make_user("boss_dash", "researcher")
+    physician = Client(server, auth=("dr_nosy", PASSWORD), verbose=False)
+    with pytest.raises(Exception, match="researcher"):
+        physician.predict("long-context", False, api_name="/researcher_view")
+    with browser_page() as page:
+        log_in(page, server, "dr_nosy", PASSWORD)
+        page.wait_for_selector("text=0 of 6 judged", timeout=30_000)
+        assert page.get_by_role("tab", name="Researcher").count() == 0
+        assert page.locator("#research_timeline").count() == 0 or not page.locator("#research_timeline").is_visible()
+    with browser_page() as page:
+        log_in(page, server, "boss_dash", PASSWORD)
+        page.wait_for_selector("#research_picker", timeout=30_000)
+        page.wait_for_function("() => ![...document.querySelectorAll('[role=tab]')]"
+                               ".some((t) => t.innerText.trim() === 'Judge' && t.getClientRects().length)",
+                               timeout=10_000)  # hidden from researchers
+        page.locator("#research_picker input").click()
+        page.get_by_role("option", name="long-context").click()
+        page.wait_for_selector("text=0 judgments of", timeout=30_000)
+        assert page.locator("#exclude_simulated input").is_visible()
