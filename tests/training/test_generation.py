@@ -150,3 +150,12 @@ def test_run_record_has_tokens_per_second_and_the_batch_size(tiny_model, tiny_da
     assert stats["tokens_per_s"] == pytest.approx(stats["tokens_generated"] / stats["generation_s"], rel=0.02)
     assert stats["answers_per_s"] == pytest.approx(6 / stats["generation_s"], rel=0.02)
     assert json.loads(generation_record_path(out).read_text())["systems"]["base"]["settings"]["batch_size"] == 64
+
+
+def test_cpu_generation_uses_the_cores_other_work_leaves_idle():
+    from training.generate import cpu_threads
+
+    assert cpu_threads(0.2, 2, 2) == 2  # a quiet 2-core machine: both
+    assert cpu_threads(1.0, 2, 2) == 1  # one core busy elsewhere
+    assert cpu_threads(6.5, 2, 2) == 1  # never fewer than one
+    assert cpu_threads(0.0, 16, 8) == 8  # never more than torch was given
