@@ -119,6 +119,8 @@ def interval_svg(rows: list[list], title: str, width: int = 640) -> str:
     parts = [f'<text x="4" y="14" font-size="12">{html.escape(title)}</text>',
              f'<line x1="{x(bottom):.1f}" y1="24" x2="{x(bottom):.1f}" y2="{height - 10}" stroke="#bbb"/>',
              f'<line x1="{x(top):.1f}" y1="24" x2="{x(top):.1f}" y2="{height - 10}" stroke="#bbb"/>']
+    for tick in (bottom, top):
+        parts.append(f'<text x="{x(tick):.1f}" y="{height - 2}" font-size="10" text-anchor="middle">{tick:g}</text>')
     if bottom <= 0.5 <= top and top <= 1.0:
         parts.append(f'<line x1="{x(0.5):.1f}" y1="24" x2="{x(0.5):.1f}" y2="{height - 10}" stroke="#999" '
                      'stroke-dasharray="4"/>')

@@ -129,7 +129,10 @@ KEYBOARD_JS = """
       if (box.getAttribute('role') !== 'radiogroup') box.setAttribute('role', 'radiogroup');
     });
   }
-  new MutationObserver(() => { if (!pending) { pending = true; requestAnimationFrame(oneGroupEach); } })
+  new MutationObserver(() => {
+    if (busy) stillBusy();  // a reply (new status, or an error / warning toast) ends the in-flight state
+    if (!pending) { pending = true; requestAnimationFrame(oneGroupEach); }
+  })
     .observe(document.documentElement, {childList: true, subtree: true});
 
   // Session loss: Gradio's queue answers 401/403 (cookie expired, server restarted with new
@@ -161,10 +164,16 @@ CSS = """
 .action-bar { position: fixed !important; left: 0; right: 0; bottom: 0; z-index: 50; margin: 0 !important;
   padding: 8px 16px !important; background: var(--background-fill-primary, #fff);
   border-top: 1px solid var(--border-color-primary, #ccc); box-shadow: 0 -2px 8px rgba(0,0,0,.12); }
-.action-bar .form, .action-bar fieldset { border: 0 !important; box-shadow: none !important; }
+.action-bar, .action-bar .row, .action-bar .column { gap: 4px !important; }
+.action-bar .block, .action-bar .form, .action-bar fieldset, .action-bar .html-container, .action-bar .prose {
+  border: 0 !important; box-shadow: none !important; padding: 0 !important; margin: 0 !important; min-height: 0 !important; }
+.action-bar #choice label { padding: 4px 10px !important; }
+.action-bar #status, .action-bar #progress { min-width: 0 !important; }
+.action-bar .where { font-size: .85em; }
 .action-bar button { min-width: 0 !important; }
-.gradio-container { padding-bottom: 240px !important; }
-.key-note { color: #b45309; font-size: .9em; min-height: 1.2em; }
+.gradio-container { padding-bottom: 200px !important; }
+.key-note { color: #b45309; font-size: .9em; }
+.key-note:empty { display: none; }
 #status { font-weight: 600; }
 @media (max-width: 600px) {
   .action-bar { padding: 4px 8px !important; }
