@@ -66,8 +66,8 @@ def _reader_for(engine: Engine) -> Engine:
 class Sessions:
     """Which login token was issued when, and whether it still holds.
 
-    A user's credential change time (and disabled flag) is read from the database at most once
-    every `recheck_s` seconds per user, so a password change ends old sessions within that time.
+    The users' credential change times (and disabled flags) are read from the database at most
+    once every `recheck_s` seconds, so a password change ends old sessions within that time.
     """
 
     def __init__(self, engine: Engine, recheck_s: float = 1.0) -> None:
@@ -75,7 +75,9 @@ class Sessions:
         self.gradio_app = None  # set once Gradio is mounted; its .tokens maps token -> user name
         self.recheck_s = recheck_s
         self.issued: dict[str, datetime] = {}
-        self._cutoffs: dict[str, tuple[float, datetime | None]] = {}
+        self._cutoffs: dict[str, datetime | None] = {}
+        self._read_at = float("-inf")
+        self._refresh_lock = asyncio.Lock()
 
     @property
     def cookie_names(self) -> tuple[str, str]:
@@ -94,29 +96,38 @@ class Sessions:
         self.gradio_app.tokens.pop(token, None)
         self.issued.pop(token, None)
 
-    def _read_cutoff(self, user: str) -> datetime | None:
-        """Tokens issued before this moment are refused (None: none are)."""
+    def _read_cutoffs(self) -> dict[str, datetime | None]:
+        """Every user's cutoff: tokens issued before it are refused (None: none are)."""
         with self.reader.connect() as connection:
-            row = connection.execute(select(User.disabled, User.credentials_changed_at).where(User.name == user)).first()
-        if row is None or row[0]:
-            return _ALWAYS_REFUSED
-        return storage.as_utc(row[1]) if row[1] is not None else None
+            rows = connection.execute(select(User.name, User.disabled, User.credentials_changed_at)).all()
+        return {name: _ALWAYS_REFUSED if disabled else (storage.as_utc(changed) if changed is not None else None)
+                for name, disabled, changed in rows}
+
+    async def _refresh(self, *, force: bool = False) -> None:
+        # One read of the whole (small) user table per `recheck_s` for all requests, rather than
+        # one per user: under load every logged-in physician's requests hit this check.
+        async with self._refresh_lock:
+            if not force and time.monotonic() - self._read_at <= self.recheck_s:
+                return
+            try:
+                self._cutoffs = await asyncio.to_thread(self._read_cutoffs)
+                self._read_at = time.monotonic()
+            except SQLAlchemyError:
+                # Database locked or down: keep the last answer rather than log everyone out;
+                # a credential change, itself a database write, is seen once it answers again.
+                log.warning("could not re-read the users' credentials; using the last known state")
 
     async def still_valid(self, token: str) -> bool:
         user = self.gradio_app.tokens.get(token)
         issued_at = self.issued.get(token)
         if user is None or issued_at is None:  # not issued by this route: refuse
             return False
-        cached = self._cutoffs.get(user)
-        cutoff = cached[1] if cached else None
-        if cached is None or time.monotonic() - cached[0] > self.recheck_s:
-            try:
-                cutoff = await asyncio.to_thread(self._read_cutoff, user)
-                self._cutoffs[user] = (time.monotonic(), cutoff)
-            except SQLAlchemyError:
-                # Database locked or down: keep the last answer rather than log everyone out;
-                # a credential change, itself a database write, is seen once it answers again.
-                log.warning("could not re-read the credentials of %r; using the last known state", user)
+        await self._refresh()
+        if user not in self._cutoffs:  # added since the last read (or the read failed): read now
+            await self._refresh(force=True)
+        if user not in self._cutoffs:
+            return self._read_at == float("-inf")  # never read: as valid as before any failure
+        cutoff = self._cutoffs[user]
         return cutoff is None or issued_at >= cutoff
 
 

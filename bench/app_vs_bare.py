@@ -87,7 +87,7 @@ def prepare(db_url: str, phases: list[tuple[str, int, int]], physicians: int) ->
         for p in range(physicians):
             storage.add_user(session, f"doc{p:03d}", "physician", PASSWORD)
     for name, clients, judgments in phases:
-        items = -(-clients * (judgments + 1) // 2)
+        items = max(-(-clients * (judgments + 1) // 2), judgments + 1)  # one physician sees an item once
         rows = [StudyItem(f"item{i}", f"Question {i}: is treatment {i} effective?", f"Context {i}.", None,
                           {"sft": f"First answer to {i}.", "dpo": f"Second answer to {i}."}) for i in range(items)]
         with storage.transaction(engine) as session:

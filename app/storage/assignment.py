@@ -49,8 +49,14 @@ def open_assignment(session: Session, study: Study, user: User) -> Assignment | 
     ).first()
 
 
+_ELIGIBLE_AFTER = "eligible_after_assignment"
+
+
 def eligible_units(session: Session, study: Study, user: User) -> list[int]:
     """Units this physician could still be given, in their own order."""
+    remembered = session.info.pop((_ELIGIBLE_AFTER, study.id, user.id), None)
+    if remembered is not None:
+        return remembered
     mine = set(session.exec(select(Assignment.unit_id).where(Assignment.study_id == study.id,
                                                              Assignment.user_id == user.id)))
     taken = dict(session.exec(
@@ -125,6 +131,12 @@ def next_assignment(session: Session, study: Study, user: User) -> Assignment | 
                 session.add(assignment)
         except IntegrityError:
             continue  # someone took that slot first; look again
+        # What is still eligible once this unit is theirs, for progress() later in the same
+        # transaction (the next screen shows it): saves recomputing the whole list per submit.
+        # Only the newest is kept: this assignment may have filled a unit another list holds.
+        for key in [k for k in session.info if isinstance(k, tuple) and k[:1] == (_ELIGIBLE_AFTER,)]:
+            del session.info[key]
+        session.info[_ELIGIBLE_AFTER, study.id, user.id] = [u for u in eligible if u != unit.id]
         return assignment
     raise StorageError("could not find a free unit after repeated conflicts; try again")
 

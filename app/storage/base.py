@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
@@ -21,9 +22,24 @@ class AccessDenied(StorageError):
     """The user may not do this."""
 
 
+# One lock per SQLite database (by URL). Every SQLite transaction takes the write lock (BEGIN IMMEDIATE,
+# app/db.py), and a thread that finds it taken sleeps in SQLite's busy handler in steps of up to
+# 100 ms, and can sleep on while the lock sits free. Queueing the app's own threads on a Python lock hands it over the moment it is released;
+# other processes (the CLI) still meet the busy timeout.
+_SQLITE_WRITERS: dict[str, threading.RLock] = {}
+_SQLITE_WRITERS_GUARD = threading.Lock()
+
+
+def _writer_lock(engine: Engine):
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _SQLITE_WRITERS_GUARD:
+        return _SQLITE_WRITERS.setdefault(str(engine.url), threading.RLock())
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    with Session(engine, expire_on_commit=False) as session:
+    with _writer_lock(engine), Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
