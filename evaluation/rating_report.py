@@ -186,8 +186,8 @@ def render_html(markdown_text: str, images: Mapping[str, bytes]) -> str:
             f"<title>medalign rating report</title><style>{STYLE}</style></head><body>{body}</body></html>")
 
 
-def _plot(entry: Mapping) -> tuple[bytes, bytes]:
-    """(PNG, SVG) of one criterion: means with headline intervals per system, or option shares."""
+def _plot(entry: Mapping) -> tuple[bytes, bytes, bytes]:
+    """(PNG, SVG, PDF: the vector forms for print) of one criterion: means with headline intervals per system, or option shares."""
     import io
 
     import matplotlib
@@ -226,12 +226,14 @@ def _plot(entry: Mapping) -> tuple[bytes, bytes]:
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     out = []
-    for form in ("png", "svg"):
+    for form in ("png", "svg", "pdf"):
         buffer = io.BytesIO()
-        fig.savefig(buffer, format=form, dpi=150, bbox_inches="tight")
+        # No creation date in the vector files: the same study gives the same bytes.
+        fig.savefig(buffer, format=form, dpi=200, bbox_inches="tight",
+                    metadata={"Date": None} if form != "png" else None)
         out.append(buffer.getvalue())
     plt.close(fig)
-    return out[0], out[1]
+    return out[0], out[1], out[2]
 
 
 def build_rating_summary(rows: list[Mapping], settings: Mapping | None = None, *, rounds: int = 2000,
@@ -257,7 +259,7 @@ def write_rating_report(rows: list[Mapping], settings: Mapping | None, out_dir: 
     files: dict[str, bytes] = {}
     for criterion_id, entry in summary["criteria"].items():
         name = f"criterion_{criterion_id}"
-        files[f"{name}.png"], files[f"{name}.svg"] = _plot(entry)
+        files[f"{name}.png"], files[f"{name}.svg"], files[f"{name}.pdf"] = _plot(entry)
         entry["plot"] = name
     summary["plots"] = sorted(files)
     text = render_markdown(summary)

@@ -236,7 +236,7 @@ def write_report(summary: dict, judgments: list[dict] | JudgmentTable, out_dir: 
     summary = strict({**summary, "plots": plots})
     text = render_markdown(summary)
     (out_dir / "report.md").write_text(text)
-    (out_dir / "report.html").write_text(render_html(text, plots))
+    (out_dir / "report.html").write_text(render_html(text, plots, out_dir))
     _write_judgments_csv(judgments, out_dir / "judgments.csv")
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     return [out_dir / n for n in ("report.md", "report.html", "judgments.csv", "summary.json", *plots)]

@@ -1,9 +1,16 @@
-"""PNG plots of the report (matplotlib, Agg backend)."""
+"""The report's plots (matplotlib, Agg backend): each as PNG (200 dpi), and for print as SVG and
+PDF (vector). report.html embeds the SVG (evaluation/report_render.py), so it is one file.
+Axis labels are words, not TRL metric names."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+FORMATS = ("png", "svg", "pdf")
+PNG_DPI = 200
+# TRL's logged names, as a reader understands them.
+MARGIN_LABEL = "reward margin: chosen minus rejected\n(beta-scaled log-probability ratio)"
+ACCURACY_LABEL = "share of pairs ranked correctly"
 PLOTS = [("win_rate.png", "Win rate with 95% intervals"), ("reward_margin.png", "DPO reward margin"),
          ("position_bias.png", "Position bias"), ("hq.png", "Helpfulness Quotient per system")]
 
@@ -49,9 +56,13 @@ def write_plots(summary: dict, out_dir: Path) -> list[str]:
 
     def save(fig, name):
         fig.tight_layout()
-        fig.savefig(Path(out_dir) / name, dpi=120)
+        stem = name.rsplit(".", 1)[0]
+        for form in FORMATS:
+            # SVG and PDF without a creation date: the same report gives the same files.
+            metadata = {"Date": None} if form in ("svg", "pdf") else None
+            fig.savefig(Path(out_dir) / f"{stem}.{form}", dpi=PNG_DPI, metadata=metadata)
+            written.append(f"{stem}.{form}")
         plt.close(fig)
-        written.append(name)
 
     if summary.get("win_rate"):
         fig, ax = plt.subplots(figsize=(7.5, 3.8))
@@ -61,12 +72,12 @@ def write_plots(summary: dict, out_dir: Path) -> list[str]:
     if curve:
         fig, ax = plt.subplots(figsize=(7, 3.5))
         ax.plot([c["step"] for c in curve], [c["margin"] for c in curve], marker="o", markersize=3, label="reward margin")
-        ax.set_xlabel("step")
-        ax.set_ylabel("rewards/margins")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(MARGIN_LABEL)
         if any(c.get("accuracy") is not None for c in curve):
             twin = ax.twinx()
             twin.plot([c["step"] for c in curve], [c.get("accuracy") for c in curve], color="tab:orange", alpha=0.6)
-            twin.set_ylabel("rewards/accuracies", color="tab:orange")
+            twin.set_ylabel(ACCURACY_LABEL, color="tab:orange")
         save(fig, "reward_margin.png")
     pb = summary.get("position_bias")
     if pb and pb.get("n"):
@@ -88,6 +99,6 @@ def write_plots(summary: dict, out_dir: Path) -> list[str]:
                yerr=_yerr(values, [lo for *_, lo, _ in entries], [hi for *_, hi in entries]))
         ax.set_xticks(range(len(entries)), [f"{h['system']}\n{source}" for source, h, _, _ in entries])
         ax.set_ylim(0, 1.05)
-        ax.set_ylabel("HQ")
+        ax.set_ylabel("Helpfulness Quotient (HQ)")
         save(fig, "hq.png")
     return written

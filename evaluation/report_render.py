@@ -4,6 +4,7 @@ data is escaped; every interval says what it assumes."""
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from evaluation.crossed import ASSUMES, MIN_RATERS
 
@@ -311,15 +312,35 @@ def render_markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def render_html(markdown_text: str, plots: list[str] | None = None) -> str:
+HTML_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
+    # Wide tables scroll inside themselves, so the page itself never scrolls sideways on a phone.
+    "table{border-collapse:collapse;display:block;overflow-x:auto;max-width:100%}"
+    "td,th{border:1px solid #ccc;padding:.25rem .5rem}img{max-width:100%;height:auto}"
+    "code,pre{white-space:pre-wrap;overflow-wrap:anywhere}p,li{overflow-wrap:anywhere}"
+    "@media print{body{max-width:none;margin:0}img{page-break-inside:avoid}}"
+)
+
+
+def render_html(markdown_text: str, plots: list[str] | None = None, plot_dir: Path | None = None) -> str:
+    """One self-contained page: the plots embedded as SVG data URIs read from `plot_dir` (no
+    other file is requested when it is opened; shared alone, it keeps its figures)."""
+    import base64
+
     import markdown
 
     from evaluation.report_plots import PLOTS
 
     body = markdown.markdown(markdown_text, extensions=["tables"])
-    style = ("body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem}img{max-width:100%}")
     shown = set(plots) if plots is not None else {name for name, _ in PLOTS}
-    images = "".join(f'<h2>{title}</h2><img src="{name}" alt="{title}">' for name, title in PLOTS if name in shown)
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>medalign report</title><style>{style}</style>" \
-           f"</head><body>{body}{images}</body></html>"
+    images = []
+    for name, title in PLOTS:
+        svg = Path(plot_dir) / (name.rsplit(".", 1)[0] + ".svg") if plot_dir is not None else None
+        if name not in shown or svg is None or not svg.is_file():
+            continue
+        data = base64.b64encode(svg.read_bytes()).decode()
+        images.append(f'<h2>{html.escape(title)}</h2><img src="data:image/svg+xml;base64,{data}" '
+                      f'alt="{html.escape(title)}">')
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>medalign report</title><style>{HTML_STYLE}</style></head><body>{body}{''.join(images)}</body></html>")

@@ -66,7 +66,7 @@ def test_summary_is_strict_json_with_the_study_kind(report):
     assert summary["counts"]["ratings"] == len(rows)
     assert summary["interval"]["headline"] == "two_way_robust"
     assert summary["plots"] == sorted(f"criterion_{c}.{f}" for c in ("quality", "harm", "consensus")
-                                      for f in ("png", "svg"))
+                                      for f in ("png", "svg", "pdf"))
 
 
 def test_markdown_states_the_kind_the_numbers_and_what_intervals_assume(report):
