@@ -116,6 +116,14 @@ KEYBOARD_JS = """
     if (handled) ev.preventDefault();
   });
 
+  // A study picker's list closes when focus leaves it (Tab away), as a native select's does.
+  document.addEventListener('focusout', (ev) => {
+    const picker = ev.target.closest && ev.target.closest('#study_picker, #research_picker');
+    if (!picker || picker.contains(ev.relatedTarget)) return;
+    ev.target.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));
+    ev.target.dispatchEvent(new Event('blur'));
+  }, true);
+
   // Gradio names each radio input on its own, so arrow keys do not move within the four choices
   // (or a criterion's options): give every group one name, and the radiogroup role.
   let pending = false;
