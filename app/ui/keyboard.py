@@ -183,6 +183,8 @@ CSS = """
 .key-note { color: #b45309; font-size: .9em; }
 .key-note:empty { display: none; }
 #status { font-weight: 600; }
+/* Dashboard charts side by side on a desktop, one under the other on a phone. */
+#research_timeline, #research_chart { flex: 1 1 320px !important; min-width: min(100%, 320px) !important; }
 @media (max-width: 600px) {
   .action-bar { padding: 4px 8px !important; }
   .action-bar label span { font-size: .9em; }

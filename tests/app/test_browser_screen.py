@@ -38,7 +38,8 @@ def long_study(engine, tmp_path):
     with storage.transaction(engine) as session:
         return storage.create_study(session, name="long-context", systems=("sft", "dpo"),
                                     items=read_study_items(path, ("sft", "dpo")),
-                                    guidelines="Prefer **accurate** answers. <script>window.__xss=1</script>")
+                                    guidelines="Prefer **accurate** answers. <script>window.__xss=1</script> "
+                                               "[see](javascript:window.__xss=2) ![x](x onerror=window.__xss=3)")
 
 
 @pytest.mark.parametrize("width,height", [(1440, 900), (390, 844)])
@@ -72,6 +73,9 @@ def test_action_bar_in_view_after_a_key_with_the_context_open(server, long_study
         page.get_by_text("Guidelines").click()
         assert page.locator("#guidelines strong").inner_text() == "accurate"
         assert "<script>" in page.locator("#guidelines").inner_text()
+        hrefs = page.eval_on_selector_all("#guidelines a", "els => els.map((a) => a.getAttribute('href') || '')")
+        assert not any(h.lower().startswith("javascript") for h in hrefs)
+        page.wait_for_timeout(300)
         assert page.evaluate("window.__xss") is None
         browser.close()
 
