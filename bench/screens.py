@@ -43,7 +43,7 @@ def _studies(engine, workdir: Path) -> dict[str, str]:
     """A pairwise study of the readable pairs twice over (enough for 20 timed submits), the
     demo's rating study, users, and simulated judgments so the dashboard has something to show."""
     from app import storage
-    from app.demo_studies import DEMO_STUDIES, READABLE_PAIRS, RATING_STUDY
+    from app.demo_studies import DEMO_STUDIES, RATING_STUDY, READABLE_PAIRS
     from app.study_files import read_study_items
     from evaluation.rubric import load_rubric
 

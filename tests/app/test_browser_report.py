@@ -39,7 +39,8 @@ def rating_report(tmp_path):
     rows = crossed_study(seed=5, shift=0.8)
     settings = {"study": "grading", "kind": "rating", "systems": ["sft", "dpo"],
                 "rubric": {"name": "r", "criteria": [
-                    {"id": "quality", "question": "Quality?", "scale": {"type": "likert", "points": 5, "anchors": {str(k): f"p{k}" for k in range(1, 6)}}}]}}
+                    {"id": "quality", "question": "Quality?",
+                     "scale": {"type": "likert", "points": 5, "anchors": {str(k): f"p{k}" for k in range(1, 6)}}}]}}
     out = tmp_path / "rating"
     write_rating_report(rows, settings, out, rounds=200)
     return out

@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 from gradio_client import Client
 
-from app.db import open_database  # noqa: F401  (engine fixture comes from conftest)
 from tests.app.conftest import PASSWORD
 from tests.browser import CHROMIUM_ARGS, browser_page, chromium_path, log_in
 
