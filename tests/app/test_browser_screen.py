@@ -162,3 +162,17 @@ def test_researcher_dashboard_refuses_a_physician(server, long_study, make_user)
         page.get_by_role("option", name="long-context").click()
         page.wait_for_selector("text=0 judgments of", timeout=30_000)
         assert page.locator("#exclude_simulated input").is_visible()
+
+
+def test_login_page_says_when_throttled_and_keeps_the_name(server, make_user):
+    make_user("dr_slow")
+    with browser_page() as page:
+        page.goto(server)
+        assert page.url.endswith("/login") and page.title() == "medalign: log in"
+        page.get_by_label("username").fill("dr_slow")  # typed once: it stays through every refusal
+        for _ in range(4):  # the test server allows 3 failures a minute
+            page.get_by_label("password").fill("not the password")
+            page.get_by_role("button", name="Login").click()
+            page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+        assert "too many failed logins" in page.locator("#error").inner_text()
+        assert page.get_by_label("username").input_value() == "dr_slow"
