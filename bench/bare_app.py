@@ -26,8 +26,8 @@ from app.security import HashBudget, LoginThrottle  # noqa: E402
 from app.server import QUEUE_CONCURRENCY, _gradio_app, _gradio_login_unused  # noqa: E402
 from app.ui import CSS, KEYBOARD_JS  # noqa: E402
 from app.ui.common import Context  # noqa: E402
-from app.ui.shell import UI, _layout, _wire  # noqa: E402
 from app.ui.screen import Screen  # noqa: E402
+from app.ui.shell import UI, _layout, _wire  # noqa: E402
 from evaluation.contract import StudyKind  # noqa: E402
 
 _counter = itertools.count()
