@@ -11,7 +11,7 @@ from pathlib import Path
 
 from data.records import DataError
 from data.tables import iter_csv, iter_jsonl
-from evaluation.contract import PAIRWISE_REQUIRED, PairwiseJudgment, StudyKind, kind_of_columns, parse_pairwise
+from evaluation.contract import PairwiseJudgment, StudyKind, parse_export, parse_pairwise
 
 
 def normalise_row(row: dict, *, file: str = "<rows>", line: int = 0) -> PairwiseJudgment:
@@ -19,23 +19,26 @@ def normalise_row(row: dict, *, file: str = "<rows>", line: int = 0) -> Pairwise
     return parse_pairwise(row, file=file, line=line)
 
 
-def load_judgments(path: Path) -> list[PairwiseJudgment]:
-    """A pairwise judgment export, every row checked by contract.parse_pairwise."""
+def read_export(path: Path) -> tuple[StudyKind, list]:
+    """A judgment export of either kind of study (.csv or .jsonl, as `medalign export` writes it):
+    (kind, rows), every row checked by the contract; the kind is read off the first row."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        rows = iter_csv(path, list(PAIRWISE_REQUIRED))
+        rows = iter_csv(path, ["item_id", "rater"])
     elif suffix == ".jsonl":
         rows = iter_jsonl(path)
     else:
         raise DataError("expected a .csv or .jsonl judgment export", file=str(path))
-    out = []
-    for line, row in rows:
-        if kind_of_columns(row) is StudyKind.rating:
-            raise DataError("this is a rating-study export; the pairwise report needs pairwise judgments",
-                            file=str(path), line=line)
-        out.append(parse_pairwise(row, file=str(path), line=line))
-    return out
+    return parse_export(rows, file=str(path))
+
+
+def load_judgments(path: Path) -> list[PairwiseJudgment]:
+    """A pairwise judgment export, every row checked by contract.parse_pairwise."""
+    kind, rows = read_export(path)
+    if kind is not StudyKind.pairwise:
+        raise DataError("this is a rating-study export; the pairwise report needs pairwise judgments", file=str(path))
+    return rows
 
 
 def load_generations(path: Path) -> list[dict]:

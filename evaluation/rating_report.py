@@ -13,8 +13,7 @@ from pathlib import Path
 
 from data.files import write_atomic
 from data.records import DataError
-from data.tables import iter_csv, iter_jsonl
-from evaluation.contract import RATING_REQUIRED, StudyKind, kind_of_columns, parse_rating
+from evaluation.contract import StudyKind, kind_of_columns
 from evaluation.ratings import BOOTSTRAP_ASSUMES, INDEPENDENT_ASSUMES, summarise_ratings
 from evaluation.report import _version, strict
 
@@ -307,12 +306,9 @@ def is_rating_export(path: Path) -> bool:
 
 def load_ratings(path: Path) -> list[dict]:
     """A rating export (.csv/.jsonl, one row per rating), each row checked by contract.parse_rating."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        rows = iter_csv(path, list(RATING_REQUIRED))
-    elif suffix == ".jsonl":
-        rows = iter_jsonl(path)
-    else:
-        raise DataError("expected a .csv or .jsonl rating export", file=str(path))
-    return [dict(parse_rating(row, file=str(path), line=line)) for line, row in rows]
+    from evaluation.judgments import read_export
+
+    kind, rows = read_export(path)
+    if kind is not StudyKind.rating:
+        raise DataError("this is a pairwise export; a rating report needs a rating study's export", file=str(path))
+    return [dict(row) for row in rows]

@@ -65,18 +65,6 @@ def write_feedback_pairs(rows: list[dict], out: Path, *, source: dict, min_agree
     return counts
 
 
-def read_export(path: Path) -> list[dict]:
-    """A judgment export (.csv or .jsonl, either kind of study), checked row by row."""
-    from data.tables import iter_csv, iter_jsonl
-    from evaluation.contract import parse_export
-
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".jsonl"):
-        raise DataError("expected a .csv or .jsonl judgment export", file=str(path))
-    numbered = iter_csv(path, ["item_id", "rater"]) if suffix == ".csv" else iter_jsonl(path)
-    return parse_export(numbered, file=str(path))[1]
-
-
 @app.command("feedback")
 def feedback(
     judgments: Annotated[Path, typer.Option("--judgments", help="A judgment export (`medalign export`), .csv or .jsonl.")],
@@ -89,8 +77,10 @@ def feedback(
     task: TASK = DEFAULT_TASK,
 ) -> None:
     """Judgments from an export file -> new DPO pairs (`train dpo --pairs OUT`)."""
+    from evaluation.judgments import read_export
+
     try:
-        rows = read_export(judgments)
+        rows = read_export(judgments)[1]
     except DataError as exc:
         raise fail(str(exc)) from exc
     write_feedback_pairs(rows, out, source={"judgments": str(judgments)}, min_agreement=min_agreement,

@@ -22,10 +22,11 @@ class AccessDenied(StorageError):
     """The user may not do this."""
 
 
-# One lock per SQLite database (by URL). Every SQLite transaction takes the write lock (BEGIN IMMEDIATE,
-# app/db.py), and a thread that finds it taken sleeps in SQLite's busy handler in steps of up to
-# 100 ms, and can sleep on while the lock sits free. Queueing the app's own threads on a Python lock hands it over the moment it is released;
-# other processes (the CLI) still meet the busy timeout.
+# One lock per SQLite database (by URL). Every SQLite transaction takes the write lock (BEGIN
+# IMMEDIATE, app/db.py), and a thread that finds it taken sleeps in SQLite's busy handler in steps
+# of up to 100 ms, and can sleep on while the lock sits free. Queueing the app's own threads on a
+# Python lock hands it over the moment it is released; other processes (the CLI) still meet the
+# busy timeout.
 _SQLITE_WRITERS: dict[str, threading.RLock] = {}
 _SQLITE_WRITERS_GUARD = threading.Lock()
 
