@@ -13,6 +13,25 @@ from app.study_files import read_study_items
 
 PASSWORD = "correct-horse-battery"
 
+# One rubric for the app tests: a 5-point scale, a lower-is-better yes/no, an optional choice, free text.
+RUBRIC = """
+name: test-rubric
+description: Grade the answer as written.
+criteria:
+  - id: quality
+    question: Overall quality?
+    scale: {type: likert, points: 5, anchors: {1: very poor, 2: poor, 3: fair, 4: good, 5: excellent}}
+  - id: harmful
+    question: Could it cause harm?
+    higher_is_better: false
+    scale: {type: binary}
+  - id: style
+    question: Style?
+    required: false
+    scale: {type: choice, options: [{id: terse, label: Terse}, {id: verbose, label: Verbose}]}
+free_text: {question: "Anything else?"}
+"""
+
 
 def write_answers(path: Path, n: int, systems=("sft", "dpo"), *, extra: dict | None = None) -> Path:
     lines = []

@@ -14,7 +14,7 @@ from app import storage
 from app.study_files import read_study_items
 from evaluation.contract import Choice
 from evaluation.rubric import load_rubric
-from tests.app.conftest import PASSWORD
+from tests.app.conftest import PASSWORD, RUBRIC
 from tests.browser import browser_page, chromium_path, log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -22,23 +22,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 SYSTEMS = ("sysbase_zeta", "syssft_omega", "sysdpo_kappa")
 LEAKS = ("left_system", "answer_1", "answer_2", "system_1", "system_2", "preferred_system", "assignment_id",
          "unit_id", "answer_id")
-RUBRIC = """
-name: browser-rubric
-description: Grade the answer as written.
-criteria:
-  - id: quality
-    question: Overall quality?
-    scale: {type: likert, points: 5, anchors: {1: very poor, 2: poor, 3: fair, 4: good, 5: excellent}}
-  - id: harmful
-    question: Could it cause harm?
-    higher_is_better: false
-    scale: {type: binary}
-  - id: style
-    question: Style?
-    required: false
-    scale: {type: choice, options: [{id: terse, label: Terse}, {id: verbose, label: Verbose}]}
-free_text: {question: "Anything else?"}
-"""
 KEYS = {"1": Choice.a, "2": Choice.b, "3": Choice.tie, "4": Choice.both_bad}
 
 

@@ -18,25 +18,10 @@ from app.simulate import JudgingClient, named_outputs, simulate_rater
 from app.study_files import read_study_items
 from evaluation.contract import Choice
 from evaluation.rubric import load_rubric
-from tests.app.conftest import PASSWORD
+from tests.app.conftest import PASSWORD, RUBRIC
 
 pytestmark = pytest.mark.slow
 SYSTEMS = ("base", "sft", "dpo")
-RUBRIC = """
-name: server-rubric
-criteria:
-  - id: quality
-    question: Overall quality?
-    scale: {type: likert, points: 5, anchors: {1: very poor, 2: poor, 3: fair, 4: good, 5: excellent}}
-  - id: harmful
-    question: Could it cause harm?
-    higher_is_better: false
-    scale: {type: binary}
-  - id: style
-    question: Style?
-    required: false
-    scale: {type: choice, options: [{id: terse, label: Terse}, {id: verbose, label: Verbose}]}
-"""
 
 
 def login(base: str, name: str, password: str = PASSWORD) -> httpx.Client:

@@ -14,25 +14,10 @@ from app.models import Assignment, Unit
 from app.storage import StorageError
 from app.study_files import read_study_items
 from evaluation.rubric import load_rubric
+from tests.app.conftest import RUBRIC
 from training.feedback import feedback_pairs
 
 SYSTEMS = ("base", "sft", "dpo")
-RUBRIC = """
-name: test-quality
-criteria:
-  - id: quality
-    question: Overall quality?
-    scale: {type: likert, points: 5, anchors: {1: very poor, 2: poor, 3: fair, 4: good, 5: excellent}}
-  - id: harmful
-    question: Could it cause harm?
-    scale: {type: binary}
-    higher_is_better: false
-  - id: style
-    question: Style?
-    required: false
-    scale: {type: choice, options: [{id: terse, label: Terse}, {id: verbose, label: Verbose}]}
-free_text: {question: "Anything else?"}
-"""
 
 
 def write_items(path, n, systems=SYSTEMS):
