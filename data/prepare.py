@@ -45,8 +45,20 @@ class Prepared:
     records_read: int = 0
 
 
-def _check_ids(records: list[RawRecord]) -> None:
-    seen: dict[str, RawRecord] = {}
+def check_request(records: list, *, n: int, holdout: int) -> None:
+    """The checks every preparation makes first: sizes that make sense, records, unique ids
+    (records of any loader: they carry id, file and line)."""
+    if n < 1:
+        raise DataError(f"n must be at least 1, got {n}", field="n")
+    if holdout < 0:
+        raise DataError(f"holdout must not be negative, got {holdout}", field="holdout")
+    if not records:
+        raise DataError("the source holds no records")
+    _check_ids(records)
+
+
+def _check_ids(records: list) -> None:
+    seen: dict = {}
     for record in records:
         if record.id in seen:
             first = seen[record.id]
@@ -61,13 +73,7 @@ def _check_ids(records: list[RawRecord]) -> None:
 def build_examples(
     records: list[RawRecord], *, n: int, holdout: int, seed: int, template: str
 ) -> Prepared:
-    if n < 1:
-        raise DataError(f"n must be at least 1, got {n}", field="n")
-    if holdout < 0:
-        raise DataError(f"holdout must not be negative, got {holdout}", field="holdout")
-    if not records:
-        raise DataError("the source holds no records")
-    _check_ids(records)
+    check_request(records, n=n, holdout=holdout)
 
     unique: list[Example] = []
     first_by_key: dict[str, str] = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from data.prepare import Prepared, normalise_text, question_key
+from data.prepare import Prepared, check_request, normalise_text, question_key
 from data.records import DataError
 from data.task_sources import TaskRecord
 from data.tasks import Task, render_prompt
@@ -49,24 +49,8 @@ def dedup_key(task: Task, question: str, context: str, options: dict[str, str] |
     return "\x1f".join(question_key(parts[name]) for name in task.dedup_fields)
 
 
-def _check_ids(records: list[TaskRecord]) -> None:
-    seen: dict[str, TaskRecord] = {}
-    for record in records:
-        if record.id in seen:
-            first = seen[record.id]
-            raise DataError(f"duplicate id (first seen at {first.file}:{first.line})",
-                            file=record.file, line=record.line, record=record.id, field="id")
-        seen[record.id] = record
-
-
 def build_task_examples(task: Task, records: list[TaskRecord], *, n: int, holdout: int, seed: int) -> Prepared:
-    if n < 1:
-        raise DataError(f"n must be at least 1, got {n}", field="n")
-    if holdout < 0:
-        raise DataError(f"holdout must not be negative, got {holdout}", field="holdout")
-    if not records:
-        raise DataError("the source holds no records")
-    _check_ids(records)
+    check_request(records, n=n, holdout=holdout)
     unique: list[TaskExample] = []
     first_by_key: dict[str, TaskExample] = {}
     dropped, conflicting = [], 0
