@@ -1,0 +1,18 @@
+"""browser sessions, login throttles, study membership, invitations (issue 22)
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass  # filled in by the issue's change
+
+
+def downgrade() -> None:
+    pass
