@@ -6,10 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import tempfile
 from pathlib import Path
 
-from data.files import neutralise_formula, write_atomic
+from data.files import neutralise_formula, write_atomic  # noqa: F401  (app.eval_cli imports it from here)
+from data.safe_output import check_output_file, output_folder, write_file
 from evaluation.contract import COLUMNS, StudyKind
 
 FORMATS = ("csv", "jsonl", "parquet", "hf")
@@ -27,31 +27,27 @@ def render(rows: list[dict], fmt: str, kind: StudyKind | str = StudyKind.pairwis
     raise ValueError(f"unknown export format {fmt!r}; expected one of {FORMATS}")
 
 
-def write_export(rows: list[dict], fmt: str, path: Path, kind: StudyKind | str = StudyKind.pairwise) -> None:
-    """Write an export; nothing is left behind when it fails. `hf` writes a datasets folder."""
+def write_export(rows: list[dict], fmt: str, path: Path, kind: StudyKind | str = StudyKind.pairwise, *,
+                 overwrite: bool = False) -> None:
+    """Write an export; nothing is left behind when it fails, and nothing the user owns is
+    replaced (data/safe_output.py): an existing file or non-empty folder is refused unless
+    `overwrite`. `hf` writes a datasets folder."""
     if fmt in ("csv", "jsonl"):
-        write_atomic(path, render(rows, fmt, kind))
+        write_file(path, render(rows, fmt, kind), overwrite=overwrite)
         return
     if fmt == "parquet":
         import pandas as pd
 
+        check_output_file(path, overwrite=overwrite)
         frame = pd.DataFrame(rows, columns=COLUMNS[StudyKind(kind)])
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)
-        write_atomic(path, buffer.getvalue())
+        write_file(path, buffer.getvalue(), overwrite=overwrite)
         return
     if fmt == "hf":
-        import shutil
-
         from datasets import Dataset
 
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent if path.parent.exists() else None))
-        try:
-            Dataset.from_dict({c: [r[c] for r in rows] for c in COLUMNS[StudyKind(kind)]}).save_to_disk(str(staging / "data"))
-            if path.exists():
-                shutil.rmtree(path)
-            shutil.move(str(staging / "data"), path)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        with output_folder(path, overwrite=overwrite) as staging:
+            Dataset.from_dict({c: [r[c] for r in rows] for c in COLUMNS[StudyKind(kind)]}).save_to_disk(str(staging))
         return
     raise ValueError(f"unknown export format {fmt!r}; expected one of {FORMATS}")
