@@ -114,7 +114,7 @@ def _dpo_pairs(rows: list[dict], rubric) -> bytes:
         criterion = next((c.id for c in rubric.criteria if c.higher_is_better and c.scale.type != "choice"), None)
         if criterion is None:
             return b""
-    pairs = feedback_pairs(rows, criterion=criterion, margin=1.0).pairs if rows else []
+    pairs = feedback_pairs(rows, criterion=criterion, margin=1.0, rubric=rubric).pairs if rows else []
     return "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs).encode()
 
 

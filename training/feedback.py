@@ -2,9 +2,13 @@
 
 Pure functions over the judgment export rows (evaluation.contract), so the app, the command
 line and the retraining loop share them. Pairwise: a clear majority of decisive votes per item
-and system pair; ties and "both bad" never make a pair. Ratings: per item, an answer rated
-higher than another by at least a margin on a named criterion. Prompts are rendered with the
-study's task's template (default pubmedqa-longform, the task of today's physician studies).
+and system pair; ties and "both bad" never make a pair and count against agreement. Ratings
+(training/feedback_ratings.py): per item, answers whose rubric score differs by at least a
+margin, in the direction the rubric gives. Every pair carries its evidence (physicians who
+judged, decisive votes, margin, agreement over all votes) and is kept only when that evidence
+reaches `min_votes` and `min_agreement`. Prompts are rendered with the study's task's template
+(default pubmedqa-longform); option tasks need the item's options (carried by the export or
+joined from the task data by the caller).
 """
 
 from __future__ import annotations
@@ -19,13 +23,8 @@ DEFAULT_TASK = "pubmedqa-longform"
 
 
 def feedback_task(task: Task | None) -> Task:
-    """The task whose template the pairs' prompts use. Option tasks are refused: a judgment export
-    does not carry an item's options, so their prompts could not be rebuilt."""
-    task = task if task is not None else load_task(DEFAULT_TASK)
-    if task.output == "option":
-        raise ValueError(f"task {task.name!r} shows options that judgment exports do not carry: "
-                         "feedback pairs need a free-text or label task")
-    return task
+    """The task whose template the pairs' prompts use."""
+    return task if task is not None else load_task(DEFAULT_TASK)
 
 
 def _truthy(value) -> bool:
@@ -46,107 +45,135 @@ class FeedbackResult:
     pairs: list[dict]
     counts: dict = field(default_factory=dict)
     excluded_raters: list[str] = field(default_factory=list)
+    rule: dict = field(default_factory=dict)  # how pairs were decided; written into pairs.json
+    dropped: dict = field(default_factory=dict)  # reason -> unit ids (item:systems) left without a pair
+
+
+def study_overlap(units: dict) -> int:
+    """Physicians per unit as the study was run: the most common count of distinct raters."""
+    sizes = Counter(len({r["rater"] for r in rows}) for rows in units.values())
+    return max(sizes, key=lambda size: (sizes[size], size)) if sizes else 1
+
+
+def default_min_votes(overlap: int) -> int:
+    """Two decisive votes when the study asked two or more physicians per unit, else one."""
+    return 2 if overlap >= 2 else 1
+
+
+def item_options(row: dict) -> dict[str, str] | None:
+    """The lettered options an export row carries ({"A": "..."}), or None."""
+    options = row.get("options")
+    if isinstance(options, str) and options.strip():
+        import json
+
+        options = json.loads(options)
+    return dict(options) if options else None
+
+
+def render_row_prompt(row: dict, task: Task) -> str:
+    options = item_options(row)
+    if task.output == "option" and not options:
+        raise ValueError(f"item {row['item_id']!r}: task {task.name!r} shows options, and this judgment row carries "
+                         "none: export the study again (exports of option tasks carry them) or give the task data")
+    return render_prompt(task, question=row["question"], context=row.get("context", ""), options=options)
+
+
+def make_pair(row: dict, task: Task, chosen: str, rejected: str, chosen_system: str, rejected_system: str,
+              **evidence) -> dict:
+    return {
+        "id": row["item_id"], "prompt": render_row_prompt(row, task),
+        "chosen": chosen, "rejected": rejected, "chosen_system": chosen_system, "rejected_system": rejected_system,
+        **evidence, "source": "physician-feedback",
+    }
+
+
+def evidence_shortfall(evidence: dict, *, min_votes: int, min_agreement: float) -> str | None:
+    """Why a pair's evidence is too weak to keep it, or None."""
+    if evidence["decisive_votes"] < min_votes:
+        return "below_min_votes"
+    if evidence["agreement"] < min_agreement:
+        return "below_agreement"
+    return None
+
+
+def _vote(row: dict) -> str:
+    return row["preferred_system"] or str(row.get("choice") or "tie")
 
 
 def pairs_from_judgments(
     rows: list[dict],
     *,
     min_agreement: float = 0.5,
+    min_votes: int | None = None,
     min_gold_accuracy: float | None = None,
+    overlap: int | None = None,
     task: Task | None = None,
 ) -> FeedbackResult:
-    """One pair per item and system pair with a clear majority among decisive votes.
+    """One pair per item and system pair with a strict majority among decisive votes.
 
-    Agreement = majority votes / decisive votes; an item needs agreement >= min_agreement and
-    a strict majority (a 1-1 split never makes a pair). Raters whose gold accuracy is below
+    Agreement = votes for the winner / all votes (ties and both-bad included); a pair needs
+    agreement >= min_agreement and at least `min_votes` decisive votes (default: 2 when the
+    study's overlap is 2 or more, else 1). Raters whose gold accuracy is below
     min_gold_accuracy are left out entirely; gold items themselves never become pairs.
     """
     task = feedback_task(task)
     accuracy = gold_accuracy(rows)
     excluded = sorted(r for r, acc in accuracy.items() if min_gold_accuracy is not None and acc < min_gold_accuracy)
-    by_comparison: dict[tuple[str, frozenset], list[dict]] = defaultdict(list)
+    by_unit: dict[tuple[str, frozenset], list[dict]] = defaultdict(list)
     for row in rows:
         if not _truthy(row["is_gold"]) and row["rater"] not in excluded:
-            by_comparison[row["item_id"], frozenset((row["system_a"], row["system_b"]))].append(row)
-
-    counts = Counter(comparisons=len(by_comparison))
-    pairs = []
-    for key in sorted(by_comparison, key=lambda k: (k[0], sorted(k[1]))):
-        judgments = by_comparison[key]
-        votes = Counter(r["preferred_system"] for r in judgments if r["preferred_system"])
-        if not votes:
+            by_unit[row["item_id"], frozenset((row["system_a"], row["system_b"]))].append(row)
+    overlap = overlap or study_overlap(by_unit)
+    min_votes = default_min_votes(overlap) if min_votes is None else min_votes
+    counts, dropped, pairs = Counter(comparisons=len(by_unit)), defaultdict(list), []
+    for key in sorted(by_unit, key=lambda k: (k[0], sorted(k[1]))):
+        judgments = by_unit[key]
+        unit = f"{key[0]}:{'/'.join(sorted(key[1]))}"
+        all_votes = Counter(_vote(r) for r in judgments)
+        decisive = Counter(r["preferred_system"] for r in judgments if r["preferred_system"])
+        if not decisive:
             counts["no_decisive_vote"] += 1
+            dropped["no_decisive_vote"].append(unit)
             continue
-        (winner, top), *rest = votes.most_common()
-        if rest and rest[0][1] == top:
+        (winner, top), *rest = decisive.most_common()
+        runner_up = rest[0][1] if rest else 0
+        if runner_up == top:
             counts["split_vote"] += 1
+            dropped["split_vote"].append(unit)
             continue
-        agreement = top / sum(votes.values())
-        if agreement < min_agreement:
-            counts["below_agreement"] += 1
+        evidence = {"raters": len({r["rater"] for r in judgments}), "decisive_votes": sum(decisive.values()),
+                    "margin": top - runner_up, "agreement": round(top / sum(all_votes.values()), 4),
+                    "votes": dict(sorted(all_votes.items()))}
+        shortfall = evidence_shortfall(evidence, min_votes=min_votes, min_agreement=min_agreement)
+        if shortfall:
+            counts[shortfall] += 1
+            dropped[shortfall].append(unit)
             continue
         first = judgments[0]
         answers = {first["system_a"]: first["answer_a"], first["system_b"]: first["answer_b"]}
         loser = first["system_b"] if winner == first["system_a"] else first["system_a"]
-        pairs.append(_pair(first, task, answers[winner], answers[loser], winner, loser,
-                           votes=dict(votes), agreement=round(agreement, 4)))
+        pairs.append(make_pair(first, task, answers[winner], answers[loser], winner, loser, **evidence))
     counts["pairs"] = len(pairs)
-    return FeedbackResult(pairs=pairs, counts=dict(counts), excluded_raters=excluded)
+    rule = {"kind": "pairwise", "majority": "strict, among decisive votes", "min_votes": min_votes,
+            "min_agreement": min_agreement, "overlap": overlap, "min_gold_accuracy": min_gold_accuracy}
+    return FeedbackResult(pairs=pairs, counts=dict(counts), excluded_raters=excluded, rule=rule, dropped=dict(dropped))
 
 
-def _pair(row: dict, task: Task, chosen: str, rejected: str, chosen_system: str, rejected_system: str,
-          **evidence) -> dict:
-    return {
-        "id": row["item_id"],
-        "prompt": render_prompt(task, question=row["question"], context=row["context"], options=None),
-        "chosen": chosen, "rejected": rejected, "chosen_system": chosen_system, "rejected_system": rejected_system,
-        **evidence, "source": "physician-feedback",
-    }
-
-
-def pairs_from_ratings(rows: list[dict], *, criterion: str, margin: float = 1.0,
-                       task: Task | None = None) -> FeedbackResult:
-    """Per item, every two systems whose mean rating on `criterion` differs by at least `margin`
-    make a pair (higher chosen). Criteria where lower is better are the caller's to invert."""
-    task = feedback_task(task)
-    scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    first_row: dict[tuple[str, str], dict] = {}
-    for row in rows:
-        if row["criterion"] != criterion:
-            continue
-        if not str(row.get("scale", "")).startswith(("likert", "binary")):
-            raise ValueError(f"criterion {criterion!r} is not graded on a number scale")
-        scores[row["item_id"]][row["system"]].append(float(row["value"]))
-        first_row.setdefault((row["item_id"], row["system"]), row)
-    if not scores:
-        raise ValueError(f"no ratings on criterion {criterion!r}")
-    counts = Counter(items=len(scores))
-    pairs = []
-    for item_id in sorted(scores):
-        means = {system: sum(v) / len(v) for system, v in scores[item_id].items()}
-        ranked = sorted(means, key=lambda s: (-means[s], s))
-        made = 0
-        for i, better in enumerate(ranked):
-            for worse in ranked[i + 1:]:
-                if means[better] - means[worse] >= margin:
-                    high, low = first_row[item_id, better], first_row[item_id, worse]
-                    pairs.append(_pair(high, task, high["answer"], low["answer"], better, worse,
-                                       criterion=criterion, means={better: means[better], worse: means[worse]}))
-                    made += 1
-        if not made:
-            counts["below_margin"] += 1
-    counts["pairs"] = len(pairs)
-    return FeedbackResult(pairs=pairs, counts=dict(counts))
-
-
-def feedback_pairs(rows: list[dict], *, criterion: str | None = None, margin: float = 1.0, **pairwise) -> FeedbackResult:
+def feedback_pairs(rows: list[dict], *, criterion: str | None = None, criteria: str | None = None, rubric=None,
+                   margin: float = 1.0, min_agreement: float | None = None, min_votes: int | None = None,
+                   overlap: int | None = None, task: Task | None = None,
+                   min_gold_accuracy: float | None = None) -> FeedbackResult:
     """DPO pairs from either kind of study's export rows."""
+    from training.feedback_ratings import pairs_from_ratings
+
     if rows and kind_of_columns(rows[0]) is StudyKind.rating:
-        if not criterion:
-            raise ValueError("a rating study makes pairs on one criterion: name it (--criterion)")
-        return pairs_from_ratings(rows, criterion=criterion, margin=margin,
-                                  **{k: v for k, v in pairwise.items() if k == "task"})
-    return pairs_from_judgments(rows, **pairwise)
+        return pairs_from_ratings(rows, criterion=criterion, criteria=criteria, rubric=rubric, margin=margin,
+                                  min_agreement=0.5 if min_agreement is None else min_agreement,
+                                  min_votes=min_votes, overlap=overlap, task=task)
+    if criterion or criteria:
+        raise ValueError("--criterion/--criteria apply to rating studies; this export holds pairwise judgments")
+    return pairs_from_judgments(rows, min_agreement=0.5 if min_agreement is None else min_agreement,
+                                min_votes=min_votes, min_gold_accuracy=min_gold_accuracy, overlap=overlap, task=task)
 
 
 def merge_pairs(previous: list[dict], new: list[dict]) -> tuple[list[dict], dict]:

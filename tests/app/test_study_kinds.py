@@ -149,10 +149,11 @@ def test_ratings_become_dpo_pairs(engine, rating_study, make_user):
     work_through(engine, study, user, lambda v: {"ratings": {"quality": 5 if "dpo" in v.answer_a else 3, "harmful": 0}})
     with storage.transaction(engine) as session:
         rows = storage.export_judgments(session, study)
-    result = feedback_pairs(rows, criterion="quality", margin=2)
+    rubric = storage.study_rubric(study)  # the direction of each criterion (issue 24)
+    result = feedback_pairs(rows, criterion="quality", margin=2, rubric=rubric)
     assert len(result.pairs) == 4 and {p["chosen_system"] for p in result.pairs} == {"dpo"}
     assert all(p["chosen"].startswith("dpo") and p["rejected"].startswith("sft") for p in result.pairs)
-    assert feedback_pairs(rows, criterion="quality", margin=2.5).pairs == []
+    assert feedback_pairs(rows, criterion="quality", margin=2.5, rubric=rubric).pairs == []
     with pytest.raises(ValueError, match="criterion"):
         feedback_pairs(rows)
 

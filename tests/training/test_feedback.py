@@ -1,4 +1,4 @@
-"""Judgments -> DPO pairs: majority, agreement threshold, gold filter, merge without duplicates."""
+"""Judgments -> DPO pairs: majority, evidence (votes, agreement over all votes), gold filter, merge."""
 
 from training.feedback import gold_accuracy, merge_pairs, pairs_from_judgments
 
@@ -20,15 +20,21 @@ def test_majority_ties_and_agreement():
         row("3", "a", "", choice="tie"), row("3", "b", "", choice="both_bad"),  # no decisive vote
         row("4", "a", "sft"),                                                 # single vote
     ]
-    result = pairs_from_judgments(rows, min_agreement=0.6)
+    result = pairs_from_judgments(rows, min_agreement=0.6, min_votes=1)
     assert [p["id"] for p in result.pairs] == ["1", "4"]
     first = result.pairs[0]
     assert first["chosen"] == "dpo answer 1" and first["rejected"] == "sft answer 1"
     assert first["prompt"].startswith("### Context:\nC 1.") and first["prompt"].endswith("### Answer:\n")
     assert first["agreement"] == round(2 / 3, 4)
+    assert (first["raters"], first["decisive_votes"], first["margin"]) == (3, 3, 1)
     assert result.counts["split_vote"] == 1 and result.counts["no_decisive_vote"] == 1
-    strict = pairs_from_judgments(rows, min_agreement=0.7)
+    assert result.dropped == {"split_vote": ["2:dpo/sft"], "no_decisive_vote": ["3:dpo/sft"]}
+    strict = pairs_from_judgments(rows, min_agreement=0.7, min_votes=1)
     assert [p["id"] for p in strict.pairs] == ["4"] and strict.counts["below_agreement"] == 1
+    # the study asked two physicians per comparison: by default one decisive vote is not enough
+    default = pairs_from_judgments(rows)
+    assert [p["id"] for p in default.pairs] == ["1"] and default.rule["min_votes"] == 2
+    assert default.dropped["below_min_votes"] == ["4:dpo/sft"]
 
 
 def test_raters_below_gold_threshold_are_excluded():
@@ -37,7 +43,7 @@ def test_raters_below_gold_threshold_are_excluded():
         row("1", "good", "dpo"), row("1", "bad", "sft"),
     ]
     assert gold_accuracy(rows) == {"good": 1.0, "bad": 0.0}
-    result = pairs_from_judgments(rows, min_gold_accuracy=0.5)
+    result = pairs_from_judgments(rows, min_gold_accuracy=0.5, min_votes=1)
     assert result.excluded_raters == ["bad"]
     assert [(p["id"], p["chosen_system"]) for p in result.pairs] == [("1", "dpo")]  # gold items never become pairs
     assert pairs_from_judgments(rows).counts["split_vote"] == 1
@@ -78,9 +84,9 @@ def test_prompts_use_the_study_task_template():
     meqsum = load_task("meqsum")
     prompt = pairs_from_judgments(rows, task=meqsum).pairs[0]["prompt"]
     assert prompt == meqsum.prompt_template.format(question="Q 1?") and "### Context" not in prompt
-    ratings = [{"item_id": "1", "system": s, "criterion": "quality", "scale": "likert-5", "value": v, "answer": f"{s} answer",
-                "question": "Q 1?", "context": ""} for s, v in (("sft", 2), ("dpo", 5))]
-    assert feedback_pairs(ratings, criterion="quality", task=meqsum).pairs[0]["prompt"] == prompt
+    ratings = [{"item_id": "1", "rater": "a", "system": s, "criterion": "quality", "scale": "likert-5", "value": v,
+                "answer": f"{s} answer", "question": "Q 1?", "context": ""} for s, v in (("sft", 2), ("dpo", 5))]
+    assert feedback_pairs(ratings, criteria="quality:+1", task=meqsum).pairs[0]["prompt"] == prompt
     with pytest.raises(ValueError, match="options"):
         pairs_from_judgments(rows, task=load_task("medqa"))
 
