@@ -17,9 +17,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from data.config_files import configs_dir, resolve_config
 from data.records import DataError
 
-TASKS_DIR = Path(__file__).resolve().parent.parent / "configs" / "tasks"
+TASKS_DIR = configs_dir() / "tasks"  # shipped with the package (data/config_files.py)
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 
 #: Placeholders a prompt template may use: the item's text (`question`), its context, the
@@ -185,7 +186,7 @@ def load_task(name_or_path: str, *, known_metrics: set[str] | None = None) -> Ta
     """A shipped task by name (configs/tasks/NAME.yaml), or a task file of one's own by path."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml"):
-        return load_task_file(path, known_metrics=known_metrics)
+        return load_task_file(resolve_config(path), known_metrics=known_metrics)
     shipped = TASKS_DIR / f"{name_or_path}.yaml"
     if not shipped.is_file():
         raise DataError(f"unknown task {name_or_path!r}; shipped tasks: {task_names()} (or give a .yaml path)",

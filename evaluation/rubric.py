@@ -179,8 +179,11 @@ def _where(error: dict) -> str:
 
 
 def load_rubric(path: Path) -> Rubric:
-    """Read and validate a rubric; a DataError names the file and the key that is wrong."""
-    path = Path(path)
+    """Read and validate a rubric; a DataError names the file and the key that is wrong. A path that
+    is not a file here but names a shipped rubric (configs/rubrics/X.yaml) reads the shipped one."""
+    from data.config_files import resolve_config
+
+    path = resolve_config(path)
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:

@@ -130,7 +130,11 @@ def parse_overrides(pairs: list[str]) -> list[tuple[str, Any]]:
 
 
 def load_recipe(path: Path, overrides: list[str] = (), *, stage: str | None = None) -> Strict:
-    """Read, override and validate a recipe; RecipeError names the file and each bad key."""
+    """Read, override and validate a recipe; RecipeError names the file and each bad key. A path
+    that is not a file here but names a shipped recipe (configs/tiny/sft.yaml) reads the shipped one."""
+    from data.config_files import resolve_config
+
+    path = resolve_config(path)
     try:
         tree = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
