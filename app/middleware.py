@@ -1,13 +1,20 @@
 """ASGI middleware around the whole app: security headers on every response, login sessions
-ended once the user's credentials changed, and API description pages not served at all.
+ended once the user's credentials changed or grew too old, API description pages not served at
+all, and (issue 23) every request from another origin refused, CORS off, request bodies bounded,
+event streams for logged-in users only.
 
 Pure ASGI (not BaseHTTPMiddleware) so streamed queue responses pass through untouched.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import time
+from urllib.parse import urlsplit
+
 from starlette.requests import HTTPConnection
-from starlette.responses import PlainTextResponse, RedirectResponse
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
 
 from app.login import Sessions
 
@@ -45,34 +52,139 @@ HIDDEN_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/r
                           "/gradio_api/openapi.json", "/gradio_api/docs"})
 
 
+# Gradio echoes an allowed Origin with credentials; this app is never used from another origin.
+CORS_HEADERS = (b"access-control-allow-origin", b"access-control-allow-credentials")
+# Event streams (and their heartbeat) stay open for minutes: only for logged-in users.
+STREAM_MARKERS = ("/heartbeat/", "/queue/data", "/stream/")
+DEFAULT_MAX_BODY_BYTES = 1_000_000  # a judgment with a long rationale is a few kB
+DEFAULT_SESSION_MAX_AGE_S = 12 * 3600  # a working day; then log in again
+log = logging.getLogger(__name__)
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}" if parts.scheme and parts.netloc else ""
+
+
+def cross_origin_reason(scope, public_url: str | None) -> str | None:
+    """Why a request comes from another origin (None when it does not).
+
+    Browsers send `Sec-Fetch-Site` on every request and `Origin` on every POST, fetch and
+    WebSocket; a request with neither is not a browser acting for a logged-in user. A top-level
+    navigation (a link to the app) is allowed: its answer goes to the user, not to the other page.
+    Behind a proxy, `public_url` (`MEDALIGN_PUBLIC_URL`) is the app's origin; without it, the
+    origin must name the host the request was sent to.
+    """
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    site, mode = headers.get("sec-fetch-site"), headers.get("sec-fetch-mode")
+    navigation = scope["type"] == "http" and scope.get("method") in ("GET", "HEAD") and mode == "navigate"
+    if site is not None and site not in ("same-origin", "none") and not navigation:
+        return f"Sec-Fetch-Site {site}"
+    origin = headers.get("origin")
+    if origin is None or navigation:
+        return None
+    if public_url:
+        expected = _origin_of(public_url)
+        return None if _origin_of(origin) == expected else f"Origin {origin[:100]} is not {expected}"
+    host = headers.get("host", "").lower()
+    netloc = urlsplit(origin).netloc.lower() if origin != "null" else ""
+    return None if host and netloc == host else f"Origin {origin[:100]} is not this host"
+
+
 class SecurityMiddleware:
-    def __init__(self, app, sessions: Sessions) -> None:
+    def __init__(self, app, sessions: Sessions, public_url: str | None = None, max_body_bytes: int | None = None,
+                 session_max_age_s: float | None = None) -> None:
         self.app = app
         self.sessions = sessions
+        self.public_url = public_url or os.environ.get("MEDALIGN_PUBLIC_URL") or None
+        self.max_body_bytes = int(max_body_bytes or _env_number("MEDALIGN_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
+        self.session_max_age_s = session_max_age_s or _env_number("MEDALIGN_SESSION_MAX_AGE_S", DEFAULT_SESSION_MAX_AGE_S)
+        self.refused = {"cross_origin": 0, "body_too_large": 0, "anonymous_stream": 0}
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "websocket":  # no headers to add, but the session must still hold
+        if scope["type"] == "websocket":  # no headers to add, but the session and origin must hold
             await self._end_stale_session(HTTPConnection(scope))
+            if cross_origin_reason(scope, self.public_url):
+                self.refused["cross_origin"] += 1
+                return await send({"type": "websocket.close", "code": 1008})
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        secure = self._secure(scope)
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.encode() not in present]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in CORS_HEADERS
+                        and not (secure and k.lower() == b"set-cookie" and b"access-token-unsecure-" in v)]
+                message = {**message, "headers": [*kept, *extra]}
             await send(message)
 
         if scope["path"].rstrip("/") in HIDDEN_PATHS:
             return await PlainTextResponse("Not Found", status_code=404)(scope, receive, send_with_headers)
+        reason = cross_origin_reason(scope, self.public_url)
+        if reason is not None:
+            self.refused["cross_origin"] += 1
+            log.warning("refused a cross-origin request to %s: %s", scope["path"][:200], reason)
+            return await JSONResponse({"detail": "refused: the request came from another site"}, status_code=403)(
+                scope, receive, send_with_headers)
         connection = HTTPConnection(scope)
         await self._end_stale_session(connection)
+        if any(m in scope["path"] for m in STREAM_MARKERS) and not self._logged_in(connection):
+            self.refused["anonymous_stream"] += 1
+            return await PlainTextResponse("log in first", status_code=401)(scope, receive, send_with_headers)
+        declared = connection.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            self.refused["body_too_large"] += 1
+            return await PlainTextResponse(f"request body over {self.max_body_bytes} bytes", status_code=413)(
+                scope, receive, send_with_headers)
+        receive = self._bounded(receive)
         if scope["path"] == "/" and scope["method"] in ("GET", "HEAD") and not self._logged_in(connection):
             # Our login page (app/login.py), not Gradio's: titled, keeps the user name, says why.
             query = scope.get("query_string", b"").decode("latin-1")
             target = "/login" + (f"?{query}" if query else "")
             return await RedirectResponse(target, status_code=303)(scope, receive, send_with_headers)
-        return await self.app(scope, receive, send_with_headers)
+        started = False
+
+        async def send_tracked(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send_with_headers(message)
+
+        try:
+            return await self.app(scope, receive, send_tracked)
+        except BodyTooLarge as exc:
+            if not started:
+                await PlainTextResponse(str(exc), status_code=413)(scope, receive, send_with_headers)
+
+    def _secure(self, scope) -> bool:
+        """Served over TLS (directly, or by a trusted proxy that said so: uvicorn sets the
+        scheme from X-Forwarded-Proto only for --forwarded-allow-ips), or a public https URL."""
+        return scope.get("scheme") in ("https", "wss") or (self.public_url or "").lower().startswith("https://")
+
+    def _bounded(self, receive):
+        """A body sent without Content-Length (chunked) is cut off at the same limit."""
+        seen = 0
+        limit = self.max_body_bytes
+
+        async def bounded_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    self.refused["body_too_large"] += 1
+                    raise BodyTooLarge(limit)
+            return message
+
+        return bounded_receive
 
     def _logged_in(self, request: HTTPConnection) -> bool:
         return any(request.cookies.get(c) in self.sessions.gradio_app.tokens for c in self.sessions.cookie_names
@@ -83,5 +195,17 @@ class SecurityMiddleware:
         route behind (Gradio's and ours) sees the request as not logged in."""
         for cookie in self.sessions.cookie_names:
             token = request.cookies.get(cookie)
-            if token and token in self.sessions.gradio_app.tokens and not await self.sessions.still_valid(token):
+            if token and token in self.sessions.gradio_app.tokens and (
+                    self._expired(token) or not await self.sessions.still_valid(token)):
                 self.sessions.end(token)
+
+    def _expired(self, token: str) -> bool:
+        """Server-side expiry: a token older than the maximum session age ends, whatever the
+        browser keeps (the cookie itself has no expiry: it ends with the browser)."""
+        issued = self.sessions.issued.get(token)
+        return issued is not None and time.time() - issued.timestamp() > self.session_max_age_s
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body over {limit} bytes")
