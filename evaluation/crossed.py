@@ -9,10 +9,11 @@ weights of all resamples drawn at once (rounds x clusters, multinomial counts), 
 sum is a matrix product over a physician x item table, so 1,000 resamples of a million
 judgments cost a few dense products instead of a Python loop.
 
-Which interval heads the report was chosen by simulated coverage (bench/coverage.py): the
-pigeonhole bootstrap counts the judgment-level noise twice (once with the physicians, once with
-the items) and covered 98-100% with 20 or more physicians, so the headline is the two-way
-cluster-robust interval, which subtracts that double count; the bootstraps stay beside it.
+The two-way cluster-robust interval, the headline rule and the tests that invert the headline
+live in evaluation/intervals.py (the one engine); this module adds the resampling intervals shown
+beside it and `interval_set`, which puts them together for a report. The pigeonhole bootstrap
+counts the judgment-level noise twice and covered 98-100% with 20 or more physicians
+(bench/coverage.py), so it never heads a report.
 """
 
 from __future__ import annotations
@@ -20,20 +21,13 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from scipy.special import expit
-from scipy.stats import t as t_dist
 
-# With fewer physicians than this the physician variance cannot be estimated: the report says so.
-MIN_RATERS = 5
+from evaluation.intervals import (ASSUMES, MIN_RATERS, bootstrap_p_value, cluster_groups, codes, few_raters_note,
+                                  headline_choice, ratio_influence, robust_interval, workload, workload_warning)
+
 # Largest dense physician x item x statistic table built at once (float64 cells); above it, sparse.
 _DENSE_CELLS = 30_000_000
 _BLOCK_CELLS = 40_000_000  # bound on the rounds x columns block of one matrix product
-
-
-def codes(values) -> tuple[np.ndarray, int]:
-    """Integer codes 0..G-1 for cluster labels, and G."""
-    uniques, inverse = np.unique(np.asarray(values), return_inverse=True)
-    return inverse.astype(np.int64), len(uniques)
 
 
 def multinomial_weights(rng: np.random.Generator, rounds: int, clusters: int) -> np.ndarray:
@@ -128,94 +122,17 @@ def ratio_draws(sums: np.ndarray, numerator, denominator) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
-def cluster_groups(raters, items, n_raters: int | None = None, n_items: int | None = None) -> list[tuple]:
-    """(codes, count) for physicians, items and physician-item cells, computed once per subset."""
-    if n_raters is None:
-        raters, n_raters = codes(raters)
-    if n_items is None:
-        items, n_items = codes(items)
-    raters, items = np.asarray(raters, dtype=np.int64), np.asarray(items, dtype=np.int64)
-    cells = raters * n_items + items
-    if n_raters * n_items > 50_000_000:
-        cells, n_cells = codes(cells)
-    else:
-        n_cells = n_raters * n_items
-    out = []
-    for labels, count in ((raters, n_raters), (items, n_items), (cells, n_cells)):
-        out.append((labels, count, int(np.count_nonzero(np.bincount(labels, minlength=count)))))
-    if out[2][2] == len(cells):  # one judgment per cell (the usual case): cell sums are the residuals themselves
-        out[2] = (None, n_cells, len(cells))
-    return out
-
-
-def cluster_robust_two_way(raters, items, numerator, denominator, *, alpha: float = 0.05,
-                           groups: list[tuple] | None = None) -> dict:
-    """Two-way cluster-robust interval of sum(numerator) / sum(denominator) (Cameron, Gelbach and
-    Miller 2011): V = V_rater + V_item - V_cell on the linearised ratio, each with the G/(G-1)
-    small-sample factor (G = clusters present; if V is not positive, the larger one-way
-    variance), on the logit scale, with a t quantile on physicians - 1 degrees of freedom
-    because the physicians are few."""
-    num, den = np.asarray(numerator, float), np.asarray(denominator, float)
-    groups = groups or cluster_groups(raters, items)
-    total = den.sum()
-    if total <= 0:
-        return {"estimate": None, "ci_low": None, "ci_high": None, "note": "nothing to divide by"}
-    estimate = float(num.sum() / total)
-    residual = (num - estimate * den) / total
-    variances, present = [], []
-    for labels, count, g in groups:
-        sums = residual if labels is None else np.bincount(labels, weights=residual, minlength=count)
-        present.append(g)
-        variances.append(g / (g - 1) * float(sums @ sums) if g > 1 else 0.0)
-    n_raters = present[0]
-    if not 0 < estimate < 1 or n_raters < 2:
-        return {"estimate": estimate, "ci_low": None, "ci_high": None,
-                "note": "no interval: the rate is 0 or 1, or only one physician"}
-    v_rater, v_item, v_cell = variances
-    v = v_rater + v_item - v_cell
-    if v <= 0:
-        v = max(v_rater, v_item)
-    se_logit = np.sqrt(v) / (estimate * (1 - estimate))
-    half = t_dist.ppf(1 - alpha / 2, n_raters - 1) * se_logit
-    centre = np.log(estimate / (1 - estimate))
-    return {"estimate": estimate, "se": float(np.sqrt(v)), "df": n_raters - 1,
-            "ci_low": float(expit(centre - half)), "ci_high": float(expit(centre + half))}
-
-
-HEADLINE_DESCRIPTION = (f"with {MIN_RATERS} or more physicians, the two-way cluster-robust interval (physicians and "
-                        f"items; logit scale, t on physicians - 1 df); with fewer, the bootstrap over items, which "
-                        f"holds for these physicians only.")
-
-
-def headline_choice(n_raters: int) -> str:
-    """Which interval heads the report: two-way with enough physicians, else items only."""
-    return "two_way_robust" if n_raters >= MIN_RATERS else "bootstrap_item"
-
-
-ASSUMES = {
-    "two_way_robust": "physicians and items are both random samples (two-way cluster-robust; logit scale; t on "
-                      "physicians - 1 df)",
-    "two_way_bootstrap": "physicians and items resampled independently (pigeonhole bootstrap; conservative: it counts "
-                         "judgment-level noise twice)",
-    "bootstrap_item": "items are a random sample; physicians fixed (ignores variation between physicians)",
-    "bootstrap_rater": "physicians are a random sample; items fixed (ignores variation between items)",
-    "independent": "every judgment independent (ignores both physicians and items)",
-}
 _BOOTSTRAPS = {"two_way_bootstrap": ("rater", "item"), "bootstrap_item": ("item",), "bootstrap_rater": ("rater",)}
-
-
-def few_raters_note(n_raters: int) -> str:
-    return (f"Only {n_raters} physician{'s' if n_raters != 1 else ''}: this interval accounts for variation between "
-            f"items but cannot account for variation between physicians; it describes these {n_raters} only.")
 
 
 def interval_set(raters, items, columns: np.ndarray, ratios: dict[str, tuple], *, rounds: int = 1000, seed: int = 0,
                  alpha: float = 0.05, n_raters: int | None = None, n_items: int | None = None,
-                 two_way_bootstrap: bool = False) -> dict[str, dict]:
+                 two_way_bootstrap: bool = False, null: float | None = None) -> dict[str, dict]:
     """For each named ratio (numerator column(s), denominator column(s)) of the judgment-level
-    `columns`: the estimate, the crossed intervals and the headline one (chosen by headline_choice;
-    with too few physicians it carries few_raters_note). The pigeonhole bootstrap (conservative,
-    and the one cost that grows with physicians x items) only when asked for."""
+    `columns`: the estimate, the crossed intervals and the headline one (evaluation.intervals.
+    headline_choice; with too few physicians it carries few_raters_note). With `null`, the headline
+    also carries the two-sided p-value of the test that inverts it. The pigeonhole bootstrap
+    (conservative, and the one cost that grows with physicians x items) only when asked for."""
     columns = np.asarray(columns, dtype=np.float64)
     groups = cluster_groups(raters, items, n_raters, n_items)
     present_raters, present_items = groups[0][2], groups[1][2]
@@ -227,21 +144,36 @@ def interval_set(raters, items, columns: np.ndarray, ratios: dict[str, tuple], *
     for stat, (num, den) in ratios.items():
         num_values = columns[:, np.atleast_1d(num)].sum(axis=1)
         den_values = columns[:, np.atleast_1d(den)].sum(axis=1)
-        methods = {"two_way_robust": cluster_robust_two_way(raters, items, num_values, den_values, alpha=alpha,
-                                                            groups=groups)}
+        estimate, influence = ratio_influence(num_values, den_values)
+        robust = robust_interval(estimate, influence, raters, items, alpha=alpha, null=null, groups=groups,
+                                 weights=den_values)
+        methods = {"two_way_robust": robust}
+        p_values = {"two_way_robust": robust.get("p_value")}
         for name, sums in boots.items():
-            low, high, used = percentile_interval(ratio_draws(sums, num, den), alpha)
+            draws = ratio_draws(sums, num, den)
+            low, high, used = percentile_interval(draws, alpha)
             methods[name] = {"ci_low": low, "ci_high": high, "rounds": rounds, "usable_rounds": used}
+            p_values[name] = bootstrap_p_value(draws, null) if null is not None and low is not None else None
         for name, entry in methods.items():
             entry["assumes"] = ASSUMES[name]
-        total = den_values.sum()
-        estimate = float(num_values.sum() / total) if total > 0 else None
         headline = {"estimate": estimate, "ci_low": methods[chosen]["ci_low"], "ci_high": methods[chosen]["ci_high"],
-                    "method": chosen, "assumes": ASSUMES[chosen], "physicians": present_raters, "items": present_items}
+                    "method": chosen, "assumes": ASSUMES[chosen], "physicians": present_raters, "items": present_items,
+                    "effective_physicians": robust.get("effective_physicians"),
+                    "largest_share": robust.get("largest_share")}
+        if null is not None:
+            headline.update(null=null, p_value=p_values[chosen],
+                            test=("two-sided t test inverting the two-way robust interval (logit scale, t on effective "
+                                  "physicians - 1 df)" if chosen == "two_way_robust" else
+                                  "two-sided test inverting the bootstrap over items (these physicians only)"))
+        notes = []
         if chosen != "two_way_robust":
-            headline["note"] = few_raters_note(present_raters)
+            notes.append(few_raters_note(present_raters))
         if present_items < MIN_RATERS:  # too few items to estimate their variation either
-            headline["note"] = (headline.get("note", "") + f" Only {present_items} item(s): the interval cannot account "
-                                f"for variation between items either.").strip()
+            notes.append(f"Only {present_items} item(s): the interval cannot account for variation between items either.")
+        warning = workload_warning(workload(groups[0][0], den_values, groups[0][1]))
+        if warning:
+            headline["workload_warning"] = warning
+        if notes:
+            headline["note"] = " ".join(notes)
         out[stat] = {"estimate": estimate, "headline": headline, "methods": methods}
     return out

@@ -2,13 +2,14 @@
 evaluation.contract.RatingJudgment.
 
 Per criterion and system: the mean, the distribution and intervals; a paired comparison of
-systems on the items both were rated on (Wilcoxon signed-rank on per-item means, Holm across
-criteria); agreement between physicians (Krippendorff's alpha, quadratic-weighted Cohen's kappa
+systems on the items both were rated on (difference of means, two-way cluster-robust by physician
+and item, Holm across criteria; the Wilcoxon signed-rank test beside it assumes independence); agreement between physicians (Krippendorff's alpha, quadratic-weighted Cohen's kappa
 per physician pair). Likert and binary criteria get all of it (a binary mean is the share of
 "yes"); choice criteria get their distribution only, since their options have no order.
 
-The headline interval is a two-way (pigeonhole) bootstrap: physicians and items are both random
-samples in a judging study, and clustering by only one of them undercovers (Owen 2007).
+Intervals come from the one engine (evaluation/intervals.py, identity scale) and its headline rule:
+physicians and items are both random samples in a judging study, and clustering by only one of them
+undercovers.
 """
 
 from __future__ import annotations
@@ -19,62 +20,33 @@ from itertools import combinations
 import numpy as np
 
 from data.records import DataError
-from evaluation import crossed
+from evaluation import crossed, intervals
 from evaluation.contract import StudyKind
 from evaluation.rubric import Rubric
 
 ALPHA = 0.05
 INDEPENDENT_ASSUMES = ("every rating independent of every other (ignores that physicians and items repeat): "
                        "too narrow when they do; shown for comparison only")
-ROBUST_ASSUMES = ("two-way cluster-robust variance (Cameron, Gelbach and Miller 2011) with physicians and items as "
-                  "clusters and a t quantile on min(physicians, items) - 1 degrees of freedom, clipped to the scale; "
-                  "assumes both are random samples from larger pools, chosen without regard to their ratings")
+ROBUST_ASSUMES = (f"two-way cluster-robust variance (Cameron, Gelbach and Miller 2011) with physicians and items as "
+                  f"clusters, identity scale, t on effective physicians - 1 degrees of freedom (from their shares of "
+                  f"the ratings), clipped to the scale; assumes both are random samples from larger pools, chosen "
+                  f"without regard to their ratings")
 BOOTSTRAP_ASSUMES = ("two-way (pigeonhole) bootstrap, percentile interval: physicians and items resampled "
                      "independently with replacement (Owen 2007); same assumptions; conservative with many "
                      "physicians, too narrow with few (simulated coverage)")
-
-
-def headline_method(n_raters: int) -> str:
-    """The interval that heads a rating report, chosen by simulated coverage (tests/evaluation/
-    test_ratings_coverage.py: the two-way robust interval held 93-98% from 5 physicians up, the
-    two-way bootstrap 88% at 5 and 98-100% at 20); with fewer physicians, items only."""
-    return "two_way_robust" if n_raters >= crossed.MIN_RATERS else "bootstrap_item"
+PAIRED_TEST = ("difference of mean ratings on the items both systems were rated on, two-way cluster-robust by physician "
+               "and item (a physician's own preference between the systems stays in the variance), t on effective "
+               "physicians - 1 df, two-sided")
+WILCOXON_ASSUMES = "assumes independent judgments: Wilcoxon signed-rank on per-item means ignores physicians"
 
 
 def headline_assumes(n_raters: int) -> str:
-    """What the headline interval assumes, in words, for a study with `n_raters` physicians."""
-    if n_raters >= crossed.MIN_RATERS:
+    """What the headline interval (intervals.headline_choice) assumes, in words."""
+    if intervals.headline_choice(n_raters) == "two_way_robust":
         return ROBUST_ASSUMES
     return (f"only {n_raters} physician{'s' if n_raters != 1 else ''}: the interval cannot account for physician "
             f"variation. It resamples items only (percentile bootstrap), so it holds for these physicians, not for "
-            f"physicians in general; {crossed.MIN_RATERS} or more physicians are needed for an interval that does")
-
-
-def two_way_robust(values: np.ndarray, raters, items, alpha: float = ALPHA) -> dict:
-    """Mean with the two-way cluster-robust variance V_rater + V_item - V_cell (Cameron, Gelbach and
-    Miller 2011; each with the G/(G-1) factor, as statsmodels; the larger one-way variance if V is
-    not positive) and a t quantile on min(physicians, items) - 1 degrees of freedom. Identity
-    scale, so it suits Likert means and shares alike; callers clip it to the scale."""
-    from scipy.stats import t as student_t
-
-    raters, n_raters = crossed.codes(raters)
-    items, n_items = crossed.codes(items)
-    clusters = min(n_raters, n_items)
-    if clusters < 2:
-        return {"se": None, "df": None, "ci_low": None, "ci_high": None}
-    residual = (values - values.mean()) / len(values)
-
-    def variance(groups: np.ndarray, count: int) -> float:
-        sums = np.bincount(groups, weights=residual, minlength=count)
-        return count / (count - 1) * float(sums @ sums) if count > 1 else 0.0
-
-    cells, n_cells = crossed.codes(raters * n_items + items)
-    v = variance(raters, n_raters) + variance(items, n_items) - variance(cells, n_cells)
-    if v <= 0:
-        v = max(variance(raters, n_raters), variance(items, n_items))
-    half = student_t.ppf(1 - alpha / 2, clusters - 1) * np.sqrt(v)
-    return {"se": float(np.sqrt(v)), "df": clusters - 1, "ci_low": float(values.mean() - half),
-            "ci_high": float(values.mean() + half)}
+            f"physicians in general; {intervals.MIN_RATERS} or more physicians are needed for an interval that does")
 
 
 def independent_interval(values: np.ndarray, *, binary: bool, alpha: float = ALPHA) -> dict:
@@ -163,12 +135,14 @@ def distribution(values: list, domain: list) -> dict:
 
 
 def paired_comparison(rows: list[dict], first: str, second: str) -> dict:
-    """`second` minus `first` on the items both were rated on: per-item means (over physicians),
-    two-sided Wilcoxon signed-rank test (zero differences dropped, as Wilcoxon did)."""
+    """`second` minus `first` on the items both were rated on. The test (PAIRED_TEST) is the
+    two-way robust one; the Wilcoxon signed-rank test on per-item means stays beside it, labelled
+    as assuming independent judgments (it rejected 25-50% of true nulls when physicians differ in
+    how much they like each system)."""
     from scipy.stats import wilcoxon
 
     mine = [r for r in rows if r["system"] in (first, second)]
-    items, n_items = crossed.codes([r["item_id"] for r in mine]) if mine else (np.zeros(0, int), 0)
+    items, n_items = intervals.codes([r["item_id"] for r in mine]) if mine else (np.zeros(0, int), 0)
     which = np.array([r["system"] == second for r in mine], dtype=int)
     values = np.array([r["value"] for r in mine], dtype=float)
     sums = np.bincount(which * n_items + items, weights=values, minlength=2 * n_items).reshape(2, n_items)
@@ -176,15 +150,23 @@ def paired_comparison(rows: list[dict], first: str, second: str) -> dict:
     shared = (counts[0] > 0) & (counts[1] > 0)
     diffs = sums[1, shared] / counts[1, shared] - sums[0, shared] / counts[0, shared]  # per-item means
     out = {"systems": [first, second], "difference": f"{second} minus {first}", "items": int(shared.sum()),
-           "mean_difference": float(diffs.mean()) if len(diffs) else None,
-           "median_difference": float(np.median(diffs)) if len(diffs) else None,
-           "nonzero_differences": int(np.count_nonzero(diffs)), "wilcoxon_statistic": None, "p_value": None,
-           "test": "Wilcoxon signed-rank on per-item means, two-sided, zero differences dropped"}
-    if out["nonzero_differences"] == 0:
-        out["note"] = "no item differs between the systems: no test" if shared.any() else "no item was rated for both systems"
+           "mean_difference": None, "median_difference": float(np.median(diffs)) if len(diffs) else None,
+           "nonzero_differences": int(np.count_nonzero(diffs)), "p_value": None, "ci_low": None, "ci_high": None,
+           "test": PAIRED_TEST, "wilcoxon_statistic": None, "wilcoxon_p_value": None, "wilcoxon_assumes": WILCOXON_ASSUMES}
+    if not shared.any():
+        out["note"] = "no item was rated for both systems"
         return out
-    result = wilcoxon(diffs, zero_method="wilcox", alternative="two-sided")
-    out["wilcoxon_statistic"], out["p_value"] = float(result.statistic), float(result.pvalue)
+    keep = shared[items]
+    raters = np.array([r["rater"] for r in mine])[keep]
+    robust = intervals.difference_of_means(values[keep], which[keep].astype(bool), raters, items[keep], alpha=ALPHA)
+    out.update(mean_difference=robust["estimate"], p_value=robust["p_value"], ci_low=robust["ci_low"],
+               ci_high=robust["ci_high"], se=robust.get("se"), df=robust.get("df"),
+               effective_physicians=robust.get("effective_physicians"))
+    if robust.get("note"):
+        out["note"] = robust["note"] if out["nonzero_differences"] else "no item differs between the systems: no test"
+    if out["nonzero_differences"]:
+        result = wilcoxon(diffs, zero_method="wilcox", alternative="two-sided")
+        out["wilcoxon_statistic"], out["wilcoxon_p_value"] = float(result.statistic), float(result.pvalue)
     return out
 
 
@@ -271,8 +253,8 @@ def _numeric_criterion(rows: list[dict], systems: list[str], domain: list[int], 
         values = np.array([r["value"] for r in mine], dtype=float)
         raters = np.array([r["rater"] for r in mine])
         items = np.array([r["item_id"] for r in mine])
-        robust = two_way_robust(values, raters, items)
-        if robust["se"] == 0:  # every rating the same: a zero-width interval would claim certainty
+        robust = intervals.ratio_interval(raters, items, values, np.ones(len(values)), scale="identity", alpha=ALPHA)
+        if not robust.get("se"):  # every rating the same: a zero-width interval would claim certainty
             robust.update(ci_low=None, ci_high=None, note="no variation between ratings: no clustered interval")
         elif robust["ci_low"] is not None:  # a mean cannot leave its scale
             robust.update(ci_low=max(robust["ci_low"], domain[0]), ci_high=min(robust["ci_high"], domain[-1]))
@@ -301,7 +283,7 @@ def _bootstrap_intervals(clean: list[dict], criteria: dict, rounds: int, seed: i
     raters = np.array([r["rater"] for r in clean])
     items = np.array([r["item_id"] for r in clean])
     n_raters = len(set(raters.tolist()))
-    enough = n_raters >= crossed.MIN_RATERS
+    enough = intervals.headline_choice(n_raters) == "two_way_robust"
     factors = ("rater", "item") if enough else ("item",)
     sums = crossed.bootstrap_sums(raters, items, values, factors=factors, rounds=rounds, seed=seed)
     for (criterion, system), j in column.items():
@@ -315,7 +297,7 @@ def _bootstrap_intervals(clean: list[dict], criteria: dict, rounds: int, seed: i
             entry["two_way_robust"] = {"se": None, "df": None, "ci_low": None, "ci_high": None,
                                        "note": f"withheld: {n_raters} physicians are too few clusters"}
         headline = entry["two_way_robust"] if enough else entry["bootstrap"]
-        entry["interval"] = {"method": headline_method(n_raters), "ci_low": headline["ci_low"],
+        entry["interval"] = {"method": intervals.headline_choice(n_raters), "ci_low": headline["ci_low"],
                              "ci_high": headline["ci_high"], "rater_variation": enough,
                              "note": headline.get("note") if enough else headline_assumes(n_raters)}
 
@@ -334,12 +316,15 @@ def summarise_ratings(rows: list[Mapping], *, rubric: Rubric | Mapping | str | N
                    "raters": len(raters), "criteria": len({r["criterion"] for r in clean}),
                    "simulated_raters": sorted({r["rater"] for r in clean if r["rater_simulated"]})},
         "systems": system_order,
-        "interval": {"level": 1 - ALPHA, "headline": headline_method(len(raters)), "rounds": rounds,
-                     "seed": seed, "rater_variation": len(raters) >= crossed.MIN_RATERS,
+        "interval": {"level": 1 - ALPHA, "headline": intervals.headline_choice(len(raters)), "rounds": rounds,
+                     "seed": seed, "rater_variation": intervals.headline_choice(len(raters)) == "two_way_robust",
+                     "paired_test": PAIRED_TEST, "wilcoxon_assumes": WILCOXON_ASSUMES,
                      "assumes": headline_assumes(len(raters)), "bootstrap_assumes": BOOTSTRAP_ASSUMES,
                      "independent_assumes": INDEPENDENT_ASSUMES, "two_way_robust_assumes": ROBUST_ASSUMES},
         "criteria": {},
     }
+    load = intervals.workload([r["rater"] for r in clean])
+    summary["workload"] = {**load, "warning": intervals.workload_warning(load)}
     if not clean:
         summary["note"] = "no ratings: nothing to summarise"
         return summary

@@ -19,6 +19,9 @@ from evaluation.table import BOTH_BAD, TIE, JudgmentTable, from_rows
 #: Judgment exports do not record a task: without generations that say otherwise, the report is
 #: on today's physician studies, PubMedQA long answers.
 DEFAULT_TASK = "pubmedqa-longform"
+#: The analysis plan when a study declared none: the paper's decisive-vote rate, alpha 0.05.
+DEFAULT_PLAN = {"primary": "decisive", "target": None, "alpha": 0.05, "planned_physicians": None,
+                "planned_items": None, "max_share": None, "declared": False}
 
 
 def generations_task(generations: list[dict] | None) -> str | None:
@@ -103,28 +106,29 @@ def published_comparison(table: JudgmentTable, target: str, decisive_interval: d
     return out
 
 
-def _pairwise(table: JudgmentTable, rounds: int, seed: int) -> list[dict]:
+def _pairwise(table: JudgmentTable, rounds: int, seed: int, primary: str = "decisive") -> list[dict]:
     """With three or more systems: each compared pair's win rate (first named system's wins)."""
     out = []
     for i, x in enumerate(table.systems):
         for y in table.systems[i + 1:]:
             mask = _pair_mask(table, x, y)
             if mask.any():
-                result = winrate.win_rate_table(table, x, mask, rounds=rounds, seed=seed)
+                result = winrate.win_rate_table(table, x, mask, rounds=rounds, seed=seed, primary=primary)
                 out.append({"systems": [x, y], "n": result["n"], "rate": result["rate"],
                             "rate_decisive": result["rate_decisive"], "headline": result["headline"],
                             "decisive_headline": result["intervals"]["decisive"]["headline"]})
     return out
 
 
-def _judgment_sections(table: JudgmentTable, target: str, *, gold_threshold: float, rounds: int, seed: int) -> dict:
+def _judgment_sections(table: JudgmentTable, target: str, *, gold_threshold: float, rounds: int, seed: int,
+                       primary: str = "decisive", alpha: float = 0.05) -> dict:
     summary: dict = {"target": target}
-    wr = winrate.win_rate_table(table, target, rounds=rounds, seed=seed)
+    wr = winrate.win_rate_table(table, target, rounds=rounds, seed=seed, primary=primary, alpha=alpha)
     summary["win_rate"] = wr
     summary["per_rater"] = winrate.per_rater_table(table, target)
-    summary["gold_filter"] = _gold_filter(table, target, summary["per_rater"], gold_threshold, rounds, seed)
+    summary["gold_filter"] = _gold_filter(table, target, summary["per_rater"], gold_threshold, rounds, seed, primary)
     if len(table.systems) > 2:
-        summary["pairwise"] = _pairwise(table, rounds, seed)
+        summary["pairwise"] = _pairwise(table, rounds, seed, primary)
     summary["hq_physicians"] = helpfulness.hq_physicians_table(table, rounds=rounds, seed=seed)
     summary["detector_vs_physicians"] = helpfulness.detector_vs_physicians_table(table)
     summary["agreement"] = agreement_mod.agreement_table(table, rounds=rounds, seed=seed)
@@ -141,7 +145,7 @@ def _judgment_sections(table: JudgmentTable, target: str, *, gold_threshold: flo
     return summary
 
 
-def _gold_filter(table, target, per_rater, threshold, rounds, seed) -> dict:
+def _gold_filter(table, target, per_rater, threshold, rounds, seed, primary="decisive") -> dict:
     dropped = [r["rater"] for r in per_rater
                if r["gold_judged"] and winrate.credibly_below(round(r["gold_accuracy"] * r["gold_judged"]),
                                                               r["gold_judged"], threshold)]
@@ -152,7 +156,8 @@ def _gold_filter(table, target, per_rater, threshold, rounds, seed) -> dict:
         codes = [table.raters.index(r) for r in dropped]
         mask = winrate.target_mask(table, target) & ~np.isin(table.rater, codes)
         if mask.any():
-            out["win_rate"] = winrate.win_rate_table(table, target, mask, rounds=rounds, seed=seed)["headline"]
+            out["win_rate"] = winrate.win_rate_table(table, target, mask, rounds=rounds, seed=seed,
+                                                     primary=primary)["headline"]
     return out
 
 
@@ -167,12 +172,18 @@ def build_summary(
     bootstrap_rounds: int = 1000,
     seed: int = 0,
     task: str | None = None,
+    plan: dict | None = None,
 ) -> dict:
-    """`task`: what the answers were for; by default the generation rows' task, else not recorded."""
+    """`task`: what the answers were for; by default the generation rows' task, else not recorded.
+    `plan`: the study's analysis plan (primary, target, alpha, planned physicians
+    and items, max_share), declared before the study; the headline follows it."""
+    plan = {**DEFAULT_PLAN, **{k: v for k, v in (plan or {}).items() if v is not None}}
+    target = target or plan.get("target")
     table = judgments if isinstance(judgments, JudgmentTable) else (from_rows(judgments) if judgments else None)
     systems = table.systems if table is not None else sorted({s for g in generations or [] for s in g["outputs"]})
     counts = _counts(table)
     summary: dict = {
+        "analysis_plan": plan,
         "settings": settings or {},
         "versions": {p: _version(p) for p in ("medalign", "numpy", "statsmodels", "scipy", "rouge-score", "krippendorff")},
         "counts": counts, "systems": systems,
@@ -180,7 +191,8 @@ def build_summary(
     }
     target = target or (default_target(systems) if systems else None)
     if table is not None and winrate.target_mask(table, target).any():
-        summary.update(_judgment_sections(table, target, gold_threshold=gold_threshold, rounds=bootstrap_rounds, seed=seed))
+        summary.update(_judgment_sections(table, target, gold_threshold=gold_threshold, rounds=bootstrap_rounds, seed=seed,
+                                          primary=plan["primary"], alpha=float(plan["alpha"])))
     elif not counts["scored_judgments"]:
         summary["note"] = "no scored judgments: win rates, agreement and bias checks are left out"
     else:
@@ -273,3 +285,12 @@ def _copy_csv_neutralised(source: Path, path: Path) -> None:
         return
     table = csv.read_csv(source, convert_options=csv.ConvertOptions(strings_can_be_null=False))
     csv.write_csv(neutralise_formula_table(table), path)
+
+
+def write_pairwise_report(judgments: list[dict] | JudgmentTable, settings: dict, out_dir: Path,
+                          **options) -> list[Path]:
+    """The pairwise kind's report (evaluation.kinds.pairwise names it): typed rows as storage
+    exported them (checked when they entered, not parsed again) or a table read from an export;
+    `options` are build_summary's (target, generations, run, gold_threshold, ...)."""
+    summary = build_summary(judgments, settings=settings, **options)
+    return write_report(summary, judgments, out_dir)

@@ -24,7 +24,7 @@ def _yerr(values, lows, highs) -> list[list[float]]:
 def _win_rate(ax, summary: dict) -> None:
     wr = summary["win_rate"]
     labels, values, lows, highs = [], [], [], []
-    for name, label in (("published", "wins / all"), ("ties_half", "ties half"), ("decisive", "ties excluded")):
+    for name, label in (("decisive", "ties excluded"), ("all", "wins / all"), ("ties_half", "ties half")):
         entry = wr["intervals"][name]
         if entry["estimate"] is None:
             continue

@@ -28,7 +28,7 @@ class WinRate:
     losses: int
     ties: int  # "Tie" only
     both_bad: int
-    rate: float  # published definition: wins / n
+    rate: float  # wins / all judgments
     ci_low: float  # Wilson 95% for rate
     ci_high: float
     cp_low: float  # Clopper-Pearson 95% for rate
@@ -146,18 +146,24 @@ def target_mask(table, system: str) -> np.ndarray:
     return ~table.is_gold & ((table.system_a == code) | (table.system_b == code))
 
 
-DEFINITIONS = {"published": "wins / all judgments (the paper's definition)",
-               "ties_half": "(wins + (ties + both bad) / 2) / all judgments",
-               "decisive": "wins / (wins + losses): ties and both bad excluded"}
+DEFINITIONS = {"decisive": "wins / (wins + losses): ties and both bad excluded (the paper's 0.63 is this share)",
+               "all": "wins / all judgments (ties and both bad count as not winning)",
+               "ties_half": "(wins + (ties + both bad) / 2) / all judgments"}
+PRIMARY_CHOICES = ("decisive", "all")
+POPULATION = "physicians and items as random samples"
 
 
 def win_rate_table(table, system: str, mask: np.ndarray | None = None, *, rounds: int = 1000, seed: int = 0,
-                   alpha: float = 0.05) -> dict:
+                   alpha: float = 0.05, primary: str = "decisive") -> dict:
     """The simple counts and intervals (WinRate) plus, for each definition, the crossed intervals
-    (evaluation.crossed.interval_set); `headline` is the published definition's headline interval."""
+    (evaluation.crossed.interval_set); `headline` is the primary definition's headline interval
+    with the two-sided test against 0.5 that inverts it (the analysis plan's primary estimand)."""
     from evaluation import crossed
+    from evaluation.intervals import ASSUMES
     from evaluation.table import BOTH_BAD, TIE
 
+    if primary not in PRIMARY_CHOICES:
+        raise ValueError(f"primary must be one of {PRIMARY_CHOICES}, got {primary!r}")
     code = table.system_code(system)
     mask = target_mask(table, system) if mask is None else mask
     if not mask.any():
@@ -170,14 +176,12 @@ def win_rate_table(table, system: str, mask: np.ndarray | None = None, *, rounds
                          alpha=alpha)
     columns = np.column_stack([win, win + 0.5 * tie_like, decisive, np.ones(len(win))])
     intervals = crossed.interval_set(table.rater[mask], table.item[mask], columns,
-                                     {"published": (0, 3), "ties_half": (1, 3), "decisive": (0, 2)},
+                                     {"decisive": (0, 2), "all": (0, 3), "ties_half": (1, 3)},
                                      rounds=rounds, seed=seed, alpha=alpha, n_raters=len(table.raters),
-                                     n_items=len(table.items))
+                                     n_items=len(table.items), null=0.5)
     for name, entry in intervals.items():
         entry["definition"] = DEFINITIONS[name]
-    headline = {key: intervals["published"]["headline"][key] for key in ("estimate", "ci_low", "ci_high", "method")}
-    headline["definition"] = "published"
-    if "note" in intervals["published"]["headline"]:
-        headline["note"] = intervals["published"]["headline"]["note"]
-    return {**simple.as_dict(), "headline": headline, "intervals": intervals,
-            "simple_intervals_assume": crossed.ASSUMES["independent"]}
+    chosen = intervals[primary]["headline"]
+    headline = {**chosen, "definition": primary, "label": DEFINITIONS[primary], "population": POPULATION}
+    return {**simple.as_dict(), "primary": primary, "headline": headline, "intervals": intervals,
+            "simple_intervals_assume": ASSUMES["independent"]}

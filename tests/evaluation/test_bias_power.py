@@ -15,11 +15,14 @@ def test_position_bias_raw_share_against_binomtest():
                                                                            for i in range(8)]
     result = position_bias(rows + [judgment(99, "r", "tie")])
     assert (result["n"], result["left_wins"]) == (60, 42)
-    assert result["p_value"] == pytest.approx(binomtest(42, 60, 0.5).pvalue)
+    # one physician: the design-aware test has no physician variation to rest on and says nothing;
+    # the independence tests are kept for the appendix
+    assert result["p_value"] is None
+    assert result["independent"]["binomial_p_value"] == pytest.approx(binomtest(42, 60, 0.5).pvalue)
     # stratified: dpo is "first"; dpo left: 12 of 20 won, dpo right (sft left): 10 of 40 won
     reference = StratifiedTable([[[12, 8], [10, 30]]])
-    assert result["odds_ratio_left"] == pytest.approx(reference.oddsratio_pooled)
-    assert result["cmh_p_value"] == pytest.approx(reference.test_null_odds().pvalue)
+    assert result["independent"]["mh_odds_ratio"] == pytest.approx(reference.oddsratio_pooled)
+    assert result["independent"]["cmh_p_value"] == pytest.approx(reference.test_null_odds().pvalue)
     assert result["balanced_left_share"] == pytest.approx(0.5 * (12 / 20 + 30 / 40))
 
 
@@ -31,6 +34,34 @@ def test_position_not_confounded_by_unbalanced_sides():
     assert result["left_share"] == pytest.approx(0.75)
     assert result["balanced_left_share"] == pytest.approx(0.5)
     assert result["left_advantage_points"] == pytest.approx(0.0)
+
+
+def test_position_tests_have_the_design_of_the_headline():
+    """Left share and the stratified regression against statsmodels' two-way clustered Logit, with
+    t on effective physicians - 1 df."""
+    from scipy.stats import t as t_dist
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(240):
+        left = "dpo" if rng.random() < 0.5 else "sft"
+        p_dpo = 1 / (1 + np.exp(-(0.4 + (0.3 if left == "dpo" else -0.3))))
+        rows.append(judgment(i // 2, f"r{i % 7}", "dpo" if rng.random() < p_dpo else "sft", left=left))
+    result = position_bias(rows)
+    won_left = np.array([r["preferred_system"] == r["system_a"] for r in rows], float)
+    dpo_left = np.array([r["system_a"] == "dpo" for r in rows], float) - 0.5
+    y = np.array([r["preferred_system"] == "dpo" for r in rows], float)
+    groups = np.column_stack([[int(r["rater"][1:]) for r in rows], [int(r["item_id"]) for r in rows]])
+    fit = sm.Logit(y, np.column_stack([np.ones(len(y)), dpo_left])).fit(disp=0, cov_type="cluster",
+                                                                        cov_kwds={"groups": groups})
+    counts = np.bincount(groups[:, 0])
+    df = counts.sum() ** 2 / (counts ** 2).sum() - 1  # Kish effective physicians - 1
+    assert np.log(result["odds_ratio_left"]) == pytest.approx(fit.params[1], rel=1e-6)
+    assert result["odds_ratio_p_value"] == pytest.approx(2 * t_dist.sf(abs(fit.params[1] / fit.bse[1]), df), rel=1e-6)
+    share = sm.OLS(won_left, np.ones((len(y), 1))).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    m = won_left.mean()
+    assert result["p_value"] == pytest.approx(
+        2 * t_dist.sf(abs(np.log(m / (1 - m))) / (share.bse[0] / (m * (1 - m))), df), rel=1e-6)
 
 
 def length_rows(seed=0, n=300, raters=6):

@@ -85,7 +85,7 @@ def test_rouge_task_matches_rouge_score():
     assert summary["comparisons"][0]["metric"] == "rougeL_fmeasure"
 
 
-def test_ratings_wilcoxon_on_item_means(medqa):
+def test_ratings_paired_test_is_two_way_robust_with_wilcoxon_beside(medqa):
     predictions = simulate(medqa, {"sft": 0.5, "dpo": 0.5}, n=30)
     rng = np.random.default_rng(2)
     ratings = [{"item_id": f"i{i}", "rater": f"r{k}", "system": s, "criterion": "overall", "scale": "likert-5",
@@ -95,7 +95,18 @@ def test_ratings_wilcoxon_on_item_means(medqa):
     means = {s: [np.mean([r["value"] for r in ratings if r["system"] == s and r["item_id"] == f"i{i}"])
                  for i in range(25)] for s in ("sft", "dpo")}
     (comparison,) = summary["ratings"]["comparisons"]
-    assert comparison["p_value"] == pytest.approx(stats.wilcoxon(np.subtract(means["dpo"], means["sft"])).pvalue)
+    assert comparison["wilcoxon_p_value"] == pytest.approx(stats.wilcoxon(np.subtract(means["dpo"], means["sft"])).pvalue)
+    # the printed p: difference of means, statsmodels OLS on a system dummy, two-way clustered
+    # (its extra (N-1)/(N-k) factor removed), t on effective physicians - 1 = 1 df (2 equal physicians)
+    import statsmodels.api as sm
+
+    y = np.array([r["value"] for r in ratings], float)
+    x = sm.add_constant(np.array([r["system"] == "dpo" for r in ratings], float))
+    groups = np.column_stack([[int(r["rater"][1:]) for r in ratings], [int(r["item_id"][1:]) for r in ratings]])
+    fit = sm.OLS(y, x).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    se = fit.bse[1] * np.sqrt((len(y) - 2) / (len(y) - 1))
+    assert comparison["difference"] == pytest.approx(fit.params[1])
+    assert comparison["p_value"] == pytest.approx(2 * stats.t.sf(abs(fit.params[1]) / se, 1))
     assert summary["ratings"]["per_system"]["dpo"]["likert_mean"]["value"] == pytest.approx(np.mean(means["dpo"]))
 
 

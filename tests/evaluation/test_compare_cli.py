@@ -7,7 +7,7 @@ import os
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import app
+from medalign.cli import app
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 runner = CliRunner()
@@ -145,5 +145,6 @@ def test_meqsum_rouge_and_physician_ratings(tmp_path):
     assert summary["per_system"]["dpo"]["rougeL_fmeasure"]["value"] == pytest.approx(1.0)
     assert summary["comparisons"][0]["difference"] > 0
     assert summary["ratings"]["per_system"]["dpo"]["likert_mean"]["value"] == pytest.approx(4.5)
-    assert summary["ratings"]["comparisons"][0]["p_value"] < 0.01
+    # two physicians: the design-aware test has t on 1 df, so even a 1.5-point difference is p ~ 0.05
+    assert summary["ratings"]["comparisons"][0]["p_value"] < 0.05
     assert "Physician ratings (overall)" in (tmp_path / "cmp" / "compare.md").read_text()

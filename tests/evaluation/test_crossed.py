@@ -7,7 +7,7 @@ import statsmodels.api as sm
 from scipy.special import expit
 from scipy.stats import t as t_dist
 
-from evaluation import crossed
+from evaluation import crossed, intervals
 
 
 def crossed_data(seed=0, raters=8, items=60, overlap=3):
@@ -21,7 +21,7 @@ def crossed_data(seed=0, raters=8, items=60, overlap=3):
 
 def test_two_way_robust_variance_matches_statsmodels():
     r, i, y = crossed_data()
-    result = crossed.cluster_robust_two_way(r, i, y, np.ones_like(y))
+    result = intervals.ratio_interval(r, i, y, np.ones_like(y), df_rule="physicians")
     # intercept-only OLS: the mean, with statsmodels' two-way clustered covariance (k = 1: factor G/(G-1))
     fit = sm.OLS(y, np.ones((len(y), 1))).fit(cov_type="cluster", cov_kwds={"groups": np.column_stack([r, i])})
     assert result["estimate"] == pytest.approx(y.mean())
@@ -65,14 +65,3 @@ def test_interval_set_headline_and_few_physicians():
     assert "cannot account for variation between physicians" in few["headline"]["note"]
     for entry in result["methods"].values():
         assert entry["assumes"] and entry["ci_low"] <= result["estimate"] <= entry["ci_high"]
-
-
-@pytest.mark.slow
-def test_small_coverage_study():
-    """bench/coverage.py in small: 150 studies of 20 physicians x 100 items with both effects."""
-    from bench import coverage
-
-    rows = coverage.run(150, 300, 11, designs=["20x100"], effects=["both"], rates=[0.63])
-    headline, wilson = rows[0]["headline"], rows[0]["wilson"]
-    assert 0.88 <= headline <= 0.995  # nominal 0.95; 150 studies give a Monte-Carlo error of about 0.018
-    assert wilson < headline  # independence intervals are too narrow when physicians and items vary

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import app
+from medalign.cli import app
 from evaluation.report import build_summary
 from tests.evaluation.conftest import synthetic_study
 
@@ -66,9 +66,12 @@ def test_report_from_export_covers_true_rate(tmp_path):
     assert wr["ci_low"] < expected_published < wr["ci_high"]
     headline = wr["headline"]
     assert set(headline) >= {"estimate", "ci_low", "ci_high", "method", "definition"}
-    assert headline["method"] == "bootstrap_item" and headline["definition"] == "published"  # 4 physicians: too few
+    # the default primary estimand is the paper's decisive-vote rate; 4 physicians: too few for the two-way interval
+    assert headline["method"] == "bootstrap_item" and headline["definition"] == "decisive"
     assert "cannot account for variation between physicians" in headline["note"]
-    assert headline["ci_low"] < expected_published < headline["ci_high"]
+    assert headline["ci_low"] < decisive_truth < headline["ci_high"]
+    assert 0 <= headline["p_value"] <= 1 and headline["estimate"] == pytest.approx(wr["rate_decisive"])
+    assert wr["intervals"]["all"]["estimate"] == pytest.approx(wr["rate"])
     for entry in wr["intervals"].values():
         for method in entry["methods"].values():
             assert method["assumes"]

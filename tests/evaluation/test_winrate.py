@@ -46,7 +46,7 @@ def test_win_rate_table_matches_simple_counts_and_covers_truth():
     result = win_rate_table(from_rows(rows), "dpo", rounds=1000)
     simple = win_rate(rows, "dpo")
     assert (result["wins"], result["losses"], result["ties"]) == (simple.wins, simple.losses, simple.ties)
-    assert result["intervals"]["published"]["estimate"] == pytest.approx(simple.rate)
+    assert result["intervals"]["all"]["estimate"] == pytest.approx(simple.rate)
     assert result["intervals"]["ties_half"]["estimate"] == pytest.approx(simple.rate_ties_half)
     assert result["intervals"]["decisive"]["estimate"] == pytest.approx(simple.rate_decisive)
     decisive = result["intervals"]["decisive"]
@@ -58,7 +58,7 @@ def test_physician_bootstrap_is_wider_when_raters_differ():
     # physicians with opposite tastes: resampling physicians must widen the interval
     rows = [judgment(i, f"lover{i % 3}", "dpo") for i in range(150)] + [judgment(150 + i, f"hater{i % 3}", "sft")
                                                                        for i in range(150)]
-    methods = win_rate_table(from_rows(rows), "dpo", rounds=2000)["intervals"]["published"]["methods"]
+    methods = win_rate_table(from_rows(rows), "dpo", rounds=2000)["intervals"]["all"]["methods"]
     by_item, by_rater = methods["bootstrap_item"], methods["bootstrap_rater"]
     assert (by_rater["ci_high"] - by_rater["ci_low"]) > 3 * (by_item["ci_high"] - by_item["ci_low"])
     robust = methods["two_way_robust"]
