@@ -89,13 +89,18 @@ def _numeric_section(entry: Mapping, headline: str) -> list[str]:
     if entry["scale"] == "binary":
         lines += ["", "Binary criterion: the mean is the share of answers graded 1 (yes)."]
     if entry.get("paired"):
-        lines += ["", "Paired comparison on the items both systems were rated on (per-item means over physicians; "
-                  "Wilcoxon signed-rank, two-sided; Holm across criteria for each pair of systems):", "",
-                  "| Difference | Items | Mean | Median | Wilcoxon p | Holm p | Verdict |", "|---|---|---|---|---|---|---|"]
+        lines += ["", "Paired comparison on the items both systems were rated on: difference of mean ratings, "
+                  "two-way cluster-robust by physician and item (a physician's own preference between the systems "
+                  "stays in the variance), t on effective physicians - 1 df, two-sided; Holm across criteria for each "
+                  "pair of systems. The Wilcoxon column assumes independent judgments (it ignores physicians) and is "
+                  "shown for comparison only.", "",
+                  "| Difference | Items | Mean (95%) | Median of item means | p | Holm p | Verdict | "
+                  "Wilcoxon p (assumes independent judgments) |", "|---|---|---|---|---|---|---|---|"]
         for c in entry["paired"]:
-            lines.append(f"| {_text(c['difference'])} | {c['items']} | {_num(c['mean_difference'], 3)} | "
+            interval = f" ({_num(c['ci_low'], 3)} to {_num(c['ci_high'], 3)})" if c.get("ci_low") is not None else ""
+            lines.append(f"| {_text(c['difference'])} | {c['items']} | {_num(c['mean_difference'], 3)}{interval} | "
                          f"{_num(c['median_difference'], 3)} | {_num(c['p_value'], 4)} | {_num(c['p_holm'], 4)} | "
-                         f"{verdict(c, entry.get('higher_is_better'))} |")
+                         f"{verdict(c, entry.get('higher_is_better'))} | {_num(c.get('wilcoxon_p_value'), 4)} |")
     lines += ["", *_agreement_lines(entry.get("agreement") or {})]
     return lines
 
@@ -154,6 +159,13 @@ def render_markdown(summary: Mapping) -> str:
               f"- If independent: {_text(INDEPENDENT_ASSUMES)}.", ""]
     if not interval["rater_variation"]:
         lines += [f"**Warning: {_text(interval['assumes'])}.**", ""]
+    if (summary.get("workload") or {}).get("warning"):
+        lines += [f"**Warning: {_text(summary['workload']['warning'])}**", ""]
+    lines += [f"Population: physicians and items are treated as random samples; these results rest on "
+              f"{counts['raters']} physicians"
+              + (f" ({summary['workload']['effective_physicians']:.1f} effective by their shares of the ratings)"
+                 if summary.get("workload") and summary["workload"]["heavy"] else "") + f" and {counts['items']} items.",
+              ""]
     if summary.get("note"):
         lines += [_text(summary["note"]), ""]
     for criterion_id, entry in summary["criteria"].items():
