@@ -52,6 +52,13 @@ class Study(SQLModel, table=True):
     source_name: str = ""
     source_sha256: str = ""
     created_at: datetime = _ts()
+    # analysis plan (evaluation.plan.AnalysisPlan), declared at creation; migration 0006
+    primary_estimand: str = Field(default="decisive", sa_column_kwargs={"server_default": "decisive"})
+    target_system: str | None = None
+    alpha: float = Field(default=0.05, sa_column_kwargs={"server_default": "0.05"})
+    planned_physicians: int | None = None
+    planned_items: int | None = None
+    max_share: float | None = None
 
     @property
     def system_names(self) -> list[str]:

@@ -99,6 +99,23 @@ def _left_side(session: Session, study: Study, user: User, unit: Unit) -> int:
     return sides[done % len(sides)]
 
 
+def _within_share(session: Session, study: Study, user: User, eligible: list[int]) -> list[int]:
+    """With a cap on one physician's share (the analysis plan's max_share, issue 20), a physician
+    who holds that share of the study's non-gold slots (units x overlap) is given gold units only:
+    one physician doing most of the work leaves the interval resting on few effective physicians."""
+    if not study.max_share or not eligible:
+        return eligible
+    slots = study.overlap * session.exec(select(func.count()).select_from(Unit)
+                                         .where(Unit.study_id == study.id, Unit.is_gold.is_(False))).one()
+    mine = session.exec(select(func.count()).select_from(Assignment).join(Unit, Unit.id == Assignment.unit_id)
+                        .where(Assignment.study_id == study.id, Assignment.user_id == user.id,
+                               Unit.is_gold.is_(False))).one()
+    if mine < math.ceil(study.max_share * slots):
+        return eligible
+    gold = set(session.exec(select(Unit.id).where(Unit.study_id == study.id, Unit.is_gold.is_(True))))
+    return [u for u in eligible if u in gold]
+
+
 def next_assignment(session: Session, study: Study, user: User) -> Assignment | None:
     """The physician's open assignment, or a new one; None when nothing is left for them.
 
@@ -112,7 +129,7 @@ def next_assignment(session: Session, study: Study, user: User) -> Assignment | 
     if current is not None:
         return current
     for _attempt in range(200):
-        eligible = eligible_units(session, study, user)
+        eligible = _within_share(session, study, user, eligible_units(session, study, user))
         if not eligible:
             return None
         unit = _pick(session, study, user, eligible)

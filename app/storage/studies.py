@@ -12,6 +12,7 @@ from app.models import Answer, Item, Study, Unit
 from app.storage.base import StorageError, checked_text, fold, visible_text
 from app.study_files import StudyItem
 from evaluation.contract import StudyKind
+from evaluation.plan import AnalysisPlan
 from evaluation.rubric import Rubric
 
 MAX_STUDY_NAME_CHARS = 100
@@ -72,6 +73,7 @@ def create_study(
     guidelines: str = "",
     source_name: str = "",
     source_sha256: str = "",
+    plan: AnalysisPlan | None = None,
 ) -> Study:
     """A study with its items, each system's answer and the units physicians are given."""
     kind, systems = StudyKind(kind), list(systems)
@@ -92,6 +94,7 @@ def create_study(
     study = Study(
         name=name, kind=kind, systems=json.dumps(systems), rubric=rubric.to_json() if rubric else "", overlap=overlap,
         seed=seed, guidelines=guidelines, source_name=source_name, source_sha256=source_sha256,
+        **_plan_columns(plan or AnalysisPlan(), systems),
     )
     session.add(study)
     session.flush()
@@ -134,6 +137,23 @@ def get_study(session: Session, name: str) -> Study:
 
 def list_studies(session: Session) -> list[Study]:
     return list(session.exec(select(Study).order_by(Study.created_at)))
+
+
+def _plan_columns(plan: AnalysisPlan, systems: list[str]) -> dict:
+    """The analysis plan's columns (issue 20), its target checked against the study's systems."""
+    if plan.target is not None and plan.target not in systems:
+        raise StorageError(f"the analysis plan's target system {plan.target!r} is not one of {systems}")
+    return {"primary_estimand": plan.primary, "target_system": plan.target, "alpha": plan.alpha,
+            "planned_physicians": plan.planned_physicians, "planned_items": plan.planned_items,
+            "max_share": plan.max_share}
+
+
+def study_plan(study: Study) -> dict:
+    """The study's analysis plan as evaluation.report.build_summary takes it."""
+    return AnalysisPlan(primary=study.primary_estimand or "decisive", target=study.target_system,
+                        alpha=study.alpha if study.alpha is not None else 0.05,
+                        planned_physicians=study.planned_physicians, planned_items=study.planned_items,
+                        max_share=study.max_share).as_dict()
 
 
 def study_rubric(study: Study) -> Rubric | None:

@@ -1,0 +1,71 @@
+"""The analysis plan is stored with the study (migration 0006), checked, and caps one physician's
+share of the judgments; the report leads with the plan's primary estimand."""
+
+import pytest
+
+from app import storage
+from app.db import open_database
+from app.storage.studies import study_plan
+from app.study_files import read_study_items
+from evaluation.plan import AnalysisPlan, PlanError, interim_status
+from tests.app.conftest import PASSWORD, write_answers
+
+
+def _study(tmp_path, plan, n=10, overlap=1):
+    engine = open_database(f"sqlite:///{tmp_path / 'plan.db'}")
+    items = read_study_items(write_answers(tmp_path / "a.jsonl", n), ("sft", "dpo"))
+    with storage.transaction(engine) as session:
+        storage.create_study(session, name="s", systems=["sft", "dpo"], items=items, overlap=overlap, plan=plan)
+        for name in ("d1", "d2", "d3"):
+            storage.add_user(session, name, "physician", PASSWORD)
+    return engine
+
+
+def test_plan_is_stored_and_read_back(tmp_path):
+    plan = AnalysisPlan(primary="all", target="dpo", alpha=0.01, planned_physicians=5, planned_items=100,
+                        max_share=0.3)
+    engine = _study(tmp_path, plan)
+    with storage.transaction(engine) as session:
+        stored = study_plan(storage.get_study(session, "s"))
+    assert stored == plan.as_dict()
+
+
+def test_default_plan_is_the_decisive_rate(tmp_path):
+    engine = _study(tmp_path, None)
+    with storage.transaction(engine) as session:
+        stored = study_plan(storage.get_study(session, "s"))
+    assert stored["primary"] == "decisive" and stored["alpha"] == 0.05 and stored["max_share"] is None
+
+
+@pytest.mark.parametrize("fields, field", [({"primary": "ties"}, "primary"), ({"alpha": 0.7}, "alpha"),
+                                           ({"planned_items": 0}, "planned items"), ({"max_share": 1.5}, "max share"),
+                                           ({"max_share": 0.1, "planned_physicians": 5}, "max share")])
+def test_bad_plans_are_refused_naming_the_field(fields, field):
+    with pytest.raises(PlanError, match=field):
+        AnalysisPlan(**fields)
+
+
+def test_unknown_target_is_refused(tmp_path):
+    with pytest.raises(storage.StorageError, match="target system"):
+        _study(tmp_path, AnalysisPlan(target="gpt"))
+
+
+def test_max_share_caps_one_physicians_judgments(tmp_path):
+    engine = _study(tmp_path, AnalysisPlan(max_share=0.4), n=10)
+    with storage.transaction(engine) as session:
+        study = storage.get_study(session, "s")
+        eager = storage.get_user(session, "d1")
+        taken = 0
+        while (assignment := storage.next_assignment(session, study, eager)) is not None:
+            storage.submit_judgment(session, eager, assignment.id, choice="a")
+            taken += 1
+        assert taken == 4  # 40% of 10 slots; the rest is left to the others
+        other = storage.get_user(session, "d2")
+        assert storage.next_assignment(session, study, other) is not None
+
+
+def test_interim_until_the_planned_size():
+    plan = AnalysisPlan(planned_physicians=5, planned_items=100).as_dict()
+    assert interim_status(plan, 3, 100)["text"].startswith("interim: 3 of 5 planned physicians")
+    assert interim_status(plan, 5, 100)["final"]
+    assert not interim_status(AnalysisPlan().as_dict(), 50, 500)["final"]
