@@ -34,6 +34,8 @@ class User(SQLModel, table=True):
     password_hash: str
     disabled: bool = False
     simulated: bool = False  # demo raters; shown as simulated wherever they appear
+    # "physician", or "model": a model judge's verdicts (issue 21), never a login, never counted as a physician
+    rater_kind: str = Field(default="physician", sa_column_kwargs={"server_default": "physician"})
     created_at: datetime = _ts()
     # Set when the password changes or the account is disabled: login sessions issued before
     # this moment are refused by the server.
@@ -59,6 +61,9 @@ class Study(SQLModel, table=True):
     planned_physicians: int | None = None
     planned_items: int | None = None
     max_share: float | None = None
+    # --physician-sample N: physicians are assigned a uniform random sample of N items (Item.in_physician_sample);
+    # None: every item. PPI needs this to be a known random sample (issue 21, migration 0005)
+    physician_sample: int | None = None
 
     @property
     def system_names(self) -> list[str]:
@@ -77,6 +82,7 @@ class Item(SQLModel, table=True):
     reference: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     is_gold: bool = False
     gold_system: str | None = None  # gold items: the system whose answer is known to be better
+    in_physician_sample: bool = Field(default=True, sa_column_kwargs={"server_default": "1"})  # see Study.physician_sample
 
 
 class Answer(SQLModel, table=True):
