@@ -18,7 +18,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from app.models import Assignment, Judgment, PhysicianOrder, Role, Study, Unit, User
+from app.models import Assignment, Item, Judgment, PhysicianOrder, Role, Study, Unit, User
 from app.storage.base import AccessDenied, StorageError
 
 
@@ -60,12 +60,15 @@ def eligible_units(session: Session, study: Study, user: User) -> list[int]:
     mine = set(session.exec(select(Assignment.unit_id).where(Assignment.study_id == study.id,
                                                              Assignment.user_id == user.id)))
     taken = dict(session.exec(
-        select(Assignment.unit_id, func.count()).where(Assignment.study_id == study.id).group_by(Assignment.unit_id)
+        select(Assignment.unit_id, func.count()).where(Assignment.study_id == study.id, Assignment.slot >= 0)
+        .group_by(Assignment.unit_id)  # physicians' slots only: model raters' (and gold) slots are negative
     ).all())
     gold = set(session.exec(select(Unit.id).where(Unit.study_id == study.id, Unit.is_gold.is_(True))))
+    outside = set(session.exec(select(Unit.id).join(Item, Item.id == Unit.item_id)  # --physician-sample N
+                               .where(Unit.study_id == study.id, Item.in_physician_sample.is_(False))))
     return [
         unit_id for unit_id in _order(session, study, user)
-        if unit_id not in mine and (unit_id in gold or taken.get(unit_id, 0) < study.overlap)
+        if unit_id not in mine and unit_id not in outside and (unit_id in gold or taken.get(unit_id, 0) < study.overlap)
     ]
 
 
@@ -136,7 +139,8 @@ def next_assignment(session: Session, study: Study, user: User) -> Assignment | 
         if unit.is_gold:
             slot = -user.id
         else:
-            slot = session.exec(select(func.count()).select_from(Assignment).where(Assignment.unit_id == unit.id)).one()
+            slot = session.exec(select(func.count()).select_from(Assignment)
+                                .where(Assignment.unit_id == unit.id, Assignment.slot >= 0)).one()
             if slot >= study.overlap:
                 continue  # filled since the eligibility check (another transaction committed)
         sequence = session.exec(select(func.count()).select_from(Assignment)
