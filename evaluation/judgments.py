@@ -1,17 +1,22 @@
-"""Reading judgment exports (CSV or JSONL, as `medalign export` writes them) into typed rows.
+"""Reading judgment exports (CSV or JSONL, as `medalign export` writes them) into typed rows, and
+handing judgments of any kind to their kind's report.
 
-The columns used by the statistics are checked up front; a missing column or a bad value
-stops with the file, line and field.
+A file is a judgment's entry from outside: every row is checked once, by its kind's parser
+(evaluation.contract), and a missing column or a bad value stops with the file, line and
+field. A study's own rows (app storage) were checked when they were stored and reach the
+report as they are.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 from data.records import DataError
 from data.tables import iter_csv, iter_jsonl
 from evaluation.contract import PairwiseJudgment, StudyKind, parse_export, parse_pairwise
+from evaluation.kinds import Kind, kind_of_columns
 
 
 def normalise_row(row: dict, *, file: str = "<rows>", line: int = 0) -> PairwiseJudgment:
@@ -19,8 +24,8 @@ def normalise_row(row: dict, *, file: str = "<rows>", line: int = 0) -> Pairwise
     return parse_pairwise(row, file=file, line=line)
 
 
-def read_export(path: Path) -> tuple[StudyKind, list]:
-    """A judgment export of either kind of study (.csv or .jsonl, as `medalign export` writes it):
+def read_export(path: Path) -> tuple[StudyKind | str, list]:
+    """A judgment export of any kind of study (.csv or .jsonl, as `medalign export` writes it):
     (kind, rows), every row checked by the contract; the kind is read off the first row."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -36,8 +41,46 @@ def read_export(path: Path) -> tuple[StudyKind, list]:
 def load_judgments(path: Path) -> list[PairwiseJudgment]:
     """A pairwise judgment export, every row checked by contract.parse_pairwise."""
     kind, rows = read_export(path)
-    if kind is not StudyKind.pairwise:
-        raise DataError("this is a rating-study export; the pairwise report needs pairwise judgments", file=str(path))
+    if kind != StudyKind.pairwise:
+        raise DataError(f"this is a {kind}-study export; the pairwise report needs pairwise judgments", file=str(path))
+    return rows
+
+
+def export_kind(path: Path) -> Kind:
+    """The kind of a .csv/.jsonl judgment export, by its header or first record (only the first
+    non-blank line is read: a pairwise export can be a gigabyte). The reader reports bad files."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            head = handle.readline()
+            while head and not head.strip():
+                head = handle.readline()
+    except OSError:
+        head = b""
+    text = head.decode("utf-8-sig", errors="replace")
+    columns: list = []
+    if path.suffix.lower() == ".csv":
+        columns = next(csv.reader([text]), [])
+    elif text.strip():
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError:
+            record = {}
+        columns = list(record) if isinstance(record, dict) else []
+    return kind_of_columns(columns)
+
+
+def read_for_report(path: Path) -> tuple[Kind, object]:
+    """(kind, judgments) of an export, as that kind's report takes them (its own reader, e.g. the
+    pairwise columns, or rows checked by the contract)."""
+    kind = export_kind(path)
+    return kind, kind.read(path, lambda p: _rows_of_kind(p, kind))
+
+
+def _rows_of_kind(path: Path, kind: Kind) -> list:
+    found, rows = read_export(path)
+    if found != kind.name:
+        raise DataError(f"this is a {found}-study export, not {kind.name}", file=str(path))
     return rows
 
 
@@ -51,7 +94,3 @@ def load_generations(path: Path) -> list[dict]:
     if not rows:
         raise DataError("the file holds no generations", file=str(path))
     return rows
-
-
-def dumps_rows(rows: list[dict]) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)

@@ -1,12 +1,14 @@
 """Showing a unit to its physician and storing, revising and reading back their judgment.
 
-Pairwise judgments store a contract Choice code relative to the screen and the preferred
-system derived here; rating judgments store {criterion: value} checked against the rubric.
+A judgment enters here in screen terms ("Answer A" first) and is checked once, by its study's
+kind (evaluation/kinds): what it stores (a pairwise choice and the preferred system derived from
+it, or {criterion: value} checked against the rubric) is that kind's to say.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func
@@ -18,7 +20,7 @@ from app.models import Answer, Assignment, Item, Judgment, Study, Unit, User, ut
 from app.storage.assignment import eligible_units, open_assignment, owned_assignment
 from app.storage.base import StorageError, as_utc, checked_text
 from app.storage.studies import study_rubric
-from evaluation.contract import Choice, StudyKind, preferred_system
+from evaluation.kinds import KindError, Shown, get_kind, in_screen_order, screen_flags, slot_flags
 
 MAX_RATIONALE_CHARS = 5_000
 
@@ -45,7 +47,7 @@ class WorkView:
 
     assignment_id: int
     token: str
-    kind: StudyKind
+    kind: str  # the study's kind (evaluation.kinds.KINDS)
     question: str
     context: str
     answer_a: str
@@ -63,9 +65,14 @@ def progress(session: Session, study: Study, user: User) -> Progress:
     return Progress(judged=judged, total=judged + open_now + len(eligible_units(session, study, user)))
 
 
-def _answers(session: Session, unit: Unit) -> tuple[Answer, Answer | None]:
-    second = session.get(Answer, unit.answer_2_id) if unit.answer_2_id else None
-    return session.get(Answer, unit.answer_1_id), second
+def shown_answers(unit: Unit, assignment: Assignment, answer: Callable[[int], Answer]) -> tuple[Shown, ...]:
+    """The unit's answers in the order its physician sees them (`answer` looks one up by id)."""
+    slots = [answer(unit.answer_1_id)] + ([answer(unit.answer_2_id)] if unit.answer_2_id else [])
+    return in_screen_order([(a.system, a.text) for a in slots], assignment.left_system)
+
+
+def _shown(session: Session, assignment: Assignment) -> tuple[Shown, ...]:
+    return shown_answers(session.get(Unit, assignment.unit_id), assignment, lambda id_: session.get(Answer, id_))
 
 
 def _stored(session: Session, assignment: Assignment) -> Judgment | None:
@@ -80,38 +87,29 @@ def show_unit(session: Session, user: User, assignment_id: int) -> WorkView:
     if _stored(session, assignment) is None:
         assignment.shown_at = utcnow()
         session.add(assignment)
-    first, second = _answers(session, unit)
-    if second is not None and assignment.left_system == 2:
-        first, second = second, first
+    shown = _shown(session, assignment)
     done = progress(session, study, user)
-    return WorkView(assignment.id, assignment.token, StudyKind(study.kind), item.question, item.context, first.text,
-                    second.text if second else None, done.judged, done.total)
+    return WorkView(assignment.id, assignment.token, study.kind, item.question, item.context, shown[0].text,
+                    shown[1].text if len(shown) > 1 else None, done.judged, done.total)
 
 
 def _fields(session: Session, study: Study, assignment: Assignment, *, choice, ratings, evasive_a, evasive_b,
             rationale) -> dict:
-    """The judgment's stored columns, checked: codes, rubric values, real booleans, text limits."""
+    """The judgment's stored columns, checked once: real booleans and text limits here, the
+    values by the study's kind."""
     if not isinstance(evasive_a, bool) or not isinstance(evasive_b, bool):
         raise StorageError("the evasive flags must be true or false")
-    fields = {"rationale": checked_text(rationale, "the rationale", limit=MAX_RATIONALE_CHARS).strip()}
-    if study.kind == StudyKind.rating:
-        if not isinstance(ratings, dict):
-            raise StorageError("a rating study needs a grade for each criterion")
-        try:
-            values = study_rubric(study).check(ratings, fields["rationale"])
-        except ValueError as exc:
-            raise StorageError(str(exc)) from None
-        return {**fields, "ratings": json.dumps(values, sort_keys=True), "evasive_1": evasive_a, "evasive_2": False}
+    rationale = checked_text(rationale, "the rationale", limit=MAX_RATIONALE_CHARS).strip()
+    shown = _shown(session, assignment)
     try:
-        code = Choice(choice)
-    except ValueError:
-        raise StorageError(f"choice must be one of {[c.value for c in Choice]}") from None
-    unit = session.get(Unit, assignment.unit_id)
-    first, second = _answers(session, unit)
-    left, right = (first, second) if assignment.left_system == 1 else (second, first)
-    evasive = {left.id: evasive_a, right.id: evasive_b}
-    return {**fields, "choice": code.value, "preferred_system": preferred_system(code, left.system, right.system) or None,
-            "evasive_1": evasive[first.id], "evasive_2": evasive[second.id]}
+        values = get_kind(study.kind).validate({"choice": choice, "ratings": ratings, "rationale": rationale}, shown,
+                                               study_rubric(study))
+    except KindError as exc:
+        raise StorageError(str(exc)) from None
+    if values.get("ratings") is not None:
+        values["ratings"] = json.dumps(values["ratings"], sort_keys=True)
+    return {"choice": None, "preferred_system": None, "ratings": None, **values, "rationale": rationale,
+            **slot_flags((evasive_a, evasive_b), shown)}
 
 
 def submit_judgment(session: Session, user: User, assignment_id: int, *, choice: str | None = None,
@@ -175,11 +173,12 @@ def judgment_as_shown(session: Session, user: User, assignment_id: int) -> dict:
     judgment = _stored(session, assignment)
     if judgment is None:
         raise StorageError("not judged yet")
-    flags = {1: judgment.evasive_1, 2: judgment.evasive_2}
+    shown = _shown(session, assignment)
+    evasive = screen_flags({"evasive_1": judgment.evasive_1, "evasive_2": judgment.evasive_2}, shown)
     return {
         "choice": judgment.choice,
         "ratings": json.loads(judgment.ratings) if judgment.ratings else None,
-        "evasive_a": flags[assignment.left_system],
-        "evasive_b": flags[3 - assignment.left_system],
+        "evasive_a": evasive[0],
+        "evasive_b": evasive[1] if len(evasive) > 1 else False,
         "rationale": judgment.rationale,
     }

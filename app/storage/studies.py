@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from app.models import Answer, Item, Study, Unit
 from app.storage.base import StorageError, checked_text, fold, visible_text
 from app.study_files import StudyItem
-from evaluation.contract import StudyKind
+from evaluation.kinds import DEFAULT_KIND, Kind, KindError, get_kind
 from evaluation.plan import AnalysisPlan
 from evaluation.rubric import Rubric
 
@@ -45,17 +45,11 @@ def _check_names(name: str, systems: list[str]) -> None:
             raise StorageError(f"the study name {name!r} reveals the system name {system!r}; physicians see it")
 
 
-def _check_kind(kind: StudyKind, systems: list[str], comparisons, rubric: Rubric | None, gold_items) -> None:
-    if kind is StudyKind.pairwise:
-        if len(systems) < 2 or not comparisons:
-            raise StorageError("a pairwise study compares at least two systems")
-        if rubric is not None:
-            raise StorageError("a rubric belongs to a rating study (--kind rating)")
-    else:
-        if rubric is None:
-            raise StorageError("a rating study needs a rubric (--rubric RUBRIC.yaml)")
-        if gold_items:
-            raise StorageError("gold (attention-check) items are for pairwise studies")
+def _kind(name) -> Kind:
+    try:
+        return get_kind(name)
+    except KindError as exc:
+        raise StorageError(str(exc)) from None
 
 
 def create_study(
@@ -64,7 +58,7 @@ def create_study(
     name: str,
     systems: list[str] | tuple[str, ...],
     items: list[StudyItem],
-    kind: StudyKind | str = StudyKind.pairwise,
+    kind: str = DEFAULT_KIND,
     comparisons: list[tuple[str, str]] | None = None,
     rubric: Rubric | None = None,
     gold_items: list[StudyItem] = (),
@@ -75,12 +69,13 @@ def create_study(
     source_sha256: str = "",
     plan: AnalysisPlan | None = None,
 ) -> Study:
-    """A study with its items, each system's answer and the units physicians are given."""
-    kind, systems = StudyKind(kind), list(systems)
-    if kind is StudyKind.pairwise and comparisons is None:
-        comparisons = list(itertools.combinations(systems, 2))
+    """A study with its items, each system's answer and the units its kind makes of them."""
+    kind, systems = _kind(kind), list(systems)
     _check_names(name, systems)
-    _check_kind(kind, systems, comparisons, rubric, gold_items)
+    try:
+        comparisons = kind.plan(systems, comparisons, rubric, bool(gold_items))
+    except KindError as exc:
+        raise StorageError(str(exc)) from None
     checked_text(guidelines, "the guidelines", limit=MAX_GUIDELINES_CHARS)
     if session.exec(select(Study).where(Study.name == name)).first() is not None:
         raise StorageError(f"study {name!r} already exists")
@@ -92,19 +87,19 @@ def create_study(
     if clash:
         raise StorageError(f"gold item id(s) also in the answers file: {sorted(clash)[:5]}")
     study = Study(
-        name=name, kind=kind, systems=json.dumps(systems), rubric=rubric.to_json() if rubric else "", overlap=overlap,
+        name=name, kind=kind.name, systems=json.dumps(systems), rubric=rubric.to_json() if rubric else "", overlap=overlap,
         seed=seed, guidelines=guidelines, source_name=source_name, source_sha256=source_sha256,
         **_plan_columns(plan or AnalysisPlan(), systems),
     )
     session.add(study)
     session.flush()
     for position, entry in enumerate([*items, *gold_items]):
-        _add_item(session, study, position, entry, comparisons)
+        _add_item(session, study, kind, position, entry, comparisons)
     session.flush()
     return study
 
 
-def _add_item(session: Session, study: Study, position: int, entry: StudyItem, comparisons) -> None:
+def _add_item(session: Session, study: Study, kind: Kind, position: int, entry: StudyItem, comparisons) -> None:
     item = Item(
         study_id=study.id, external_id=entry.external_id, position=position, question=entry.question,
         context=entry.context, reference=entry.reference, is_gold=entry.gold_system is not None,
@@ -117,15 +112,11 @@ def _add_item(session: Session, study: Study, position: int, entry: StudyItem, c
         answers[system] = Answer(item_id=item.id, system=system, text=entry.answers[system])
         session.add(answers[system])
     session.flush()
-    if study.kind == StudyKind.rating:
-        for system in study.system_names:
-            session.add(Unit(study_id=study.id, item_id=item.id, answer_1_id=answers[system].id, comparison=system))
-        return
-    for first, second in comparisons:
-        if item.is_gold and item.gold_system not in (first, second):
-            continue  # a gold pair checks attention: it must contain the known-better answer
-        session.add(Unit(study_id=study.id, item_id=item.id, answer_1_id=answers[first].id,
-                         answer_2_id=answers[second].id, comparison=f"{first}:{second}", is_gold=item.is_gold))
+    for unit in kind.units(comparisons, item.gold_system):
+        slots = [answers[system].id for system in unit.systems]
+        session.add(Unit(study_id=study.id, item_id=item.id, answer_1_id=slots[0],
+                         answer_2_id=slots[1] if len(slots) > 1 else None, comparison=unit.comparison,
+                         is_gold=unit.is_gold))
 
 
 def get_study(session: Session, name: str) -> Study:

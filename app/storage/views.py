@@ -1,7 +1,8 @@
 """Researcher views: progress per physician, counts, and the judgment export (systems revealed).
 
-Export rows are the contract's typed rows (evaluation.contract): PairwiseJudgment oriented as
-shown (a = left), or one RatingJudgment per rated criterion.
+Export rows are the typed rows of the study's kind (evaluation/kinds): e.g. one PairwiseJudgment
+oriented as shown (a = left), or one RatingJudgment per rated criterion. They were checked when
+they were stored, so the report takes them as they are.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from sqlmodel import Session, select
 
 from app.models import Answer, Assignment, Item, Judgment, Study, Unit, User
 from app.storage.base import as_utc
+from app.storage.judgments import shown_answers
 from app.storage.studies import study_rubric
-from evaluation.contract import PairwiseJudgment, RatingJudgment, StudyKind
+from evaluation.kinds import Judged, get_kind, screen_flags
 
 
 def _judged_rows(session: Session, study: Study) -> list[tuple]:
@@ -44,34 +46,22 @@ def _common(study: Study, judgment: Judgment, assignment: Assignment, item: Item
     }
 
 
-def _pairwise_row(common: dict, judgment: Judgment, assignment: Assignment, unit: Unit, item: Item,
-                  answers: dict[int, Answer]) -> PairwiseJudgment:
-    first, second = answers[unit.answer_1_id], answers[unit.answer_2_id]
-    flags = {first.id: judgment.evasive_1, second.id: judgment.evasive_2}
-    left, right = (first, second) if assignment.left_system == 1 else (second, first)
-    return PairwiseJudgment(
-        **common, is_gold=unit.is_gold, gold_better=item.gold_system or "", system_a=left.system,
-        system_b=right.system, choice=judgment.choice, preferred_system=judgment.preferred_system or "",
-        evasive_a=flags[left.id], evasive_b=flags[right.id], answer_a=left.text, answer_b=right.text,
-    )
+def _judged(judgment: Judgment, assignment: Assignment, unit: Unit, item: Item, answers: dict[int, Answer]) -> Judged:
+    shown = shown_answers(unit, assignment, answers.__getitem__)
+    return Judged(shown=shown, choice=judgment.choice, preferred_system=judgment.preferred_system,
+                  ratings=json.loads(judgment.ratings) if judgment.ratings else None,
+                  evasive=screen_flags({"evasive_1": judgment.evasive_1, "evasive_2": judgment.evasive_2}, shown),
+                  is_gold=unit.is_gold, gold_system=item.gold_system)
 
 
-def export_judgments(session: Session, study: Study) -> list[PairwiseJudgment] | list[RatingJudgment]:
-    """One row per pairwise judgment, or one per rated criterion; system names revealed."""
+def export_judgments(session: Session, study: Study) -> list[dict]:
+    """The export rows of every judgment, as the study's kind writes them; system names revealed."""
     answers = _answers(session, study)
-    rubric = study_rubric(study)
+    kind, rubric = get_kind(study.kind), study_rubric(study)
     out = []
     for judgment, assignment, unit, item, user in _judged_rows(session, study):
         common = _common(study, judgment, assignment, item, user)
-        if study.kind == StudyKind.pairwise:
-            out.append(_pairwise_row(common, judgment, assignment, unit, item, answers))
-            continue
-        answer = answers[unit.answer_1_id]
-        for criterion_id, value in json.loads(judgment.ratings or "{}").items():
-            out.append(RatingJudgment(
-                **common, system=answer.system, criterion=criterion_id,
-                scale=rubric.criterion(criterion_id).scale_code, value=value, answer=answer.text,
-            ))
+        out.extend(kind.export_rows(common, _judged(judgment, assignment, unit, item, answers), rubric))
     return out
 
 
