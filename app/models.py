@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from sqlalchemy import Column, DateTime, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.roles import Role  # defined apart so that the command line offers the roles without SQLModel
 from evaluation.contract import StudyKind
 
 
@@ -20,11 +20,6 @@ def utcnow() -> datetime:
 
 def _ts(**kwargs) -> Field:
     return Field(default_factory=utcnow, sa_column_kwargs=kwargs, sa_type=DateTime(timezone=True))
-
-
-class Role(StrEnum):
-    physician = "physician"
-    researcher = "researcher"
 
 
 class User(SQLModel, table=True):

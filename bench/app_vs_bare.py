@@ -97,7 +97,7 @@ def prepare(db_url: str, phases: list[tuple[str, int, int]], physicians: int) ->
 
 def _client(url: str, name: str, study: str, judgments: int, seed: int, ready: threading.Barrier,
             out: dict) -> None:
-    from app.simulate import JudgingClient
+    from medalign.demo.simulate import JudgingClient
 
     rng = random.Random(seed)
     for attempt in range(20):  # the login budget may refuse a flood of logins: back off, retry
@@ -150,10 +150,10 @@ def phase(server: Server, study: str, clients: int, judgments: int, seed: int) -
 
 def servers_for(db_url: str, workdir: Path, baseline: Path | None) -> list[Server]:
     python = sys.executable
-    servers = [Server("medalign", [python, "-m", "app.cli", "serve", "--db", db_url], REPO, workdir / "medalign.log"),
+    servers = [Server("medalign", [python, "-m", "medalign", "serve", "--db", db_url], REPO, workdir / "medalign.log"),
                Server("bare", [python, str(REPO / "bench" / "bare_app.py"), "--db", db_url], REPO, workdir / "bare.log")]
     if baseline is not None:
-        servers.insert(1, Server("baseline", [python, "-m", "app.cli", "serve", "--db", db_url], baseline,
+        servers.insert(1, Server("baseline", [python, "-m", "medalign", "serve", "--db", db_url], baseline,
                                  workdir / "baseline.log"))
     return servers
 

@@ -49,7 +49,7 @@ def stage(name: str, model: Path, paths: dict, out: Path, steps: int) -> dict:
 
 
 def report_compute(folders: list[Path]) -> tuple[dict, str]:
-    command = [sys.executable, "-m", "app.cli", "report", "compute", *map(str, folders)]
+    command = [sys.executable, "-m", "medalign", "report", "compute", *map(str, folders)]
     summary = json.loads(subprocess.run([*command, "--json"], cwd=ROOT, capture_output=True, text=True, check=True).stdout)
     table = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
     return summary, table

@@ -1,7 +1,7 @@
 """Many physicians at once against a real server process, optionally killed with SIGKILL and
 restarted mid-run. Every acknowledged judgment must be stored exactly once with the values
 sent, no unit (a pair, or one answer in a rating study) may exceed its overlap, no physician may
-see a unit twice. Clients read the screen by name (app.simulate.JudgingClient).
+see a unit twice. Clients read the screen by name (medalign.demo.simulate.JudgingClient).
 
     python bench/loadtest.py --physicians 50 --judgments 20 [--kind rating] [--crash] [--postgres] [--results bench/RESULTS.md]
 """
@@ -53,7 +53,7 @@ class ServerProcess:
         started = time.time()
         handle = self.log.open("a")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--db", self.db_url, "--port", str(self.port)],
+            [sys.executable, "-m", "medalign", "serve", "--db", self.db_url, "--port", str(self.port)],
             cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
         )
         while time.time() - started < timeout:
@@ -115,7 +115,7 @@ def _send(client, screen: dict, verdict, extra: dict) -> dict:
 
 def physician(server: ServerProcess, name: str, study: str, judgments: int, pause: tuple[float, float], seed: int,
               log: ClientLog, deadline: float) -> None:
-    from app.simulate import JudgingClient
+    from medalign.demo.simulate import JudgingClient
 
     rng = random.Random(seed)
 

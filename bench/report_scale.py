@@ -110,7 +110,7 @@ STAGES_SCRIPT = """
 import sys, time
 clock = lambda: (time.perf_counter(), time.process_time())
 marks = [clock()]
-import app.cli  # what `medalign` imports before the report runs; the rest is charged to the stage that loads it
+import medalign.cli  # what `medalign` imports before the report runs; the rest is charged to the stage that loads it
 from evaluation.table import read_judgments
 from evaluation.report import build_summary, write_report
 marks.append(clock())
@@ -120,7 +120,7 @@ write_report(summary, table, sys.argv[2]); marks.append(clock())
 print(" ".join(f"{b[0] - a[0]:.2f}/{b[1] - a[1]:.2f}" for a, b in zip(marks, marks[1:])))
 """
 
-BASELINE_SCRIPT = "import sys; from app.cli import main; sys.argv[0] = 'medalign'; main()"  # its `medalign`
+BASELINE_SCRIPT = "import sys; from medalign.cli import main; sys.argv[0] = 'medalign'; main()"  # its `medalign`
 
 
 def plot(rows: list[dict], path: Path) -> None:

@@ -43,7 +43,7 @@ def _studies(engine, workdir: Path) -> dict[str, str]:
     """A pairwise study of the readable pairs twice over (enough for 20 timed submits), the
     demo's rating study, users, and simulated judgments so the dashboard has something to show."""
     from app import storage
-    from app.demo_studies import DEMO_STUDIES, RATING_STUDY, READABLE_PAIRS
+    from medalign.demo.studies import DEMO_STUDIES, RATING_STUDY, READABLE_PAIRS
     from app.study_files import read_study_items
     from evaluation.rubric import load_rubric
 
@@ -131,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     from app.db import open_database
-    from app.demo import free_port, start_server
-    from app.simulate import simulate_rater
+    from medalign.demo.run import free_port, start_server
+    from medalign.demo.simulate import simulate_rater
     from tests.browser import CHROMIUM_ARGS, chromium_path
 
     args.out.mkdir(parents=True, exist_ok=True)

@@ -167,7 +167,7 @@ def password_change(url: str, db_url: str) -> dict:
     for client in sessions:
         assert log_in(client, "dr_c", PASSWORD) == 200
     env = {**os.environ, "PW": NEW_PASSWORD}
-    subprocess.run([sys.executable, "-m", "app.cli", "users", "passwd", "dr_c", "--db", db_url, "--password-env", "PW"],
+    subprocess.run([sys.executable, "-m", "medalign", "users", "passwd", "dr_c", "--db", db_url, "--password-env", "PW"],
                    cwd=REPO, env=env, check=True, capture_output=True)
     changed = time.monotonic()
     time.sleep(2.5)  # the server re-reads credentials at most once a second

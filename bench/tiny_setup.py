@@ -22,7 +22,7 @@ def pubmedqa_or_skip(script: str) -> Path:
 
 
 def medalign(*args: str) -> None:
-    command = [sys.executable, "-m", "app.cli", *args]
+    command = [sys.executable, "-m", "medalign", *args]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"failed: {' '.join(args)}\n{result.stderr[-3000:]}")

@@ -85,7 +85,7 @@ def medalign_stage(stage: str, paths: dict, out: Path, max_steps: int) -> tuple[
     sets = {"sft": [f"model_name_or_path={paths['model']}", f"train_file={paths['data'] / 'train.jsonl'}"],
             "dpo": [f"model_name_or_path={paths['sft'] / 'merged'}", f"pairs_dir={paths['pairs']}"]}[stage]
     sets += [f"output_dir={out}", f"training.max_steps={max_steps}"]
-    command = [sys.executable, "-m", "app.cli", "train", stage, "--config", f"configs/tiny/{stage}.yaml"]
+    command = [sys.executable, "-m", "medalign", "train", stage, "--config", f"configs/tiny/{stage}.yaml"]
     for item in sets:
         command += ["--set", item]
     seconds, _ = run(command)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
-from data.prepare import Prepared, check_request, normalise_text, question_key
+from data.prepare import Prepared, check_request, normalise_text, question_key, write_prepared
 from data.records import DataError
-from data.task_sources import TaskRecord
-from data.tasks import Task, render_prompt
+from data.task_sources import TaskRecord, load_task_source
+from data.tasks import Task, load_task, render_prompt
 
 
 @dataclass(frozen=True)
@@ -82,3 +83,16 @@ def build_task_examples(task: Task, records: list[TaskRecord], *, n: int, holdou
                         "lower --holdout", field="holdout")
     return Prepared(train=selected[holdout:], holdout=selected[:holdout], dropped_duplicates=dropped,
                     warnings=warnings, records_read=len(records))
+
+
+def prepare_task(task_name: str, *, source: str | None, labels: Path | None, n: int, holdout: int, seed: int,
+                 out: Path) -> dict:
+    """Load, validate, de-duplicate, split and write; nothing is written when any record is bad."""
+    task = load_task(task_name)
+    records, source_info = load_task_source(task, source, labels_file=labels)
+    prepared = build_task_examples(task, records, n=n, holdout=holdout, seed=seed)
+    source_info = {**source_info, "task": task.name, "task_version": task.version,
+                   "dedup_fields": list(task.dedup_fields)}
+    manifest = write_prepared(prepared, out, dataset=task.name, source=source_info, seed=seed, n=n, holdout=holdout,
+                              template=task.prompt_template)
+    return {"manifest": manifest, "warnings": prepared.warnings}

@@ -7,9 +7,27 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.demo import Step
+from data import pubmedqa
+from data.prepare import build_examples, write_prepared
+from data.prompts import PUBMEDQA_TEMPLATE
+from data.task_prepare import prepare_task
+from data.tasks import load_task
+from evaluation.compare import compare_systems
+from evaluation.compare_render import write_comparison
+from evaluation.compute import read_run_record
+from evaluation.helpfulness import hq_from_generations
+from evaluation.judgments import load_generations
+from evaluation.predictions import read_gold_examples, score_rows, write_predictions
+from medalign.demo.stepper import Step
+from medalign.demo.studies import READABLE_PAIRS, create_demo_studies
+from training.dpo import run_dpo
+from training.generate import GenerationSettings, generate_file
+from training.pairs import make_pairs
+from training.recipes import load_recipe
+from training.sft import run_sft
+from training.tiny_model import build_tiny_model
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TASK_STUDY = "triage"  # the bundled synthetic sample: 30 messages, 3 urgency labels
 TASK_STUDY_RECIPES = CONFIGS / "study" / "tiny"
 
@@ -67,12 +85,6 @@ class DemoPaths:
 
 
 def _training_steps(paths: DemoPaths, generation) -> list[Step]:
-    from data import pubmedqa
-    from data.prepare import build_examples, write_prepared
-    from data.prompts import PUBMEDQA_TEMPLATE
-    from training.pairs import make_pairs
-    from training.recipes import load_recipe
-
     def prepare():
         records, source = pubmedqa.load_source(None)
         prepared = build_examples(records, n=66, holdout=16, seed=0, template=PUBMEDQA_TEMPLATE)
@@ -80,20 +92,14 @@ def _training_steps(paths: DemoPaths, generation) -> list[Step]:
                        template=PUBMEDQA_TEMPLATE)
 
     def tiny_model():
-        from training.tiny_model import build_tiny_model
-
         build_tiny_model(paths.data, paths.model, load_recipe(CONFIGS / "tiny" / "model.yaml", stage="tiny-model"))
 
     def train_sft():
-        from training.sft import run_sft
-
         run_sft(load_recipe(CONFIGS / "tiny" / "sft.yaml", [
             f"model_name_or_path={paths.model}", f"train_file={paths.data / 'train.jsonl'}", f"output_dir={paths.sft}"],
             stage="sft"))
 
     def train_dpo():
-        from training.dpo import run_dpo
-
         run_dpo(load_recipe(CONFIGS / "tiny" / "dpo.yaml", [
             f"model_name_or_path={paths.sft / 'merged'}", f"pairs_dir={paths.pairs}", f"output_dir={paths.dpo}"],
             stage="dpo"))
@@ -116,12 +122,6 @@ def _training_steps(paths: DemoPaths, generation) -> list[Step]:
 
 def _train_task_study(paths: DemoPaths, task, generation) -> dict[str, Path]:
     """SFT and DPO of the demo's tiny model on the task (its template, targets and pairs); the models by system."""
-    from data.task_cli import prepare_task
-    from training.dpo import run_dpo
-    from training.pairs import make_pairs
-    from training.recipes import load_recipe
-    from training.sft import run_sft
-
     root = paths.task_study
     prepare_task(task.name, source=None, labels=None, n=5000, holdout=8, seed=0, out=root / "data")
     run_sft(load_recipe(TASK_STUDY_RECIPES / "sft.yaml", [
@@ -137,13 +137,6 @@ def _train_task_study(paths: DemoPaths, task, generation) -> dict[str, Path]:
 def run_task_study(paths: DemoPaths, generation, *, rounds: int = 2000) -> Path:
     """The comparative study on TASK_STUDY as `eval run` and `report compare` do it: each system's
     answers on the holdout, parsed and scored, then compare.md/html and summary.json."""
-    from app.eval_cli import read_gold_examples, read_run_record, score_rows, write_predictions
-    from data.tasks import load_task
-    from evaluation.compare import compare_systems
-    from evaluation.compare_render import write_comparison
-    from evaluation.judgments import load_generations
-    from training.generate import generate_file
-
     task = load_task(TASK_STUDY)
     root = paths.task_study
     models = _train_task_study(paths, task, generation)
@@ -163,11 +156,6 @@ def run_task_study(paths: DemoPaths, generation, *, rounds: int = 2000) -> Path:
 
 
 def pipeline_steps(paths: DemoPaths, simulate_raters: int) -> list[Step]:
-    from app.demo_studies import READABLE_PAIRS, create_demo_studies
-    from evaluation.helpfulness import hq_from_generations
-    from evaluation.judgments import load_generations
-    from training.generate import GenerationSettings, generate_file
-
     generation = GenerationSettings(batch_size=8, max_new_tokens=64)
     label_generation = GenerationSettings(batch_size=8, max_new_tokens=8)  # a label is a word or two
 

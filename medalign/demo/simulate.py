@@ -8,6 +8,8 @@ from __future__ import annotations
 import random
 import re
 
+from gradio_client import Client
+
 from app.ui.shell import SCREEN_LABEL
 from evaluation.contract import Choice
 from evaluation.helpfulness import EvasionDetector
@@ -25,8 +27,6 @@ class JudgingClient:
     """One physician's session on the server; every method returns the screen's public fields."""
 
     def __init__(self, base_url: str, name: str, password: str) -> None:
-        from gradio_client import Client
-
         self.client = Client(base_url, auth=(name, password), verbose=False)
         self._slots = len(self.client.view_api(return_format="dict", print_info=False)
                           ["named_endpoints"]["/submit_rating"]["parameters"]) - 2  # after the token and free text

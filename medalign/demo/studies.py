@@ -11,7 +11,17 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from app import storage
+from app.admin import in_transaction, study_judgments
+from app.study_files import read_study_items
+from evaluation.contract import StudyKind
+from evaluation.judgments import load_generations
+from evaluation.rating_report import write_rating_report
+from evaluation.report import build_summary, read_run, write_report
+from evaluation.rubric import load_rubric
+from medalign.demo.simulate import simulate_rater
+
+ROOT = Path(__file__).resolve().parents[2]
 READABLE_PAIRS = ROOT / "data" / "sample" / "readable_pairs.jsonl"
 SUMMARY_RUBRIC = ROOT / "configs" / "rubrics" / "summary-quality.yaml"
 TINY_STUDY = "pubmedqa-tiny-model"
@@ -49,13 +59,7 @@ DEMO_STUDIES = (
 def create_demo_studies(paths, *, overlap: int) -> None:
     """Create each demo study that does not exist yet (one slot more than the simulated raters take,
     for the demo physician)."""
-    from app import storage
-    from app.db import open_database
-    from app.study_files import read_study_items
-    from evaluation.rubric import load_rubric
-
-    engine = open_database(paths.db_url)
-    with storage.transaction(engine) as session:
+    def create(session) -> None:
         existing = {s.name for s in storage.list_studies(session)}
         for study in DEMO_STUDIES:
             if study.name in existing:
@@ -67,11 +71,11 @@ def create_demo_studies(paths, *, overlap: int) -> None:
                 overlap=overlap, seed=0, guidelines=study.guidelines, source_name=source.name,
             )
 
+    in_transaction(paths.db_url, create)
+
 
 def demo_logins(engine) -> dict[str, str]:
     """New passwords on every demo run: printed once by the caller, stored only hashed."""
-    from app import storage
-
     logins = {}
     with storage.transaction(engine) as session:
         for name, role in DEMO_USERS:
@@ -86,9 +90,6 @@ def demo_logins(engine) -> dict[str, str]:
 
 def simulate(engine, url: str, raters: int) -> int:
     """Simulated physicians judge every demo study through the running server."""
-    from app import storage
-    from app.simulate import simulate_rater
-
     submitted = 0
     for i in range(1, raters + 1):
         name, password = f"sim-rater-{i}", secrets.token_urlsafe(12)
@@ -104,18 +105,10 @@ def simulate(engine, url: str, raters: int) -> int:
 
 def write_demo_reports(engine, paths) -> list[Path]:
     """The tiny model study's full report in report/, each other study's in report/<study>/."""
-    from app import storage
-    from evaluation.contract import StudyKind
-    from evaluation.judgments import load_generations
-    from evaluation.rating_report import write_rating_report
-    from evaluation.report import build_summary, read_run, write_report
-
     written = []
     for study in DEMO_STUDIES:
-        with storage.transaction(engine) as session:
-            record = storage.get_study(session, study.name)
-            rows = storage.export_judgments(session, record)
-            settings = {**storage.study_settings(session, record), "note": "demo: simulated raters"}
+        stored = study_judgments(engine, study.name)
+        rows, settings = stored.rows, {**stored.settings, "note": "demo: simulated raters"}
         out = paths.reports if study.name == TINY_STUDY else paths.reports / study.name
         if study.kind == StudyKind.rating:
             write_rating_report(rows, settings, out)

@@ -10,7 +10,7 @@ import pytest
 from openpyxl import Workbook
 from typer.testing import CliRunner
 
-from app.cli import app
+from medalign.cli import app
 from tests.app.conftest import write_answers
 
 runner = CliRunner()

@@ -10,7 +10,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import app
+from medalign.cli import app
 from tests.browser import CHROMIUM_ARGS, chromium_path
 from tests.evaluation.conftest import synthetic_study
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from app import storage
-from app.cli import app
+from medalign.cli import app
 from app.db import open_database
 from tests.app.conftest import PASSWORD, write_answers
 

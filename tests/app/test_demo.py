@@ -9,9 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from app import storage
-from app.cli import app
+from medalign.cli import app
 from app.db import open_database
-from app.demo import RATING_STUDY, READABLE_STUDY, TINY_STUDY, run_demo
+from medalign.demo.run import run_demo
+from medalign.demo.studies import RATING_STUDY, READABLE_STUDY, TINY_STUDY
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -116,7 +117,7 @@ def test_round_two_from_judgments(demo, monkeypatch):
 
 @pytest.mark.browser
 def test_demo_physician_judges_in_a_browser(demo):
-    from app.demo import free_port, start_server
+    from medalign.demo.run import free_port, start_server
     from tests.browser import browser_page, chromium_path, log_in
 
     chromium_path()

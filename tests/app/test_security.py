@@ -230,7 +230,7 @@ def test_csv_exports_neutralise_formulas_and_other_formats_keep_exact_text(engin
     import pandas as pd
     from typer.testing import CliRunner
 
-    from app.cli import app as cli
+    from medalign.cli import app as cli
     from app.exports import neutralise_formula, render
 
     assert neutralise_formula(-3) == -3 and neutralise_formula("3 - 1") == "3 - 1" and neutralise_formula(None) is None

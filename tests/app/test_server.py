@@ -14,7 +14,7 @@ from gradio_client import Client
 from scipy.stats import binomtest
 
 from app import storage
-from app.simulate import JudgingClient, named_outputs, simulate_rater
+from medalign.demo.simulate import JudgingClient, named_outputs, simulate_rater
 from app.study_files import read_study_items
 from evaluation.contract import Choice
 from evaluation.rubric import load_rubric

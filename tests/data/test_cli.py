@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import app
+from medalign.cli import app
 from data.prepare import normalise_text
 
 runner = CliRunner()

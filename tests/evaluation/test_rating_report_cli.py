@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from app import storage
-from app.cli import app
+from medalign.cli import app
 from app.db import open_database
 from app.study_files import read_study_items
 from evaluation.rating_report import write_rating_report

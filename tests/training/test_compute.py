@@ -20,7 +20,7 @@ class FinalState(TrainerCallback):
 
 
 def report(*args: str):
-    from app.cli import app
+    from medalign.cli import app
 
     return CliRunner().invoke(app, ["report", "compute", *args])
 

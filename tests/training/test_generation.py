@@ -62,7 +62,7 @@ def test_unknown_precision_or_engine_is_refused(tiny_data, tmp_path):
 
 
 def test_python_m_training_needs_no_web_app():
-    code = ("import sys, training.__main__, training.sft, training.dpo, training.pairs, training.generate, training.feedback_cli; "
+    code = ("import sys, training.__main__, training.sft, training.dpo, training.pairs, training.generate, training.feedback; "
             "print(sorted(m for m in sys.modules if m == 'app' or m.startswith('app.')))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr[-2000:]

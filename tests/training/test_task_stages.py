@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import app
+from medalign.cli import app
 from data.records import DataError
 from data.task_prepare import build_task_examples
 from data.task_sources import load_task_source

@@ -1,0 +1,141 @@
+"""`medalign data prepare pubmedqa|meqsum|TASK`: thin wrappers around data/'s loaders and prepare.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import typer.core
+from rich.console import Console
+
+from data import meqsum, pubmedqa
+from data.prepare import build_examples, write_prepared
+from data.prompts import MEQSUM_TEMPLATE, PUBMEDQA_TEMPLATE, validate_template
+from data.tables import read_text
+from medalign.errors import add_commands, guard, warn
+
+err = Console(stderr=True, soft_wrap=True)
+
+N = Annotated[int, typer.Option("--n", help="Examples to take after de-duplication (all if fewer).")]
+HOLDOUT = Annotated[int, typer.Option(help="Size of the disjoint holdout split.")]
+SEED = Annotated[int, typer.Option(help="Seed of the shuffle.")]
+OUT = Annotated[Path, typer.Option("--out", help="Output folder for train.jsonl, holdout.jsonl, manifest.json.")]
+TEMPLATE = Annotated[
+    str | None,
+    typer.Option(help="Prompt template with {context} and {question}, ending on a newline; '@FILE' reads a file."),
+]
+
+
+def _template(value: str | None, default: str, *, require_context: bool) -> str:
+    if value is None:
+        return default
+    if value.startswith("@"):
+        value = read_text(Path(value[1:]))
+    # A shell passes "\n" literally; a template must end on a real newline.
+    return validate_template(value.replace("\\n", "\n"), require_context=require_context)
+
+
+def _prepare(dataset: str, loader, source, n, holdout, seed, out, template_option, default_template,
+             require_context) -> None:
+    template = _template(template_option, default_template, require_context=require_context)
+    records, source_info = loader(source)
+    prepared = build_examples(records, n=n, holdout=holdout, seed=seed, template=template)
+    for warning in prepared.warnings:
+        warn(warning)
+    manifest = write_prepared(
+        prepared, out, dataset=dataset, source=source_info, seed=seed, n=n, holdout=holdout, template=template
+    )
+    counts = manifest["counts"]
+    err.print(
+        f"{dataset}: read {counts['records_read']}, dropped {counts['duplicates_dropped']} duplicate question(s), "
+        f"wrote {counts['train']} train + {counts['holdout']} holdout to {out}",
+        highlight=False,
+    )
+
+
+def prepare_pubmedqa(
+    out: OUT,
+    source: Annotated[
+        str | None,
+        typer.Option(help="'sample' (default: bundled synthetic sample), 'hf:pqa_labeled' (or pqa_artificial, "
+                          "pqa_unlabeled; 'hf:REPO:CONFIG' for another repo or a local copy), "
+                          "an ori_pqal.json-style .json, or a .jsonl/.csv with question, context, answer."),
+    ] = None,
+    n: N = 5000,
+    holdout: HOLDOUT = 500,
+    seed: SEED = 0,
+    template: TEMPLATE = None,
+) -> None:
+    """PubMedQA: prompt = context then question; answer = the long answer."""
+    _prepare("pubmedqa", pubmedqa.load_source, source, n, holdout, seed, out, template, PUBMEDQA_TEMPLATE, True)
+
+
+def prepare_meqsum(
+    out: OUT,
+    source: Annotated[
+        str | None,
+        typer.Option(help="MeQSum .xlsx as published, or .csv/.jsonl with File, CHQ, Summary "
+                          "(default: bundled synthetic sample)."),
+    ] = None,
+    n: N = 1000,
+    holdout: HOLDOUT = 100,
+    seed: SEED = 0,
+    template: TEMPLATE = None,
+) -> None:
+    """MeQSum: prompt = the consumer health question; answer = the summary."""
+    _prepare("meqsum", meqsum.load_source, source, n, holdout, seed, out, template, MEQSUM_TEMPLATE, False)
+
+
+def task_prepare_command(name: str):
+    """A click command for `data prepare NAME`, or None when NAME is no task (click then says so)."""
+    from data.task_prepare import prepare_task
+    from data.tasks import TASKS_DIR
+
+    if not (TASKS_DIR / f"{name}.yaml").is_file() and not name.endswith((".yaml", ".yml")):
+        return None
+
+    def run(
+        out: Annotated[Path, typer.Option("--out", help="Output folder for train.jsonl, holdout.jsonl, manifest.json.")],
+        source: Annotated[str | None, typer.Option(help="Source file in the task's format (default: bundled sample).")] = None,
+        labels: Annotated[Path | None, typer.Option("--labels", help="CSV mapping label codes to names "
+                                                    "(default: the task's labels file beside the source).")] = None,
+        n: N = 5000,
+        holdout: HOLDOUT = 100,
+        seed: SEED = 0,
+    ) -> None:
+        result = prepare_task(name, source=source, labels=labels, n=n, holdout=holdout, seed=seed, out=out)
+        for warning in result["warnings"]:
+            warn(warning)
+        counts = result["manifest"]["counts"]
+        err.print(f"{name}: read {counts['records_read']}, dropped {counts['duplicates_dropped']} duplicate(s), "
+                  f"wrote {counts['train']} train + {counts['holdout']} holdout to {out}", highlight=False)
+
+    single = typer.Typer()
+    single.command(name=name, help=f"Prepare task {name!r} (see `medalign tasks show {name}`).")(guard(run))
+    return typer.main.get_command(single)
+
+
+class _TaskPrepareGroup(typer.core.TyperGroup):
+    """`data prepare T`: the fixed commands, or any task (configs/tasks/T.yaml or a .yaml path),
+    built on demand so that a task file added to configs/tasks/ needs no code."""
+
+    def list_commands(self, ctx):
+        from data.tasks import task_names
+
+        return sorted(set(super().list_commands(ctx)) | set(task_names()))
+
+    def get_command(self, ctx, name):
+        return super().get_command(ctx, name) or task_prepare_command(name)
+
+
+def register(root: typer.Typer) -> None:
+    prepare = typer.Typer(
+        help="Prepare train/holdout splits with a manifest: `prepare TASK --source FILE` for any task "
+             "(`medalign tasks list`), or the original `prepare pubmedqa|meqsum`.",
+        no_args_is_help=True, cls=_TaskPrepareGroup,
+    )
+    add_commands(prepare, {"pubmedqa": prepare_pubmedqa, "meqsum": prepare_meqsum})
+    group = typer.Typer(help="Load and prepare data sets (PubMedQA, MeQSum, any task).", no_args_is_help=True)
+    group.add_typer(prepare, name="prepare")
+    root.add_typer(group, name="data")

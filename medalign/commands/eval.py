@@ -1,0 +1,107 @@
+"""`medalign eval run|score|pairs`: answer a task's examples with a model, parse and score them.
+Generation is training/generate.py's; parsing, metrics and files are evaluation/predictions.py's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from medalign.commands.tasks import load_task_checked
+from medalign.errors import add_commands
+
+err = Console(stderr=True, soft_wrap=True)
+
+TASK = Annotated[str, typer.Option("--task", help="Task name (`medalign tasks list`) or a task .yaml path.")]
+DATA = Annotated[Path, typer.Option("--data", help="Prepared JSONL with gold answers (e.g. holdout.jsonl).")]
+OUT = Annotated[Path, typer.Option("--out", help="Predictions JSONL; metrics go to NAME.metrics.json.")]
+ROUNDS = Annotated[int, typer.Option(help="Bootstrap resamples of the intervals.")]
+
+
+def _print_metrics(metrics: dict) -> None:
+    shown = {k: v for k, v in metrics.items() if isinstance(v, dict) and "value" in v}
+    for name, entry in shown.items():
+        err.print(f"{name}: {entry['value']:.3f} (95% {entry['ci_low']:.3f}-{entry['ci_high']:.3f})", highlight=False)
+    if "unparsed" in metrics:
+        err.print(f"unparseable answers (scored wrong): {metrics['unparsed']} of {metrics['n']}", highlight=False)
+
+
+def _score_and_write(spec, examples: list[dict], generations: Path, system: str, out_file: Path, rounds: int) -> None:
+    # evaluation.predictions imports numpy/scipy through evaluation.compare: start-up cost.
+    from evaluation.judgments import load_generations
+    from evaluation.predictions import score_rows, write_predictions
+
+    by_id = {row["id"]: row for row in load_generations(generations)}
+    rows = score_rows(spec, examples, by_id, system, file=str(generations))
+    _print_metrics(write_predictions(spec, rows, out_file, rounds=rounds))
+    err.print(f"{system}: {len(rows)} predictions -> {out_file}", highlight=False)
+
+
+def eval_score(
+    task: TASK,
+    data: DATA,
+    generations: Annotated[Path, typer.Option("--generations", help="Generation JSONL (`medalign generate`).")],
+    system: Annotated[str, typer.Option("--system")],
+    out_file: OUT,
+    rounds: ROUNDS = 2000,
+) -> None:
+    """Score outputs already generated (by `medalign generate` or elsewhere) against the gold answers."""
+    from evaluation.predictions import read_gold_examples  # numpy/scipy: start-up cost
+
+    spec = load_task_checked(task)
+    _score_and_write(spec, read_gold_examples(spec, data), generations, system, out_file, rounds)
+
+
+def eval_run(
+    task: TASK,
+    model: Annotated[str, typer.Option("--model", help="Model folder (base, merged SFT/DPO, or an adapter).")],
+    system: Annotated[str, typer.Option("--system", help="Name of the system, e.g. base, sft, dpo.")],
+    data: DATA,
+    out_file: OUT,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens")] = 64,
+    precision: Annotated[str, typer.Option(help="auto (bf16 on CUDA, fp32 on CPU), bf16, fp16, fp32 or 4bit; "
+                                                "the same for every system of a comparison.")] = "auto",
+    limit: Annotated[int | None, typer.Option(help="Only the first N examples.")] = None,
+    rounds: ROUNDS = 2000,
+) -> None:
+    """Generate greedy answers (kept in NAME.generations.jsonl, resumable), parse, score."""
+    from evaluation.predictions import read_gold_examples  # numpy/scipy: start-up cost
+    from training.generate import GenerationSettings, generate_file  # torch, transformers: start-up cost
+
+    spec = load_task_checked(task)
+    generations = out_file.with_name(out_file.stem + ".generations.jsonl")
+    examples = read_gold_examples(spec, data)[:limit]
+    settings = GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens, precision=precision)
+    stats = generate_file(model, data, system, generations, settings, limit=limit, task=spec)
+    err.print(f"{system}: generated {stats['generated']}, reused {stats['skipped_existing']}", highlight=False)
+    _score_and_write(spec, examples, generations, system, out_file, rounds)
+
+
+def eval_pairs(
+    task: TASK,
+    data: Annotated[Path, typer.Option("--data", help="The prepared train.jsonl the SFT model was trained on.")],
+    predictions: Annotated[Path, typer.Option("--predictions", help="The SFT model's predictions on --data "
+                                              "(`eval run --system sft --data train.jsonl`).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Pairs folder for `train dpo --pairs`.")],
+    seed: Annotated[int, typer.Option(help="Seed of the random wrong answers.")] = 0,
+) -> None:
+    """DPO pairs of a label or option task: the correct answer chosen, the SFT model's wrong answer
+    rejected (a random wrong answer where it was right)."""
+    from evaluation.predictions import read_gold_examples, read_predictions  # numpy/scipy: start-up cost
+    from training.task_data import write_choice_pairs  # torch through training.pairs: start-up cost
+
+    spec = load_task_checked(task)
+    examples = read_gold_examples(spec, data)
+    rows = {r["id"]: r for r in read_predictions(predictions, None, spec)}
+    counts = write_choice_pairs(spec.public_dict(), examples, rows, out_dir, seed=seed,
+                                source={"data": str(data), "predictions": str(predictions)})
+    err.print(f"pairs: {counts['pairs']} ({counts['sft_wrong']} SFT wrong, {counts['sft_unparsed']} unparseable, "
+              f"{counts['sft_right_random_wrong']} SFT right with a random wrong answer) -> {out_dir}", highlight=False)
+
+
+def register(root: typer.Typer) -> None:
+    group = typer.Typer(help="Answer a task's examples with a model and score them.", no_args_is_help=True)
+    root.add_typer(add_commands(group, {"run": eval_run, "score": eval_score, "pairs": eval_pairs}), name="eval")

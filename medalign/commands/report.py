@@ -1,0 +1,211 @@
+"""`medalign report ...`: the evaluation package applied to a study (from the database) or to a
+judgment export file, plus generation files and a DPO run folder; `report hq|power|compare|compute`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from medalign.commands.tasks import load_task_checked
+from medalign.errors import add_commands, fail, guard
+from medalign.options import DB
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+TASK = Annotated[str, typer.Option("--task", help="Task name (`medalign tasks list`) or a task .yaml path.")]
+
+
+def report(
+    ctx: typer.Context,
+    study: Annotated[str | None, typer.Option("--study", help="Study in the database.")] = None,
+    judgments: Annotated[Path | None, typer.Option("--judgments", help="A judgment export (.csv/.jsonl) instead of --study.")] = None,
+    run: Annotated[Path | None, typer.Option("--run", help="DPO run folder (metrics.jsonl, run.json).")] = None,
+    generations: Annotated[Path | None, typer.Option("--generations", help="Generation JSONL (HQ, ROUGE).")] = None,
+    system: Annotated[str | None, typer.Option("--system", help="Target system of the win rate (default: dpo).")] = None,
+    gold_threshold: Annotated[float, typer.Option("--gold-threshold")] = 0.8,
+    out_dir: Annotated[Path | None, typer.Option("--out")] = None,
+    db: DB = None,
+) -> None:
+    if ctx.invoked_subcommand is not None:
+        return
+    # statsmodels, scipy, matplotlib and SQLModel cost seconds of start-up: imported when a report is made.
+    from evaluation.contract import parse_rating
+    from evaluation.judgments import load_generations, normalise_row
+    from evaluation.rating_report import is_rating_export, is_rating_study, load_ratings
+    from evaluation.report import build_summary, read_run, write_report
+    from evaluation.table import from_rows, read_judgments
+
+    if out_dir is None or (study is None and judgments is None and generations is None):
+        raise fail("give --out and at least one of --study, --judgments, --generations")
+    if study is not None:
+        from app.admin import study_judgments
+
+        stored = study_judgments(db, study)
+        raw, settings = stored.rows, stored.settings
+        if is_rating_study(raw, settings):  # a rating study has its own report
+            return _rating_report([parse_rating(r, file=f"study {study}", line=k) for k, r in enumerate(raw, 1)],
+                                  settings, out_dir, unused=generations or run)
+        # columns (evaluation.table) keep a large study's report fast; every row still passes the contract
+        rows = from_rows([normalise_row(r, file=f"study {study}", line=k) for k, r in enumerate(raw, 1)]) if raw else []
+    elif judgments is not None:
+        if is_rating_export(judgments):
+            return _rating_report(load_ratings(judgments), {"judgments_file": str(judgments)}, out_dir,
+                                  unused=generations or run)
+        rows, settings = read_judgments(judgments), {"judgments_file": str(judgments)}
+    else:
+        rows, settings = [], {}
+    gens = load_generations(generations) if generations else None
+    run_info = read_run(run)
+    if generations:
+        settings["generations_file"] = str(generations)
+    summary = build_summary(rows, target=system, generations=gens, run=run_info, settings=settings,
+                            gold_threshold=gold_threshold)
+    written = write_report(summary, rows, out_dir)
+    err.print(f"report: {', '.join(p.name for p in written)} in {out_dir}")
+
+
+def _rating_report(rows: list[dict], settings: dict, out_dir: Path, *, unused=None) -> None:
+    """Rating study: means, intervals, paired tests and agreement per criterion (no win rate)."""
+    from evaluation.rating_report import write_rating_report
+
+    if unused:
+        err.print("note: --generations and --run belong to pairwise reports; the rating report leaves them out")
+    written = write_rating_report(rows, settings, out_dir)
+    err.print(f"rating study report: {', '.join(p.name for p in written if not p.name.startswith('criterion_'))} "
+              f"and {sum(p.name.startswith('criterion_') for p in written)} plot files in {out_dir}")
+
+
+def report_hq(
+    generations: Annotated[Path, typer.Option("--generations", help="Generation JSONL with outputs per system.")],
+    task: Annotated[str, typer.Option("--task", help="Kind of task: question_answering (all checks, a stance "
+                                      "outweighs them) or summarization (refusals only).")] = "question_answering",
+    no_stance_check: Annotated[bool, typer.Option("--no-stance-check", help="Count evasion signals even when the "
+                                                  "answer states a position.")] = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the numbers to this file.")] = None,
+) -> None:
+    """Helpfulness Quotient of every system in a generation file (automatic detector)."""
+    from evaluation.helpfulness import EvasionDetector, hq_from_generations  # scipy: start-up cost
+    from evaluation.judgments import load_generations
+
+    rows = load_generations(generations)
+    detector = EvasionDetector.for_task(task)
+    if no_stance_check:
+        detector = EvasionDetector(require_stance=False, signals=detector.signals)
+    results = hq_from_generations(rows, detector)
+    table = Table("system", "answers", "evasive", "HQ", "95% Wilson", "reasons")
+    for h in results:
+        table.add_row(h.system, str(h.n_total), str(h.n_evasive), f"{h.hq:.3f}", f"{h.ci_low:.3f}-{h.ci_high:.3f}",
+                      ", ".join(f"{k} {v}" for k, v in sorted(h.reasons.items())))
+    out.print(table)
+    if json_out:
+        json_out.write_text(json.dumps([h.as_dict() for h in results], indent=2) + "\n")
+
+
+def report_power(
+    expected: Annotated[float, typer.Option("--expected", help="Expected win rate among decisive judgments.")],
+    alpha: Annotated[float, typer.Option("--alpha")] = 0.05,
+    power: Annotated[float, typer.Option("--power")] = 0.8,
+) -> None:
+    """Decisive judgments needed to tell the expected win rate from 0.5 (two-sided)."""
+    from evaluation.power import sample_size  # statsmodels: start-up cost
+
+    result = sample_size(expected, alpha=alpha, power=power)
+    out.print(f"expected win rate {expected}, alpha {alpha}, power {power}: "
+              f"{result['exact_sign_test']} decisive judgments (exact sign test); "
+              f"normal approximation {result['normal_approximation']}, statsmodels (arcsine) {result['arcsine_statsmodels']}")
+
+
+def _named_paths(value: str, option: str) -> dict[str, str]:
+    """"name=PATH,name=PATH" in the order given (the order of the stages)."""
+    from data.records import DataError
+
+    pairs = {}
+    for part in [p for p in value.split(",") if p.strip()]:
+        name, sep, path = part.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise DataError(f"expected NAME=PATH, got {part!r}", field=option)
+        if name.strip() in pairs:
+            raise DataError(f"{name.strip()!r} given twice", field=option)
+        pairs[name.strip()] = path.strip()
+    return pairs
+
+
+def report_compare(
+    task: TASK,
+    predictions: Annotated[str, typer.Option("--predictions", help="base=FILE,sft=FILE,dpo=FILE (stage order).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for compare.md, compare.html, summary.json.")],
+    runs: Annotated[str, typer.Option("--runs", help="Training runs for the compute table: sft=DIR,dpo=DIR.")] = "",
+    ratings: Annotated[Path | None, typer.Option("--ratings", help="Rating-study export (Likert grades).")] = None,
+    criterion: Annotated[str | None, typer.Option("--criterion", help="Likert criterion of --ratings.")] = None,
+    rounds: Annotated[int, typer.Option(help="Resamples of bootstrap intervals and permutation tests.")] = 10000,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """The comparative study's table for one task: each system's metrics with 95% intervals, paired
+    tests between stages with Holm's correction, compute per training stage."""
+    # numpy, scipy, statsmodels and matplotlib cost start-up time: imported when the table is made.
+    from evaluation.compare import compare_systems
+    from evaluation.compare_render import write_comparison
+    from evaluation.compute import read_run_record
+    from evaluation.predictions import read_predictions
+    from evaluation.rating_report import load_ratings
+
+    spec = load_task_checked(task)
+    files = _named_paths(predictions, "--predictions")
+    loaded = {system: read_predictions(Path(path), system, spec) for system, path in files.items()}
+    records = {stage: read_run_record(Path(path)) for stage, path in _named_paths(runs, "--runs").items()}
+    rating_rows = load_ratings(ratings) if ratings else None
+    summary = compare_systems(spec.public_dict(), loaded, runs=records, ratings=rating_rows,
+                              rating_criterion=criterion, rounds=rounds, seed=seed)
+    summary["inputs"] = {"predictions": files, "runs": _named_paths(runs, "--runs"),
+                         "ratings": str(ratings) if ratings else None, "rounds": rounds, "seed": seed}
+    written = write_comparison(summary, out_dir)
+    err.print(f"compare: {', '.join(p.name for p in written)} in {out_dir}", highlight=False)
+
+
+COMPUTE_COLUMNS = (("wall_time_s", "wall s", "{:.1f}"), ("cpu_time_s", "CPU time s", "{:.1f}"),
+                   ("gpu_hours", "GPU h", "{:.4f}"), ("cpu_hours", "CPU h (wall)", "{:.4f}"),
+                   ("tokens_processed", "tokens", "{:,}"), ("flops", "FLOPs", "{:.3g}"),
+                   ("peak_memory_mib", "peak MiB", "{:,.0f}"))
+
+
+def _cell(value, form: str) -> str:
+    return "-" if value is None else form.format(value)
+
+
+def report_compute(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders (or run.json files) of training stages.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
+) -> None:
+    """Stage-by-stage cost of training (wall time, CPU time, CPU or GPU hours, tokens, FLOPs, peak
+    memory) and the DPO/SFT ratios."""
+    from evaluation.compute import compute_summary, stage_records  # numpy through evaluation.compare: start-up cost
+
+    summary = compute_summary(stage_records(runs))
+    wide = Console(width=150)  # the table has nine columns
+    if as_json:
+        wide.print_json(json.dumps(summary))
+        return
+    table = Table(title="Training compute per stage")
+    for header in ("stage", "device", *(c[1] for c in COMPUTE_COLUMNS)):
+        table.add_column(header)
+    for stage, row in summary["stages"].items():
+        table.add_row(stage, row["device"] or "-", *(_cell(row.get(k), f) for k, _, f in COMPUTE_COLUMNS))
+    if summary["dpo_over_sft"]:
+        ratios = summary["dpo_over_sft"]
+        table.add_row("DPO / SFT", "", *(_cell(ratios.get(k), "{:.2f}x") for k, _, _ in COMPUTE_COLUMNS))
+    wide.print(table)
+    wide.print(f"Notes: {summary['notes']}; peak MiB = GPU memory allocated on CUDA, else the host's resident set "
+               "during the stage.", highlight=False)
+
+
+def register(root: typer.Typer) -> None:
+    group = typer.Typer(help="Evaluation report (win rate, HQ, ROUGE, agreement, bias); `report hq`, `report power`, "
+                             "`report compare`, `report compute`.", invoke_without_command=True)
+    group.callback()(guard(report))
+    commands = {"hq": report_hq, "power": report_power, "compare": report_compare, "compute": report_compute}
+    root.add_typer(add_commands(group, commands), name="report")

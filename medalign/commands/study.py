@@ -1,0 +1,103 @@
+"""`medalign study create|list|show`: judging studies in the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from evaluation.contract import StudyKind
+from medalign.errors import add_commands, fail
+from medalign.options import DB
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console()
+
+
+def study_create(
+    name: Annotated[str, typer.Option("--name", help="Unique study name (physicians see it: it must not name a system).")],
+    answers: Annotated[Path, typer.Option("--answers", help="JSONL: id, question, context?, reference?, outputs{system: text}.")],
+    systems: Annotated[str, typer.Option("--systems", help="Systems to judge, e.g. sft,dpo or base,sft,dpo.")] = "sft,dpo",
+    kind: Annotated[StudyKind, typer.Option(
+        "--kind", help="pairwise: answers side by side; rating: one answer on a rubric.")] = StudyKind.pairwise,
+    pairs: Annotated[str | None, typer.Option(
+        "--pairs", help="Pairwise: which system pairs, e.g. sft:dpo,base:dpo (default: every pair).")] = None,
+    rubric: Annotated[Path | None, typer.Option("--rubric", help="Rating: the rubric YAML (see configs/rubrics/).")] = None,
+    overlap: Annotated[int, typer.Option("--overlap", help="Physicians per comparison (pairwise) or per answer (rating).")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of each physician's order and sides.")] = 0,
+    guidelines: Annotated[Path | None, typer.Option("--guidelines", help="Markdown shown to physicians.")] = None,
+    gold: Annotated[Path | None, typer.Option("--gold", help="Pairwise: JSONL of attention-check items with 'better': system.")] = None,
+    db: DB = None,
+) -> None:
+    """Import a generation file as a study (one transaction: all lines or none)."""
+    # SQLModel and the storage functions cost start-up time: imported when a command runs.
+    from app import storage
+    from app.admin import in_transaction
+    from app.study_files import read_study_items
+    from data.tables import read_text, sha256_file
+    from evaluation.rubric import load_rubric
+
+    names = [s.strip() for s in systems.split(",")]
+    needed = 2 if kind is StudyKind.pairwise else 1
+    if len(names) < needed or not all(names) or len(set(names)) != len(names):
+        raise fail(f"--systems needs {needed} or more different names, e.g. " + ("sft,dpo" if needed == 2 else "dpo"))
+    if (rubric is None) == (kind is StudyKind.rating):
+        raise fail("--rubric is needed for --kind rating, and only there")
+    comparisons = storage.parse_comparisons(pairs, names) if kind is StudyKind.pairwise else None
+    items = read_study_items(answers, names)
+    gold_items = read_study_items(gold, names, gold=True) if gold else []
+    guideline_text = read_text(guidelines) if guidelines else ""
+    rubric_model = load_rubric(rubric) if rubric else None
+    study = in_transaction(db, lambda session: storage.create_study(
+        session, name=name, kind=kind, systems=names, comparisons=comparisons, rubric=rubric_model, items=items,
+        gold_items=gold_items, overlap=overlap, seed=seed, guidelines=guideline_text, source_name=answers.name,
+        source_sha256=sha256_file(answers),
+    ))
+    what = ", ".join(f"{a} vs {b}" for a, b in comparisons) if comparisons else f"{', '.join(names)} rated on {rubric_model.name}"
+    err.print(f"{kind.value} study {study.name!r}: {len(items)} items, {len(gold_items)} gold, {what}, overlap {overlap}")
+
+
+def _systems_text(study) -> str:
+    return " vs ".join(study.system_names) if study.kind == StudyKind.pairwise else ", ".join(study.system_names)
+
+
+def study_list(db: DB = None) -> None:
+    from app import storage  # SQLModel: start-up cost
+    from app.admin import in_transaction
+
+    def rows(session):
+        return [(s, storage.study_counts(session, s)) for s in storage.list_studies(session)]
+
+    table = Table("study", "kind", "systems", "items", "gold", "overlap", "judgments", "target")
+    for study, counts in in_transaction(db, rows):
+        table.add_row(study.name, str(study.kind), _systems_text(study), str(counts["items"]),
+                      str(counts["gold_items"]), str(study.overlap), str(counts["judgments"]), str(counts["target"]))
+    out.print(table)
+
+
+def study_show(name: Annotated[str, typer.Argument(help="Study name.")], db: DB = None) -> None:
+    """Progress per physician, with gold-item accuracy."""
+    from app import storage  # SQLModel: start-up cost
+    from app.admin import in_transaction
+
+    def read(session):
+        study = storage.get_study(session, name)
+        return study, storage.study_counts(session, study), storage.study_progress(session, study)
+
+    study, counts, rows = in_transaction(db, read)
+    out.print(f"[bold]{study.name}[/bold] ({study.kind}): {_systems_text(study)}, {counts['items']} items "
+              f"(+{counts['gold_items']} gold), overlap {study.overlap}, {counts['judgments']} judgments")
+    table = Table("physician", "assigned", "judged", "gold judged", "gold accuracy")
+    for row in rows:
+        accuracy = "-" if row["gold_accuracy"] is None else f"{row['gold_accuracy']:.2f}"
+        label = row["physician"] + (" (simulated)" if row["simulated"] else "")
+        table.add_row(label, str(row["assigned"]), str(row["judged"]), str(row["gold_judged"]), accuracy)
+    out.print(table)
+
+
+def register(root: typer.Typer) -> None:
+    group = typer.Typer(help="Create and inspect judging studies.", no_args_is_help=True)
+    root.add_typer(add_commands(group, {"create": study_create, "list": study_list, "show": study_show}), name="study")

@@ -1,0 +1,226 @@
+"""`medalign train tiny-model|sft|pairs|dpo|feedback` and `medalign generate`: thin wrappers
+around training/'s stage functions.
+
+This module never imports app/ (`python -m training`, the entry `accelerate launch` starts on
+every rank, builds its commands from here): `train feedback --study` reads the database through
+a reader the medalign root passes to `build`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from medalign.errors import add_commands, fail, guard
+from medalign.options import DB
+
+err = Console(stderr=True, soft_wrap=True)
+
+CONFIG = Annotated[Path, typer.Option("--config", help="YAML recipe (configs/...).")]
+SET = Annotated[list[str] | None, typer.Option("--set", help="Override a recipe key: section.key=value (repeatable).")]
+RESUME = Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in OUTPUT_DIR/checkpoints.")]
+TASK = Annotated[str | None, typer.Option("--task", help="Task name (`medalign tasks list`) or a task .yaml path: its "
+                                          "template, targets and pairs; fills {task} in the recipe's paths.")]
+
+
+def _task(name: str | None):
+    from training.task_data import load_stage_task  # torch through training.pairs: start-up cost
+
+    return load_stage_task(name) if name is not None else None
+
+
+def _recipe(path: Path, overrides: list[str] | None, stage: str, task_name: str | None = None):
+    """The recipe with `{task}` in its paths filled in, and the task (None without --task)."""
+    from training.recipes import load_recipe  # pydantic: start-up cost
+    from training.task_data import resolve_recipe_paths
+
+    task = _task(task_name)
+    return resolve_recipe_paths(load_recipe(path, overrides or [], stage=stage), task, source=str(path)), task
+
+
+def tiny_model(
+    data: Annotated[Path, typer.Option("--data", help="Folder with prepared .jsonl files (the corpus).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to save the model and tokenizer.")],
+    config: Annotated[Path, typer.Option("--config")] = Path("configs/tiny/model.yaml"),
+    overrides: SET = None,
+) -> None:
+    """Build a tiny Mistral-architecture model and BPE tokenizer from the local corpus."""
+    from training.recipes import load_recipe  # pydantic: start-up cost
+    from training.tiny_model import build_tiny_model  # torch, transformers: start-up cost
+
+    summary = build_tiny_model(data, out, load_recipe(config, overrides or [], stage="tiny-model"))
+    err.print(f"tiny model: {summary['parameters']:,} parameters, saved to {out}")
+
+
+def sft(config: CONFIG, overrides: SET = None, resume: RESUME = False, task: TASK = None) -> None:
+    """Supervised fine-tuning with LoRA; saves the adapter, the merged model and run.json."""
+    from training.distributed import is_main_process
+    from training.sft import run_sft  # torch, transformers, TRL: start-up cost
+
+    recipe, spec = _recipe(config, overrides, "sft", task)
+    record = run_sft(recipe, resume=resume, task=spec)
+    if is_main_process():
+        err.print(f"SFT done in {record['wall_time_s']} s: {recipe.output_dir}")
+
+
+def pairs(
+    model: Annotated[str, typer.Option("--model", help="The SFT model (merged folder).")],
+    data: Annotated[Path, typer.Option("--data", help="Prepared train.jsonl.")],
+    out: Annotated[Path, typer.Option("--out")],
+    batch_size: Annotated[int | None, typer.Option(help="Prompts per batch; default: the most that fit memory.")] = None,
+    max_new_tokens: int = 128,
+    task: TASK = None,
+    seed: Annotated[int, typer.Option(help="Label/option tasks: seed of the random wrong answers.")] = 0,
+) -> None:
+    """DPO pairs: chosen = gold answer, rejected = the SFT model's answer (for a label or option task,
+    its wrong answer, or a random wrong one where it was right)."""
+    from training.distributed import single_process_only
+    from training.generate import GenerationSettings  # torch, transformers: start-up cost
+    from training.pairs import make_pairs
+
+    spec = _task(task)
+    single_process_only("pairs")
+    counts = make_pairs(model, data, out, GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens),
+                        task=spec, seed=seed)
+    err.print(f"pairs: {json.dumps(counts)}")
+
+
+def dpo(
+    config: CONFIG,
+    pairs_dir: Annotated[Path | None, typer.Option("--pairs", help="Pairs folder (overrides pairs_dir).")] = None,
+    overrides: SET = None,
+    resume: RESUME = False,
+    task: TASK = None,
+) -> None:
+    """DPO with a new LoRA on the merged SFT model; 4-bit on CUDA (fp32 LoRA), unquantized on CPU."""
+    from training.distributed import is_main_process
+    from training.dpo import run_dpo  # torch, transformers, TRL: start-up cost
+
+    recipe, spec = _recipe(config, overrides, "dpo", task)
+    record = run_dpo(recipe, pairs_dir=pairs_dir, resume=resume, task=spec)
+    if is_main_process():
+        err.print(f"DPO done in {record['wall_time_s']} s: reward margin {record['reward_margin_first']} -> "
+                  f"{record['reward_margin_last']}; {recipe.output_dir}")
+
+
+def generate_command(
+    model: Annotated[str, typer.Option("--model", help="Model folder (base, merged SFT/DPO, or an adapter).")],
+    data: Annotated[Path, typer.Option("--data", help="Prepared JSONL (e.g. holdout.jsonl).")],
+    system: Annotated[str, typer.Option("--system", help="Name under which answers are stored, e.g. sft.")],
+    out: Annotated[Path, typer.Option("--out", help="Generation JSONL to write or merge into.")],
+    batch_size: Annotated[int | None, typer.Option(help="Prompts per batch; default: the most that fit memory.")] = None,
+    max_new_tokens: int = 128,
+    sample: Annotated[bool, typer.Option("--sample/--greedy")] = False,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    precision: Annotated[str, typer.Option(
+        help="auto (bf16 on a CUDA GPU, fp32 on CPU), bf16, fp16, fp32 or 4bit. Keep the default for every system: "
+             "then physicians compare alignment, not quantization.")] = "auto",
+    engine: Annotated[str, typer.Option(help="transformers, or vllm (optional extra, CUDA GPUs).")] = "transformers",
+    limit: Annotated[int | None, typer.Option(help="Only the first N examples.")] = None,
+    task: TASK = None,
+) -> None:
+    """Batched generation (left padding, greedy by default); resumable; merges systems; records precision."""
+    from training.distributed import single_process_only
+    from training.generate import ENGINES, PRECISIONS, GenerationSettings, generate_file  # torch: start-up cost
+    from training.vllm_engine import EngineUnavailable
+
+    spec = _task(task)
+    single_process_only("generate")
+    if precision not in PRECISIONS or engine not in ENGINES:
+        raise fail(f"--precision must be one of {', '.join(PRECISIONS)} and --engine one of {', '.join(ENGINES)}")
+    settings = GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens, do_sample=sample,
+                                  temperature=temperature, top_p=top_p, seed=seed, precision=precision, engine=engine)
+    try:
+        stats = generate_file(model, data, system, out, settings, limit=limit, task=spec)
+    except EngineUnavailable as exc:  # a RuntimeError: the engine cannot run on this machine
+        raise fail(str(exc)) from exc
+    err.print(f"{system}: generated {stats['generated']}, skipped {stats['skipped_existing']} already done -> {out}")
+
+
+FEEDBACK_TASK = Annotated[str | None, typer.Option("--task", help="The study's task (name or .yaml path): its template "
+                                                   "builds the pairs' prompts (default: training.feedback.DEFAULT_TASK, "
+                                                   "the task of the physician studies so far).")]
+
+
+def _write_feedback_pairs(rows: list[dict], out: Path, *, source: dict, min_agreement: float,
+                          min_gold_accuracy: float | None, criterion: str | None, margin: float, merge: Path | None,
+                          task: str | None) -> dict:
+    """Build the pairs, merge them with an earlier pairs folder if asked, save; returns the counts."""
+    from training.dpo import read_pairs  # torch, TRL: start-up cost
+    from training.feedback import DEFAULT_TASK, feedback_pairs, merge_pairs
+    from training.pairs import save_pairs
+    from training.task_data import load_stage_task, pairs_task
+
+    spec = load_stage_task(task or DEFAULT_TASK)
+    if merge is not None and pairs_task(merge) not in (None, spec.name):
+        raise ValueError(f"{merge} holds pairs of task {pairs_task(merge)!r}, not {spec.name!r}")
+    result = feedback_pairs(rows, criterion=criterion, margin=margin, min_agreement=min_agreement,
+                            min_gold_accuracy=min_gold_accuracy, task=spec)
+    pairs, counts = result.pairs, dict(result.counts, excluded_raters=result.excluded_raters)
+    if merge is not None:
+        previous = [dict(p, id=p.get("id", "")) for p in read_pairs(merge)]
+        pairs, merged_counts = merge_pairs(previous, result.pairs)
+        counts.update(merged_counts)
+    save_pairs(pairs, out, counts, source={**source, "merge": str(merge) if merge else None,
+                                           "task": spec.name, "task_version": spec.version})
+    err.print(f"feedback pairs: {json.dumps(counts)} -> {out}")
+    return counts
+
+
+def feedback_command(read_study: Callable[[str | None, str], list[dict]] | None) -> Callable:
+    """`train feedback`: judgments from a study (`--study`, through read_study(db, name)) or from an
+    export file (`--judgments`) -> DPO pairs. Without a reader (`python -m training`) only exports."""
+
+    def feedback(
+        out: Annotated[Path, typer.Option("--out", help="Pairs folder to write (for `train dpo --pairs`).")],
+        study: Annotated[str | None, typer.Option("--study", help="The study in the database.")] = None,
+        judgments: Annotated[Path | None, typer.Option(
+            "--judgments", help="A judgment export (`medalign export`), .csv or .jsonl, instead of --study.")] = None,
+        min_agreement: Annotated[float, typer.Option(
+            "--min-agreement", help="Pairwise: majority share among decisive votes.")] = 0.5,
+        min_gold_accuracy: Annotated[float | None, typer.Option(
+            "--min-gold-accuracy", help="Pairwise: leave out raters below this gold accuracy.")] = None,
+        criterion: Annotated[str | None, typer.Option(
+            "--criterion", help="Rating: the rubric criterion pairs are built on.")] = None,
+        margin: Annotated[float, typer.Option(
+            "--margin", help="Rating: the smallest difference of mean grades that makes a pair.")] = 1.0,
+        merge: Annotated[Path | None, typer.Option("--merge", help="Pairs folder to merge with (no duplicates).")] = None,
+        task: FEEDBACK_TASK = None,
+        db: DB = None,
+    ) -> None:
+        """Physicians' judgments (pairwise votes or rubric ratings) -> new DPO pairs for the next round."""
+        if (study is None) == (judgments is None):
+            raise fail("give either --study (the database) or --judgments (an export file)")
+        if study is not None:
+            if read_study is None:
+                raise fail("`python -m training feedback` reads exports (--judgments); "
+                           "`medalign train feedback --study` reads the database")
+            rows, source = read_study(db, study), {"study": study}
+        else:
+            from evaluation.judgments import read_export
+
+            rows, source = read_export(judgments)[1], {"judgments": str(judgments)}
+        _write_feedback_pairs(rows, out, source=source, min_agreement=min_agreement,
+                              min_gold_accuracy=min_gold_accuracy, criterion=criterion, margin=margin, merge=merge,
+                              task=task)
+
+    return feedback
+
+
+def build(read_study: Callable[[str | None, str], list[dict]] | None = None) -> typer.Typer:
+    """The `train` group; read_study(db, name) -> export rows lets `feedback --study` read the database."""
+    group = typer.Typer(help="Training stages: tiny-model, sft, pairs, dpo, feedback.", no_args_is_help=True)
+    return add_commands(group, {"tiny-model": tiny_model, "sft": sft, "pairs": pairs, "dpo": dpo,
+                                "feedback": feedback_command(read_study)})
+
+
+def register(root: typer.Typer, read_study: Callable[[str | None, str], list[dict]] | None = None) -> None:
+    root.add_typer(build(read_study), name="train")
+    root.command("generate")(guard(generate_command))
