@@ -27,6 +27,7 @@ from training.common import (
     trainer_arguments,
 )
 from training.distributed import check_final_save_is_gathered, is_main_process
+from training.fit import announce, fit_rows
 from training.recipes import DPORecipe
 from training.runs import RunRecord, finish_run, metrics_callback
 
@@ -53,23 +54,23 @@ def read_pairs(pairs_dir: Path) -> list[dict]:
         for key in ("prompt", "chosen", "rejected"):
             if not isinstance(row.get(key), str) or not row[key].strip():
                 raise DataError("missing or empty", file=str(path), line=number, field=key)
-        rows.append({"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"]})
+        rows.append({"id": str(row.get("id") or f"line {number}"), "prompt": row["prompt"], "chosen": row["chosen"],
+                     "rejected": row["rejected"], "context": row.get("context") or ""})
     return rows
 
 
-def filter_long_prompts(rows: list[dict], tokenizer, max_length: int) -> tuple[list[dict], int]:
-    """TRL drops pairs whose prompt alone reaches max_length without saying so; drop and count them here."""
-    kept = [r for r in rows if len(tokenizer(r["prompt"])["input_ids"]) < max_length]
-    return kept, len(rows) - len(kept)
-
-
-def dpo_rows(pairs_dir: Path, tokenizer, max_length: int) -> tuple[list[dict], dict]:
-    """The pairs TRL will train on, and what was dropped (the data-building half of the stage)."""
-    rows, dropped = filter_long_prompts(read_pairs(pairs_dir), tokenizer, max_length)
-    if not rows:
+def dpo_rows(pairs_dir: Path, tokenizer, max_length: int, *, truncate: str = "none") -> tuple[list[dict], dict]:
+    """The pairs TRL will train on, and what was dropped or cut, with ids (training/fit.py: TRL
+    itself drops a pair whose prompt alone reaches max_length without saying so)."""
+    kept, report = fit_rows(read_pairs(pairs_dir), tokenizer, max_length, truncate=truncate,
+                            answers=("chosen", "rejected"))
+    announce("DPO", report, max_length)
+    if not kept:
         raise DataError(f"no usable pairs (none, or every prompt reaches max_length={max_length} tokens)",
                         file=str(Path(pairs_dir) / "pairs.jsonl"))
-    return rows, {"pairs_read": len(rows) + dropped, "pairs_used": len(rows), "dropped_prompt_too_long": dropped}
+    rows = [{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"]} for r in kept]
+    return rows, {"pairs_read": report["rows_read"], "pairs_used": len(rows),
+                  **{k: v for k, v in report.items() if k not in ("rows_read", "rows_used")}}
 
 
 def effective_quantization(recipe: DPORecipe, record: RunRecord):
@@ -135,7 +136,7 @@ def run_dpo(recipe: DPORecipe, *, pairs_dir: Path | None = None, resume: bool = 
     precision = resolve_precision(recipe.training.precision)
     quantization = effective_quantization(recipe, record)
     tokenizer = load_tokenizer(recipe.model_name_or_path)
-    rows, counts = dpo_rows(pairs_dir, tokenizer, recipe.training.max_length)
+    rows, counts = dpo_rows(pairs_dir, tokenizer, recipe.training.max_length, truncate=recipe.training.truncate)
     train_rows, eval_rows = split_eval(rows, recipe.training.eval_fraction, recipe.training.seed)
     record.counts.update({**counts, "train_rows": len(train_rows), "eval_rows": len(eval_rows)})
     checkpoint = prepare_checkpoints(output_dir / "checkpoints", record.config, record.inputs, resume=resume)

@@ -83,7 +83,7 @@ def make_pair(row: dict, task: Task, chosen: str, rejected: str, chosen_system: 
     return {
         "id": row["item_id"], "prompt": render_row_prompt(row, task),
         "chosen": chosen, "rejected": rejected, "chosen_system": chosen_system, "rejected_system": rejected_system,
-        **evidence, "source": "physician-feedback",
+        "context": row.get("context") or "", **evidence, "source": "physician-feedback",
     }
 
 

@@ -9,6 +9,7 @@ loadable by TRL) and as a Hugging Face dataset.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from data.prepare import normalise_text, read_examples
@@ -16,20 +17,26 @@ from training.generate import GenerationSettings, generate_file, read_generation
 
 
 def build_pairs(examples: list[dict], sft_answers: dict[str, str]) -> tuple[list[dict], dict]:
-    pairs, counts = [], {"examples": len(examples), "dropped_empty": 0, "dropped_equal_gold": 0, "missing_answer": 0}
+    pairs, dropped = [], {"missing_answer": [], "dropped_empty": [], "dropped_equal_gold": []}
     for example in examples:
         if example["id"] not in sft_answers:
-            counts["missing_answer"] += 1
+            dropped["missing_answer"].append(example["id"])
             continue
         rejected = sft_answers[example["id"]].strip()
         if not rejected:
-            counts["dropped_empty"] += 1
+            dropped["dropped_empty"].append(example["id"])
             continue
         if normalise_text(rejected).casefold() == normalise_text(example["answer"]).casefold():
-            counts["dropped_equal_gold"] += 1
+            dropped["dropped_equal_gold"].append(example["id"])
             continue
-        pairs.append({"id": example["id"], "prompt": example["prompt"], "chosen": example["answer"], "rejected": rejected})
-    counts["pairs"] = len(pairs)
+        pairs.append({"id": example["id"], "prompt": example["prompt"], "chosen": example["answer"], "rejected": rejected,
+                      "context": example.get("context") or ""})  # kept so `truncate: context` can cut it
+    counts = {"examples": len(examples), **{reason: len(ids) for reason, ids in dropped.items()}, "pairs": len(pairs)}
+    for reason, ids in dropped.items():
+        if ids:  # never in silence: the terminal names them, pairs.json keeps them
+            print(f"pairs: {len(ids)} {reason.replace('_', ' ')}: {', '.join(ids[:20])}"
+                  + (f", ... ({len(ids) - 20} more)" if len(ids) > 20 else ""), file=sys.stderr)
+    counts["dropped_ids"] = {reason: ids for reason, ids in dropped.items() if ids}
     return pairs, counts
 
 

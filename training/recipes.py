@@ -56,6 +56,13 @@ class TrainingSettings(Strict):
     seed: int = 0
     gradient_checkpointing: bool = True
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 on CUDA, fp32 on CPU
+    # an example longer than max_length: "none" drops it (prompt alone too long) or lets TRL cut the answer,
+    # "context" cuts the item's context and keeps the question; either way every one is counted with its id
+    truncate: Literal["none", "context"] = "none"
+    # experiment tracking: used when the package is installed, a clear error before training when not
+    report_to: Literal["none", "tensorboard", "trackio", "wandb"] = "none"
+    # use the tokenizer's chat template (TRL's conversational format) when it has one
+    chat_template: bool = True
 
 
 class DPOSettings(TrainingSettings):

@@ -19,6 +19,7 @@ from training.common import (
     trainer_arguments,
 )
 from training.distributed import check_final_save_is_gathered, is_main_process
+from training.fit import announce, fit_rows
 from training.recipes import SFTRecipe
 from training.runs import RunRecord, finish_run, metrics_callback
 
@@ -27,12 +28,13 @@ console = Console(stderr=True)
 SFT_PANELS = [("loss", "eval_loss"), ("mean_token_accuracy", "eval_mean_token_accuracy")]
 
 
-def sft_rows(train_file: Path, tokenizer, max_length: int, task=None) -> tuple[list[dict], dict]:
+def sft_rows(train_file: Path, tokenizer, max_length: int, task=None, *, truncate: str = "none") -> tuple[list[dict], dict]:
     """prompt/completion rows (TRL computes the loss on the completion only); with a task, the
     task's template and SFT targets (training/task_data.py).
 
-    Examples whose prompt alone fills max_length have no answer token left to learn from:
-    they are dropped and counted; longer ones are truncated by TRL and counted.
+    Examples whose prompt alone fills max_length have no answer token left to learn from: they
+    are dropped, longer ones have their answer cut, or with truncate="context" their context cut;
+    each is counted with its id and said on the terminal (training/fit.py).
     """
     from data.prepare import read_examples
     from training.task_data import task_examples
@@ -40,17 +42,13 @@ def sft_rows(train_file: Path, tokenizer, max_length: int, task=None) -> tuple[l
     examples, rerendered = read_examples(train_file), 0
     if task is not None:
         examples, rerendered = task_examples(task, examples, file=str(train_file))
-    rows, dropped, truncated = [], [], 0
-    for example in examples:
-        prompt_tokens = len(tokenizer(example["prompt"])["input_ids"])
-        total = prompt_tokens + len(tokenizer(example["answer"])["input_ids"]) + 1
-        if prompt_tokens >= max_length:
-            dropped.append(example["id"])
-            continue
-        truncated += total > max_length
-        rows.append({"prompt": example["prompt"], "completion": example["answer"]})
-    return rows, {"examples_read": len(rows) + len(dropped), "examples_used": len(rows),
-                  "dropped_prompt_too_long": len(dropped), "dropped_ids": dropped[:50], "truncated": truncated,
+    rows = [{"id": e["id"], "prompt": e["prompt"], "completion": e["answer"], "context": e.get("context") or ""}
+            for e in examples]
+    kept, report = fit_rows(rows, tokenizer, max_length, truncate=truncate)
+    announce("SFT", report, max_length)
+    rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in kept]
+    return rows, {"examples_read": report["rows_read"], "examples_used": len(rows), "truncated": report["answer_truncated"],
+                  **{k: v for k, v in report.items() if k not in ("rows_read", "rows_used")},
                   **({"prompts_rerendered_from_task_template": rerendered} if task is not None else {})}
 
 
@@ -66,7 +64,8 @@ def run_sft(recipe: SFTRecipe, *, resume: bool = False, callbacks: list = (), ta
     record = RunRecord("sft", output_dir, config, {"train_file": Path(recipe.train_file)})
     precision = resolve_precision(recipe.training.precision)
     tokenizer = load_tokenizer(recipe.model_name_or_path)
-    rows, counts = sft_rows(Path(recipe.train_file), tokenizer, recipe.training.max_length, task)
+    rows, counts = sft_rows(Path(recipe.train_file), tokenizer, recipe.training.max_length, task,
+                            truncate=recipe.training.truncate)
     record.counts.update(counts)
     if not rows:
         raise DataError(f"no usable examples (none, or every prompt reaches max_length={recipe.training.max_length} tokens)",

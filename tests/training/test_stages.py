@@ -188,8 +188,9 @@ def test_pairs_drop_empty_and_equal():
     examples = [{"id": str(i), "prompt": f"P{i}\n", "answer": f"Gold {i}."} for i in range(4)]
     pairs, counts = build_pairs(examples, {"0": "Other.", "1": "  ", "2": "gold  2.", "3": "Something else."})
     assert [p["id"] for p in pairs] == ["0", "3"]
-    assert counts == {"examples": 4, "dropped_empty": 1, "dropped_equal_gold": 1, "missing_answer": 0, "pairs": 2}
-    assert pairs[0] == {"id": "0", "prompt": "P0\n", "chosen": "Gold 0.", "rejected": "Other."}
+    assert counts == {"examples": 4, "dropped_empty": 1, "dropped_equal_gold": 1, "missing_answer": 0, "pairs": 2,
+                      "dropped_ids": {"dropped_empty": ["1"], "dropped_equal_gold": ["2"]}}
+    assert pairs[0] == {"id": "0", "prompt": "P0\n", "chosen": "Gold 0.", "rejected": "Other.", "context": ""}
 
 
 def test_bad_pairs_file_names_the_file_line_and_field(tmp_path):
