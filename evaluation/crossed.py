@@ -127,17 +127,20 @@ _BOOTSTRAPS = {"two_way_bootstrap": ("rater", "item"), "bootstrap_item": ("item"
 
 def interval_set(raters, items, columns: np.ndarray, ratios: dict[str, tuple], *, rounds: int = 1000, seed: int = 0,
                  alpha: float = 0.05, n_raters: int | None = None, n_items: int | None = None,
-                 two_way_bootstrap: bool = False, null: float | None = None) -> dict[str, dict]:
+                 two_way_bootstrap: bool = False, null: float | None = None,
+                 headline_only: bool = False) -> dict[str, dict]:
     """For each named ratio (numerator column(s), denominator column(s)) of the judgment-level
     `columns`: the estimate, the crossed intervals and the headline one (evaluation.intervals.
     headline_choice; with too few physicians it carries few_raters_note). With `null`, the headline
     also carries the two-sided p-value of the test that inverts it. The pigeonhole bootstrap
-    (conservative, and the one cost that grows with physicians x items) only when asked for."""
+    (conservative, and the one cost that grows with physicians x items) only when asked for; with
+    `headline_only` (the planner's simulations) no bootstrap beyond the one the headline needs."""
     columns = np.asarray(columns, dtype=np.float64)
     groups = cluster_groups(raters, items, n_raters, n_items)
     present_raters, present_items = groups[0][2], groups[1][2]
     chosen = headline_choice(present_raters)
-    wanted = {name: f for name, f in _BOOTSTRAPS.items() if two_way_bootstrap or name != "two_way_bootstrap"}
+    wanted = {name: f for name, f in _BOOTSTRAPS.items() if (two_way_bootstrap or name != "two_way_bootstrap")
+              and (not headline_only or name == chosen)}
     boots = {name: bootstrap_sums(raters, items, columns, factors=factors, rounds=rounds, seed=seed, n_raters=n_raters,
                                   n_items=n_items) for name, factors in wanted.items()}
     out = {}

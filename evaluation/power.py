@@ -1,11 +1,25 @@
-"""How many decisive judgments a study needs to show a win rate different from 0.5."""
+"""How many physicians, items and judgments a study needs to show a win rate different from 0.5.
+
+Two planners:
+- `headline_power` / `plan_design`: the power of the report's own headline (evaluation.crossed.
+  interval_set, the test that inverts it) for a design of physicians x items x overlap, simulated
+  with physicians and items as random samples (logit-scale sd from a pilot, or defaults). With
+  physicians that differ, the number of physicians is the real sample size.
+- `sample_size`: the plain binomial n, which holds for ONE physician judging independent items.
+"""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+from scipy.optimize import brentq
+from scipy.special import expit
 from scipy.stats import binom, norm
+
+# Logit-scale standard deviations used when no pilot is given (bench/coverage.py's "both" effects).
+DEFAULT_SD_PHYSICIAN, DEFAULT_SD_ITEM = 0.5, 1.0
+_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(60)
 
 
 def normal_approximation_n(expected: float, *, alpha: float = 0.05, power: float = 0.8) -> int:
@@ -66,3 +80,105 @@ def _check(expected: float, alpha: float, power: float) -> None:
         raise ValueError("the expected win rate must be between 0 and 1 and not 0.5")
     if not 0 < alpha < 1 or not 0 < power < 1:
         raise ValueError("alpha and power must be between 0 and 1")
+
+
+def intercept_for(rate: float, sd: float) -> float:
+    """Logit-scale intercept whose population-average probability (over physicians and items with
+    total sd `sd`) is `rate`."""
+    return brentq(lambda mu: float(_WEIGHTS @ expit(mu + sd * _NODES) / _WEIGHTS.sum()) - rate, -15, 15)
+
+
+def simulate_study(rng: np.random.Generator, expected: float, physicians: int, items: int, overlap: int, *,
+                   sd_physician: float, sd_item: float, tie_share: float = 0.0):
+    """(physician, item, won, decisive) per judgment: each item judged by `overlap` distinct
+    physicians drawn at random; a tie with probability tie_share, else the target wins with
+    logit mu + u_physician + v_item (population-average win rate among decisive votes: expected)."""
+    judges = np.argsort(rng.random((items, physicians)), axis=1)[:, :overlap]
+    raters, item_codes = judges.ravel(), np.repeat(np.arange(items), overlap)
+    mu = intercept_for(expected, float(np.hypot(sd_physician, sd_item)))
+    logit = mu + sd_physician * rng.standard_normal(physicians)[raters] + sd_item * rng.standard_normal(items)[item_codes]
+    decisive = rng.random(len(raters)) >= tie_share
+    won = decisive & (rng.random(len(raters)) < expit(logit))
+    return raters, item_codes, won.astype(float), decisive.astype(float)
+
+
+def headline_power(expected: float, physicians: int, items: int, overlap: int, *, sd_physician: float = DEFAULT_SD_PHYSICIAN,
+                   sd_item: float = DEFAULT_SD_ITEM, tie_share: float = 0.0, primary: str = "decisive",
+                   alpha: float = 0.05, studies: int = 1000, seed: int = 0, rounds: int = 500) -> dict:
+    """Share of simulated studies whose headline test against 0.5 (the report's code) rejects at
+    alpha, with its Monte-Carlo standard error."""
+    from evaluation import crossed
+
+    _check(expected, alpha, 0.5)
+    if not 1 <= overlap <= physicians:
+        raise ValueError(f"overlap must be between 1 and the number of physicians ({physicians}), got {overlap}")
+    if items < 1 or physicians < 1:
+        raise ValueError("a design needs at least one physician and one item")
+    rng = np.random.default_rng([seed, physicians, items, overlap])
+    ratio = {"rate": (0, 1)} if primary == "decisive" else {"rate": (0, 2)}
+    rejected = 0
+    for _ in range(studies):
+        raters, item_codes, won, decisive = simulate_study(rng, expected, physicians, items, overlap,
+                                                           sd_physician=sd_physician, sd_item=sd_item,
+                                                           tie_share=tie_share)
+        columns = np.column_stack([won, decisive, np.ones_like(won)])
+        head = crossed.interval_set(raters, item_codes, columns, ratio, rounds=rounds, seed=0, alpha=alpha, null=0.5,
+                                    headline_only=True)["rate"]["headline"]
+        rejected += head["p_value"] is not None and head["p_value"] < alpha
+    power = rejected / studies
+    return {"power": power, "mc_se": float(np.sqrt(power * (1 - power) / studies)), "studies": studies, "seed": seed,
+            "physicians": physicians, "items": items, "overlap": overlap, "judgments": items * overlap,
+            "expected": expected, "primary": primary, "alpha": alpha, "sd_physician": sd_physician,
+            "sd_item": sd_item, "tie_share": tie_share}
+
+
+PHYSICIAN_GRID = (5, 8, 10, 15, 20, 30, 40, 60, 100)
+ITEM_GRID = (50, 100, 200, 400, 800, 1600, 3200)
+
+
+def plan_design(expected: float, target_power: float = 0.8, *, overlap: int = 3, physicians: int | None = None,
+                studies: int = 1000, search_studies: int = 300, **kwargs) -> dict:
+    """The fewest items reaching target_power for each number of physicians (or the one given),
+    searched on ITEM_GRID with `search_studies` per design and the answer confirmed with
+    `studies`; says in words when no number of items reaches the target with that many physicians."""
+    counts = [physicians] if physicians else list(PHYSICIAN_GRID)
+    rows = []
+    for n_phys in counts:
+        found = None
+        for n_items in ITEM_GRID:
+            trial = headline_power(expected, n_phys, n_items, min(overlap, n_phys), studies=search_studies, **kwargs)
+            if trial["power"] >= target_power:
+                found = headline_power(expected, n_phys, n_items, min(overlap, n_phys), studies=studies, **kwargs)
+                break
+        if found is None:
+            rows.append({"physicians": n_phys, "items": None, "power_at_most_items": trial["power"],
+                         "text": f"with {n_phys} physicians no number of items up to {ITEM_GRID[-1]} reaches power "
+                                 f"{target_power} (power {trial['power']:.2f} at {ITEM_GRID[-1]} items): add physicians"})
+        else:
+            rows.append({**found, "text": f"{n_phys} physicians x {found['items']} items (overlap "
+                                          f"{found['overlap']}): power {found['power']:.2f}"})
+        if found is not None and physicians is None:
+            break  # the fewest physicians that can reach it; more physicians need fewer items
+    return {"expected": expected, "target_power": target_power, "rows": rows}
+
+
+def variance_components(raters, items, won) -> dict:
+    """Physician and item standard deviations on the logit scale from a pilot's decisive votes
+    (crossed random-effects logistic model, statsmodels BinomialBayesMixedGLM, variational Bayes),
+    and the intraclass correlations on the latent scale (residual variance pi^2 / 3)."""
+    import pandas as pd
+    from statsmodels.genmod.bayes_mixed_glm import BinomialBayesMixedGLM
+
+    frame = pd.DataFrame({"y": np.asarray(won, float), "rater": np.asarray(raters).astype(str),
+                          "item": np.asarray(items).astype(str)})
+    if frame.rater.nunique() < 2 or frame.item.nunique() < 2:
+        raise ValueError("a pilot needs at least two physicians and two items to estimate their variation")
+    model = BinomialBayesMixedGLM.from_formula("y ~ 1", {"rater": "0 + C(rater)", "item": "0 + C(item)"}, frame)
+    fit = model.fit_vb()
+    sd = dict(zip(model.vcp_names, np.exp(fit.vcp_mean), strict=True))
+    sd_physician, sd_item = float(sd["rater"]), float(sd["item"])
+    total = sd_physician ** 2 + sd_item ** 2 + np.pi ** 2 / 3
+    return {"sd_physician": sd_physician, "sd_item": sd_item, "icc_physician": sd_physician ** 2 / total,
+            "icc_item": sd_item ** 2 / total, "judgments": len(frame), "physicians": int(frame.rater.nunique()),
+            "items": int(frame.item.nunique()), "method": "crossed random-effects logit, statsmodels "
+                                                          "BinomialBayesMixedGLM (variational Bayes)"}
