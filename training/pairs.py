@@ -14,6 +14,7 @@ from pathlib import Path
 
 from data.prepare import normalise_text, read_examples
 from training.generate import GenerationSettings, generate_file, read_generation_file
+from training.task_data import as_task, choice_pairs, parsed_predictions, task_examples
 
 
 def build_pairs(examples: list[dict], sft_answers: dict[str, str]) -> tuple[list[dict], dict]:
@@ -57,8 +58,6 @@ def make_pairs(model_dir: str, data_file: Path, out_dir: Path, settings: Generat
                seed: int = 0) -> dict:
     """Generate the SFT model's answers on the training prompts (the task's template when a task is
     given), then pair them with the gold answer the task's way."""
-    from training.task_data import parsed_predictions, task_examples, write_choice_pairs
-
     out_dir = Path(out_dir)
     generations = out_dir / "sft_generations.jsonl"
     examples = read_examples(Path(data_file))
@@ -74,4 +73,16 @@ def make_pairs(model_dir: str, data_file: Path, out_dir: Path, settings: Generat
     if task is not None:
         source.update(task=task.name, task_version=task.version)
     save_pairs(pairs, out_dir, counts, source=source)
+    return counts
+
+
+def write_choice_pairs(task, examples: list[dict], sft_predictions: dict[str, dict], out_dir: Path, *, seed: int = 0,
+                       source: dict | None = None) -> dict:
+    """A label or option task's pairs (training/task_data.choice_pairs), saved where `train dpo --pairs DIR` reads them."""
+    task = as_task(task)
+    pairs, counts = choice_pairs(task, examples, sft_predictions, seed=seed)
+    if not pairs:
+        raise ValueError("no pairs: no SFT prediction matches a training example id")
+    save_pairs(pairs, Path(out_dir), counts, source={"task": task.name, "task_version": task.version,
+                                                       "seed": seed, **(source or {})})
     return counts

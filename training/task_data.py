@@ -132,20 +132,6 @@ def parsed_predictions(task: Task, examples: Sequence[dict], answers: Mapping[st
             for e in examples if e["id"] in answers}
 
 
-def write_choice_pairs(task: Task | Mapping, examples: Sequence[dict], sft_predictions: Mapping[str, dict], out_dir: Path,
-                       *, seed: int = 0, source: dict | None = None) -> dict:
-    """Build and save the pairs where `train dpo --pairs DIR` reads them (training/pairs.py's layout)."""
-    from training.pairs import save_pairs
-
-    task = as_task(task)
-    pairs, counts = choice_pairs(task, examples, sft_predictions, seed=seed)
-    if not pairs:
-        raise ValueError("no pairs: no SFT prediction matches a training example id")
-    save_pairs(pairs, Path(out_dir), counts, source={"task": task.name, "task_version": task.version,
-                                                       "seed": seed, **(source or {})})
-    return counts
-
-
 def pairs_task(pairs_dir: Path) -> str | None:
     """The task a pairs folder was built for (pairs.json's source), None when it does not say."""
     path = Path(pairs_dir) / "pairs.json"

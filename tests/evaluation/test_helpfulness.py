@@ -1,3 +1,4 @@
+import hashlib
 import json
 from pathlib import Path
 
@@ -6,6 +7,7 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
+from evaluation import evasion
 from evaluation.helpfulness import (
     EvasionDetector,
     detector_vs_physicians,
@@ -15,6 +17,7 @@ from evaluation.helpfulness import (
     hq_physicians_table,
     load_labelled,
     validate,
+    validation_summary,
 )
 from tests.evaluation.conftest import judgment
 
@@ -72,9 +75,11 @@ def test_detector_vs_physicians():
 
 
 PUBMEDQA = Path(__file__).resolve().parents[3] / "shared" / "data" / "pubmedqa" / "ori_pqal.json"
+# The held-out test set is frozen: editing it after tuning would turn it into a development set.
+TEST_SET_SHA256 = "5cf528aab8e0bb6bd2579e37a63e7222289dbea358a0cf3efd9687380163ef68"
 
 
-def test_labelled_set_is_large_and_covers_the_hard_cases():
+def test_development_sets_are_large_and_cover_the_hard_cases():
     rows = load_labelled()
     kinds = pd.Series([r["kind"] for r in rows]).value_counts()
     assert sum(r["evasive"] for r in rows) >= 150 and sum(not r["evasive"] for r in rows) >= 150
@@ -83,23 +88,49 @@ def test_labelled_set_is_large_and_covers_the_hard_cases():
         assert kinds[kind] >= 30, kind
 
 
-def test_detector_precision_and_recall_on_labelled_set():
+def test_test_set_is_frozen_independent_and_disjoint_from_development():
+    assert hashlib.sha256(evasion.TEST_SET.read_bytes()).hexdigest() == TEST_SET_SHA256
+    test = load_labelled(evasion.TEST_SET)
+    assert len(test) == 80 and sum(r["evasive"] for r in test) == 40
+    assert all("independently" in r["source"] for r in test)
+    development = {r["text"].strip().lower() for r in evasion.development_rows()}
+    assert not development & {r["text"].strip().lower() for r in test}
+
+
+def test_pattern_detector_still_fits_the_set_it_was_written_with():
+    # a development figure, not evidence: the patterns were tuned on this set
     result = validate(EvasionDetector(), load_labelled())
-    # checked by hand-counting with scikit-learn as the reference
+    assert result["precision"] >= 0.9 and result["recall"] >= 0.9
+
+
+def test_held_out_figures_match_scikit_learn_and_beat_the_patterns():
     from sklearn.metrics import precision_score, recall_score
 
-    rows = load_labelled()
-    predicted = [EvasionDetector().is_evasive(r["text"]) for r in rows]
-    truth = [r["evasive"] for r in rows]
-    assert result["precision"] == pytest.approx(precision_score(truth, predicted))
-    assert result["recall"] == pytest.approx(recall_score(truth, predicted))
-    assert result["precision"] >= 0.9 and result["recall"] >= 0.9
+    test = load_labelled(evasion.TEST_SET)
+    truth = [r["evasive"] for r in test]
+    learned = EvasionDetector.for_task("question_answering")
+    predicted = [learned.is_evasive(r["text"]) for r in test]
+    summary = validation_summary()
+    assert summary["held_out"] and summary["set"] == "evasion_test.jsonl"
+    assert summary["precision"] == pytest.approx(precision_score(truth, predicted))
+    assert summary["recall"] == pytest.approx(recall_score(truth, predicted))
+    patterns = validate(EvasionDetector(), test)
+    # measured once on the frozen set (bench/detector_validation.py): learned 1.000 / 0.675, patterns 1.000 / 0.100
+    assert summary["recall"] > patterns["recall"] + 0.3 and summary["precision"] >= 0.9
+
+
+def test_learned_detector_catches_the_auditors_examples():
+    detector = EvasionDetector.for_task("question_answering")
+    assert detector.is_evasive("More studies are needed.")
+    assert detector.is_evasive("The evidence is conflicting.")
+    assert not detector.is_evasive("Yes. Early mobilisation shortened the hospital stay by two days.")
+    assert detector.reasons_many(["", "Consult your doctor."])[0] == ["empty"]
 
 
 @pytest.mark.skipif(not PUBMEDQA.is_file(), reason="../shared/data/pubmedqa is not available")
 def test_detector_rarely_flags_real_expert_conclusions():
     answers = [v["LONG_ANSWER"] for v in json.loads(PUBMEDQA.read_text()).values()]
-    flagged = sum(EvasionDetector().is_evasive(a) for a in answers)
+    flagged = sum(bool(why) for why in EvasionDetector.for_task("question_answering").reasons_many(answers))
     assert len(answers) == 1000 and flagged / len(answers) <= 0.05
 
 
