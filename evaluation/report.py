@@ -177,7 +177,8 @@ def build_summary(
     """`task`: what the answers were for; by default the generation rows' task, else not recorded.
     `plan`: the study's analysis plan (primary, target, alpha, planned physicians
     and items, max_share), declared before the study; the headline follows it."""
-    plan = {**DEFAULT_PLAN, **{k: v for k, v in (plan or {}).items() if v is not None}}
+    declared = (settings or {}).get("analysis_plan") or {}  # a study's stored plan; `plan` (command line) wins
+    plan = {**DEFAULT_PLAN, **{k: v for k, v in {**declared, **(plan or {})}.items() if v is not None}}
     target = target or plan.get("target")
     table = judgments if isinstance(judgments, JudgmentTable) else (from_rows(judgments) if judgments else None)
     systems = table.systems if table is not None else sorted({s for g in generations or [] for s in g["outputs"]})

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from app.models import Answer, Assignment, Item, Judgment, Study, Unit, User
 from app.storage.base import as_utc
 from app.storage.judgments import shown_answers
-from app.storage.studies import study_rubric
+from app.storage.studies import study_plan, study_rubric
 from evaluation.kinds import Judged, get_kind, screen_flags
 
 
@@ -112,4 +112,4 @@ def study_settings(session: Session, study: Study) -> dict:
             "comparisons": sorted(set(session.exec(select(Unit.comparison).where(Unit.study_id == study.id)))),
             "rubric": json.loads(study.rubric) if study.rubric else None, "overlap": study.overlap,
             "seed": study.seed, "source": study.source_name, "source_sha256": study.source_sha256,
-            **study_counts(session, study)}
+            "analysis_plan": study_plan(study), **study_counts(session, study)}

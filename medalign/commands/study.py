@@ -30,14 +30,28 @@ def study_create(
     seed: Annotated[int, typer.Option("--seed", help="Seed of each physician's order and sides.")] = 0,
     guidelines: Annotated[Path | None, typer.Option("--guidelines", help="Markdown shown to physicians.")] = None,
     gold: Annotated[Path | None, typer.Option("--gold", help="Pairwise: JSONL of attention-check items with 'better': system.")] = None,
+    primary: Annotated[str, typer.Option("--primary", help="Analysis plan: the number that heads the report: decisive "
+                                         "(wins / (wins + losses), the paper's 0.63) or all (wins / all judgments).")
+                       ] = "decisive",
+    target: Annotated[str | None, typer.Option("--target", help="Analysis plan: the system whose win rate is primary "
+                                               "(default: dpo, else the last).")] = None,
+    alpha: Annotated[float, typer.Option("--alpha", help="Analysis plan: two-sided level of the headline test.")] = 0.05,
+    planned_physicians: Annotated[int | None, typer.Option("--planned-physicians", help="Analysis plan: physicians the "
+                                                           "study will have (see `report power`); the dashboard marks "
+                                                           "the interval interim until reached.")] = None,
+    planned_items: Annotated[int | None, typer.Option("--planned-items", help="Analysis plan: items to be judged.")] = None,
+    max_share: Annotated[float | None, typer.Option("--max-share", help="Largest share of the judgments one physician "
+                                                    "may make, e.g. 0.3 (default: no cap).")] = None,
     db: DB = None,
 ) -> None:
-    """Import a generation file as a study (one transaction: all lines or none)."""
+    """Import a generation file as a study (one transaction: all lines or none), with its analysis
+    plan declared before any judgment."""
     # SQLModel and the storage functions cost start-up time: imported when a command runs.
     from app import storage
     from app.admin import in_transaction
     from app.study_files import read_study_items
     from data.tables import read_text, sha256_file
+    from evaluation.plan import AnalysisPlan, PlanError
     from evaluation.rubric import load_rubric
 
     names = [s.strip() for s in systems.split(",")]
@@ -51,10 +65,15 @@ def study_create(
     gold_items = read_study_items(gold, names, gold=True) if gold else []
     guideline_text = read_text(guidelines) if guidelines else ""
     rubric_model = load_rubric(rubric) if rubric else None
+    try:
+        plan = AnalysisPlan(primary=primary, target=target, alpha=alpha, planned_physicians=planned_physicians,
+                            planned_items=planned_items, max_share=max_share)
+    except PlanError as exc:
+        raise fail(f"analysis plan: {exc}") from None
     study = in_transaction(db, lambda session: storage.create_study(
         session, name=name, kind=kind, systems=names, comparisons=comparisons, rubric=rubric_model, items=items,
         gold_items=gold_items, overlap=overlap, seed=seed, guidelines=guideline_text, source_name=answers.name,
-        source_sha256=sha256_file(answers),
+        source_sha256=sha256_file(answers), plan=plan,
     ))
     what = ", ".join(f"{a} vs {b}" for a, b in comparisons) if comparisons else f"{', '.join(names)} rated on {rubric_model.name}"
     err.print(f"{kind.value} study {study.name!r}: {len(items)} items, {len(gold_items)} gold, {what}, overlap {overlap}")

@@ -69,3 +69,37 @@ def test_interim_until_the_planned_size():
     assert interim_status(plan, 3, 100)["text"].startswith("interim: 3 of 5 planned physicians")
     assert interim_status(plan, 5, 100)["final"]
     assert not interim_status(AnalysisPlan().as_dict(), 50, 500)["final"]
+
+
+def test_report_of_a_study_leads_with_its_declared_primary(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from medalign.cli import app
+
+    runner = CliRunner()
+    monkeypatch.setenv("MEDALIGN_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("PW", "long-enough-pw")
+    answers = write_answers(tmp_path / "a.jsonl", 6)
+    bad = runner.invoke(app, ["study", "create", "--name", "p", "--answers", str(answers), "--primary", "ties"])
+    assert bad.exit_code != 0 and "primary" in bad.output and "Traceback" not in bad.output
+    created = runner.invoke(app, ["study", "create", "--name", "pilot", "--answers", str(answers), "--overlap", "2",
+                                  "--primary", "all", "--planned-physicians", "5", "--planned-items", "6"])
+    assert created.exit_code == 0, created.output
+    for name in ("d1", "d2"):
+        assert runner.invoke(app, ["users", "add", name, "--role", "physician", "--password-env", "PW"]).exit_code == 0
+    with storage.transaction(open_database()) as session:
+        study = storage.get_study(session, "pilot")
+        for name in ("d1", "d2"):
+            user = storage.get_user(session, name)
+            while (assignment := storage.next_assignment(session, study, user)) is not None:
+                storage.submit_judgment(session, user, assignment.id, choice="b" if assignment.id % 3 else "tie")
+    result = runner.invoke(app, ["report", "--study", "pilot", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["analysis_plan"]["declared"] and summary["analysis_plan"]["primary"] == "all"
+    assert summary["win_rate"]["headline"]["definition"] == "all"
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "declared in the study's analysis plan" in text and "wins / all judgments (ties and both bad" in text
+    assert "Planned size: 5 physicians, 6 items; reached: 2 physicians" in text
