@@ -111,9 +111,29 @@ def trainer_arguments(settings: TrainingSettings, output_dir: Path, precision: s
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         use_cpu=not cuda_available(),
-        report_to="none",
+        report_to=tracking(settings.report_to),
         disable_tqdm=False,
     )
+
+
+TRACKERS = {"tensorboard": ("is_tensorboard_available", "tensorboard"), "trackio": ("is_trackio_available", "trackio"),
+            "wandb": ("is_wandb_available", "wandb")}
+
+
+def tracking(report_to: str) -> str:
+    """training.report_to, checked before any model is loaded: a tracker that is not installed is an
+    error that says how to install it (transformers would otherwise fail late or log nowhere)."""
+    if report_to == "none":
+        return "none"
+    from transformers.integrations import integration_utils
+
+    check, package = TRACKERS[report_to]
+    if not getattr(integration_utils, check)():
+        from training.recipes import RecipeError
+
+        raise RecipeError(f"training.report_to={report_to}: the {package!r} package is not installed "
+                          f"(pip install {package}), or set training.report_to=none")
+    return report_to
 
 
 def keep_adapters_fp32(model) -> int:

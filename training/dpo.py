@@ -24,6 +24,7 @@ from training.common import (
     resolve_precision,
     save_outputs,
     split_eval,
+    tracking,
     trainer_arguments,
 )
 from training.distributed import check_final_save_is_gathered, is_main_process
@@ -134,6 +135,7 @@ def run_dpo(recipe: DPORecipe, *, pairs_dir: Path | None = None, resume: bool = 
     record = RunRecord("dpo", output_dir, config, {"pairs": pairs_dir / "pairs.jsonl"})
     record.notes += [note] if note else []
     precision = resolve_precision(recipe.training.precision)
+    tracking(recipe.training.report_to)  # a tracker that is not installed stops here, before the model loads
     quantization = effective_quantization(recipe, record)
     tokenizer = load_tokenizer(recipe.model_name_or_path)
     rows, counts = dpo_rows(pairs_dir, tokenizer, recipe.training.max_length, truncate=recipe.training.truncate)

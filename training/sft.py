@@ -16,6 +16,7 @@ from training.common import (
     resolve_precision,
     save_outputs,
     split_eval,
+    tracking,
     trainer_arguments,
 )
 from training.distributed import check_final_save_is_gathered, is_main_process
@@ -63,6 +64,7 @@ def run_sft(recipe: SFTRecipe, *, resume: bool = False, callbacks: list = (), ta
     config = recipe.model_dump() | ({"task": {"name": task.name, "version": task.version}} if task is not None else {})
     record = RunRecord("sft", output_dir, config, {"train_file": Path(recipe.train_file)})
     precision = resolve_precision(recipe.training.precision)
+    tracking(recipe.training.report_to)  # a tracker that is not installed stops here, before the model loads
     tokenizer = load_tokenizer(recipe.model_name_or_path)
     rows, counts = sft_rows(Path(recipe.train_file), tokenizer, recipe.training.max_length, task,
                             truncate=recipe.training.truncate)
