@@ -386,7 +386,7 @@ def main() -> None:
             workdir.mkdir()
             try:
                 if database == "postgresql":
-                    from tests.postgres import postgres_server
+                    from medalign.testing.postgres import postgres_server
 
                     url = stack.enter_context(postgres_server())
                 else:

@@ -8,12 +8,9 @@ files here (`--judgments`), the database only through `medalign train feedback -
 
 from __future__ import annotations
 
-from medalign.commands.train import build, generate_command
-from medalign.errors import guard
+from medalign.commands.train import training_entry
 
-app = build()  # tiny-model, sft, pairs, dpo, feedback at the top level
-app.info.help = "medalign training stages (python -m training STAGE --help)."
-app.command("generate")(guard(generate_command))
+app = training_entry()  # tiny-model, sft, pairs, dpo, feedback and generate at the top level
 
 
 def main() -> None:

@@ -91,7 +91,7 @@ def eval_pairs(
     """DPO pairs of a label or option task: the correct answer chosen, the SFT model's wrong answer
     rejected (a random wrong answer where it was right)."""
     from evaluation.predictions import read_gold_examples, read_predictions  # numpy/scipy: start-up cost
-    from training.task_data import write_choice_pairs  # torch through training.pairs: start-up cost
+    from training.pairs import write_choice_pairs  # torch, transformers: start-up cost
 
     spec = load_task_checked(task)
     examples = read_gold_examples(spec, data)

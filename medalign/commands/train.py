@@ -221,6 +221,14 @@ def build(read_study: Callable[[str | None, str], list[dict]] | None = None) -> 
                                 "feedback": feedback_command(read_study)})
 
 
+def training_entry() -> typer.Typer:
+    """`python -m training`: the train group's commands at the top level, and generate (exports only for feedback)."""
+    entry = build()
+    entry.info.help = "medalign training stages (python -m training STAGE --help)."
+    entry.command("generate")(guard(generate_command))
+    return entry
+
+
 def register(root: typer.Typer, read_study: Callable[[str | None, str], list[dict]] | None = None) -> None:
     root.add_typer(build(read_study), name="train")
     root.command("generate")(guard(generate_command))

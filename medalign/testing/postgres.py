@@ -1,5 +1,5 @@
-"""A throwaway PostgreSQL server for tests: Debian's binaries, a temporary data folder, a free
-loopback port. Skips with the reason when it cannot start."""
+"""A throwaway PostgreSQL server for tests and benches: Debian's binaries, a temporary data folder,
+a free loopback port. Raises Unavailable, with the reason, when it cannot start (tests skip on it)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import tempfile
 import time
 from contextlib import contextmanager
 
-import pytest
+
+class Unavailable(RuntimeError):
+    """No PostgreSQL server can be started here; the message says why."""
 
 
 def _bin_dir() -> str | None:
@@ -28,13 +30,13 @@ def _as_postgres_user() -> list[str]:
     if os.geteuid() != 0:
         return []
     if shutil.which("runuser") is None:
-        pytest.skip("running as root without 'runuser' to start PostgreSQL as another user")
+        raise Unavailable("running as root without 'runuser' to start PostgreSQL as another user")
     try:
         import pwd
 
         pwd.getpwnam("postgres")
     except KeyError:
-        pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL")
+        raise Unavailable("running as root and there is no 'postgres' user to run PostgreSQL") from None
     return ["runuser", "-u", "postgres", "--"]
 
 
@@ -43,7 +45,7 @@ def postgres_server():
     """Yield a SQLAlchemy URL of a fresh, empty database; stop and delete it afterwards."""
     bin_dir = _bin_dir()
     if bin_dir is None:
-        pytest.skip("PostgreSQL server binaries not found (apt-get install postgresql); .ci/run installs them")
+        raise Unavailable("PostgreSQL server binaries not found (apt-get install postgresql); .ci/run installs them")
     prefix = _as_postgres_user()
     root = tempfile.mkdtemp(prefix="medalign-pg-")
     data = os.path.join(root, "data")
@@ -63,7 +65,7 @@ def postgres_server():
     except (subprocess.CalledProcessError, OSError) as exc:
         shutil.rmtree(root, ignore_errors=True)
         detail = getattr(exc, "stderr", "") or str(exc)
-        pytest.skip(f"PostgreSQL could not start: {detail.strip()[:300]}")
+        raise Unavailable(f"PostgreSQL could not start: {detail.strip()[:300]}") from exc
     try:
         subprocess.run([f"{bin_dir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "medalign", "medalign"], **run)
         yield f"postgresql+psycopg://medalign@127.0.0.1:{port}/medalign"

@@ -1,12 +1,12 @@
-"""Scaled-down runs of bench/loadtest.py (the full figures are in bench/RESULTS.md): concurrent
-physicians against a real server process, killed with SIGKILL halfway and restarted, for a
+"""Scaled-down runs of the load test (medalign/testing/load.py; bench/loadtest.py runs it in full,
+figures in bench/RESULTS.md): concurrent physicians against a real server process, killed with SIGKILL halfway and restarted, for a
 pairwise and a rating study."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench.loadtest import run
+from medalign.testing.load import run
 
 pytestmark = pytest.mark.slow
 

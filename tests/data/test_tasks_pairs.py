@@ -5,7 +5,8 @@ import pytest
 from data.task_prepare import build_task_examples
 from data.task_sources import load_task_source
 from data.tasks import load_task
-from training.task_data import choice_pairs, write_choice_pairs
+from training.pairs import write_choice_pairs
+from training.task_data import choice_pairs
 
 
 def examples(name):
