@@ -34,11 +34,9 @@ def report(
     if ctx.invoked_subcommand is not None:
         return
     # statsmodels, scipy, matplotlib and SQLModel cost seconds of start-up: imported when a report is made.
-    from evaluation.contract import parse_rating
-    from evaluation.judgments import load_generations, normalise_row
-    from evaluation.rating_report import is_rating_export, is_rating_study, load_ratings
-    from evaluation.report import build_summary, read_run, write_report
-    from evaluation.table import from_rows, read_judgments
+    from evaluation.judgments import load_generations, read_for_report
+    from evaluation.kinds import DEFAULT_KIND, get_kind
+    from evaluation.report import read_run
 
     if out_dir is None or (study is None and judgments is None and generations is None):
         raise fail("give --out and at least one of --study, --judgments, --generations")
@@ -46,38 +44,25 @@ def report(
         from app.admin import study_judgments
 
         stored = study_judgments(db, study)
-        raw, settings = stored.rows, stored.settings
-        if is_rating_study(raw, settings):  # a rating study has its own report
-            return _rating_report([parse_rating(r, file=f"study {study}", line=k) for k, r in enumerate(raw, 1)],
-                                  settings, out_dir, unused=generations or run)
-        # columns (evaluation.table) keep a large study's report fast; every row still passes the contract
-        rows = from_rows([normalise_row(r, file=f"study {study}", line=k) for k, r in enumerate(raw, 1)]) if raw else []
+        # checked when they were stored: the study's rows reach its kind's report as they are
+        kind, judged, settings = get_kind(stored.settings["kind"]), stored.rows, stored.settings
     elif judgments is not None:
-        if is_rating_export(judgments):
-            return _rating_report(load_ratings(judgments), {"judgments_file": str(judgments)}, out_dir,
-                                  unused=generations or run)
-        rows, settings = read_judgments(judgments), {"judgments_file": str(judgments)}
+        kind, judged = read_for_report(judgments)  # every row checked by its kind's parser
+        settings = {"judgments_file": str(judgments)}
     else:
-        rows, settings = [], {}
-    gens = load_generations(generations) if generations else None
-    run_info = read_run(run)
-    if generations:
-        settings["generations_file"] = str(generations)
-    summary = build_summary(rows, target=system, generations=gens, run=run_info, settings=settings,
-                            gold_threshold=gold_threshold)
-    written = write_report(summary, rows, out_dir)
-    err.print(f"report: {', '.join(p.name for p in written)} in {out_dir}")
-
-
-def _rating_report(rows: list[dict], settings: dict, out_dir: Path, *, unused=None) -> None:
-    """Rating study: means, intervals, paired tests and agreement per criterion (no win rate)."""
-    from evaluation.rating_report import write_rating_report
-
+        kind, judged, settings = get_kind(DEFAULT_KIND), [], {}
+    unused = kind.unused_options(generations=generations, run=run, target=system)
     if unused:
-        err.print("note: --generations and --run belong to pairwise reports; the rating report leaves them out")
-    written = write_rating_report(rows, settings, out_dir)
-    err.print(f"rating study report: {', '.join(p.name for p in written if not p.name.startswith('criterion_'))} "
-              f"and {sum(p.name.startswith('criterion_') for p in written)} plot files in {out_dir}")
+        flags = {"generations": "--generations", "run": "--run", "target": "--system"}
+        err.print(f"note: {', '.join(flags[k] for k in unused)} not used by the {kind.name} report; left out")
+    options = {}
+    if generations and "generations" not in unused:
+        options["generations"] = load_generations(generations)
+        settings["generations_file"] = str(generations)
+    if run and "run" not in unused:
+        options["run"] = read_run(run)
+    written = kind.write_report(judged, settings, out_dir, target=system, gold_threshold=gold_threshold, **options)
+    err.print(f"{kind.name} study report: {', '.join(p.name for p in written)} in {out_dir}")
 
 
 def report_hq(
