@@ -26,7 +26,6 @@ SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 #: Placeholders a prompt template may use: the item's text (`question`), its context, the
 #: lettered options ("A. ...", one per line) and the label names (comma separated).
 TEMPLATE_FIELDS = ("question", "context", "options", "labels")
-DEDUP_FIELDS = ("question", "context", "options")
 
 
 class Strict(BaseModel):

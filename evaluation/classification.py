@@ -68,10 +68,6 @@ def macro_f1_rows(gold: np.ndarray, pred: np.ndarray, n_labels: int) -> np.ndarr
     return f1_rows(gold, pred, n_labels).mean(axis=1)
 
 
-def accuracy_rows(gold: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    return (np.atleast_2d(gold) == np.atleast_2d(pred)).mean(axis=1)
-
-
 def bootstrap_rows(rounds: int, n: int, seed: int, chunk: int = 1000):
     """Yield (chunk, n) index matrices of resampled examples, `rounds` rows in all (bounded memory)."""
     rng = np.random.default_rng(seed)
