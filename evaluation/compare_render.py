@@ -10,6 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from evaluation.inert import inert_html, md_text
 from evaluation.report import strict
 
 
@@ -96,10 +97,10 @@ def _compute_table(compute: dict):
 
 
 def to_markdown(summary: dict) -> str:
-    lines = [f"# SFT vs DPO: {summary['task']['name']}", ""]
+    lines = [f"# SFT vs DPO: {md_text(summary['task']['name'])}", ""]
     for title, header, rows, note in tables(summary):
         lines += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+        lines += ["| " + " | ".join(md_text(cell) for cell in row) + " |" for row in rows]
         lines += ["", note, ""] if note else [""]
     return "\n".join(lines)
 
@@ -117,7 +118,7 @@ def to_html(summary: dict) -> str:
         parts += ["<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>" for row in rows]
         parts.append("</table>" + (f"<p class='note'>{esc(note)}</p>" if note else ""))
     parts.append("</body></html>\n")
-    return "".join(parts)
+    return inert_html("".join(parts))
 
 
 def write_comparison(summary: dict, out_dir: Path) -> list[Path]:

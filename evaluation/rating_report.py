@@ -5,7 +5,6 @@ phone), summary.json (strict JSON: null where a value does not exist) and a plot
 from __future__ import annotations
 
 import base64
-import html
 import json
 import textwrap
 from collections.abc import Mapping
@@ -14,6 +13,7 @@ from pathlib import Path
 from data.files import write_atomic
 from data.records import DataError
 from evaluation.contract import StudyKind, kind_of_columns
+from evaluation.inert import inert_html, md_text
 from evaluation.ratings import BOOTSTRAP_ASSUMES, INDEPENDENT_ASSUMES, summarise_ratings
 from evaluation.report import _version, strict
 
@@ -23,7 +23,7 @@ KIND_SENTENCE = ("Study kind: **rating**. Each physician graded single answers o
 
 def _text(value) -> str:
     """Escaped for Markdown tables and HTML (names and questions come from user files)."""
-    return "-" if value is None else html.escape(str(value)).replace("|", "&#124;")
+    return md_text(value)
 
 
 def _num(value, digits: int = 2) -> str:
@@ -192,9 +192,9 @@ def render_html(markdown_text: str, images: Mapping[str, bytes]) -> str:
     body = markdown.markdown(markdown_text, extensions=["tables"])
     for name, data in images.items():
         body = body.replace(f'src="{name}"', f'src="data:image/png;base64,{base64.b64encode(data).decode()}"')
-    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>medalign rating report</title><style>{STYLE}</style></head><body>{body}</body></html>")
+    return inert_html("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+                      "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+                      f"<title>medalign rating report</title><style>{STYLE}</style></head><body>{body}</body></html>")
 
 
 def _plot(entry: Mapping) -> tuple[bytes, bytes, bytes]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from evaluation.inert import inert_html, md_text
 from evaluation.intervals import ASSUMES, MIN_RATERS, population_sentence
 
 _METHOD_NAMES = {"two_way_robust": "two-way cluster-robust", "two_way_bootstrap": "two-way (pigeonhole) bootstrap",
@@ -17,7 +18,7 @@ def _fmt(value, digits: int = 3) -> str:
         return "-"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
-    return html.escape(str(value), quote=False)  # < > & matter in Markdown/HTML; quotes do not
+    return md_text(value)  # escaped for Markdown and HTML at once (evaluation/inert.py)
 
 
 def _ci(entry: dict | None, low: str = "ci_low", high: str = "ci_high") -> str:
@@ -393,6 +394,6 @@ def render_html(markdown_text: str, plots: list[str] | None = None, plot_dir: Pa
         data = base64.b64encode(svg.read_bytes()).decode()
         images.append(f'<h2>{html.escape(title)}</h2><img src="data:image/svg+xml;base64,{data}" '
                       f'alt="{html.escape(title)}">')
-    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>medalign report</title><style>{HTML_STYLE}</style></head><body>{body}{''.join(images)}</body></html>")
+    return inert_html("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+                      "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+                      f"<title>medalign report</title><style>{HTML_STYLE}</style></head><body>{body}{''.join(images)}</body></html>")

@@ -14,17 +14,31 @@ def serve_command(
     db: DB = None,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 7860,
+    forwarded_allow_ips: Annotated[str, typer.Option(
+        "--forwarded-allow-ips", help="Addresses of the TLS proxy whose X-Forwarded-For/-Proto are believed "
+        "(comma-separated). Default: none, not even loopback: a header is only trusted from a proxy you name.")] = "",
+    public_url: Annotated[str | None, typer.Option(
+        "--public-url", help="The address physicians open (https://judge.example.org) when behind a proxy: the "
+        "only origin whose requests are served (default: MEDALIGN_PUBLIC_URL, else the requested host).")] = None,
 ) -> None:
     """Serve the physician judging app (and the researcher view)."""
     # uvicorn, Gradio and SQLModel cost seconds of start-up: imported when the server starts.
+    import os
+
     import uvicorn
 
     from app.db import open_database
     from app.server import create_app
 
+    if public_url:  # read by app/middleware.py (same-origin check, Secure cookie)
+        os.environ["MEDALIGN_PUBLIC_URL"] = public_url
     engine = open_database(db)
     typer.echo(f"medalign app on http://{host}:{port}/  (database: {engine.url.render_as_string(hide_password=True)})")
-    uvicorn.run(create_app(engine), host=host, port=port, log_level="warning")
+    proxies = [ip.strip() for ip in forwarded_allow_ips.split(",") if ip.strip()]
+    # uvicorn trusts X-Forwarded-* from 127.0.0.1 by default (and FORWARDED_ALLOW_IPS): any local
+    # process could then pick the client address the login throttle counts. Only named proxies.
+    uvicorn.run(create_app(engine), host=host, port=port, log_level="warning",
+                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or [])
 
 
 def register(root: typer.Typer) -> None:
