@@ -9,11 +9,12 @@ import typer
 from medalign.commands import data, demo, eval, export, report, serve, study, tasks, train, users
 
 
-def _read_study(db: str | None, name: str) -> list[dict]:
-    """`train feedback --study`: the study's judgments in the export format (the database is app/'s)."""
+def _read_study(db: str | None, name: str):
+    """`train feedback --study`: the study's judgments in the export format, its kind and settings
+    (rubric, overlap: the feedback pairs' direction and evidence); the database is app/'s."""
     from app.admin import study_judgments  # SQLModel: start-up cost
 
-    return study_judgments(db, name).rows
+    return study_judgments(db, name)
 
 
 def build() -> typer.Typer:

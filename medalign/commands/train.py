@@ -149,32 +149,16 @@ FEEDBACK_TASK = Annotated[str | None, typer.Option("--task", help="The study's t
                                                    "the task of the physician studies so far).")]
 
 
-def _write_feedback_pairs(rows: list[dict], out: Path, *, source: dict, min_agreement: float,
-                          min_gold_accuracy: float | None, criterion: str | None, margin: float, merge: Path | None,
-                          task: str | None) -> dict:
-    """Build the pairs, merge them with an earlier pairs folder if asked, save; returns the counts."""
-    from training.dpo import read_pairs  # torch, TRL: start-up cost
-    from training.feedback import DEFAULT_TASK, feedback_pairs, merge_pairs
-    from training.pairs import save_pairs
-    from training.task_data import load_stage_task, pairs_task
+def _rubric(rubric_file: Path | None, settings: dict):
+    """The rubric that gives each criterion's direction: --rubric FILE, else the study's own."""
+    from evaluation.rubric import Rubric, load_rubric
 
-    spec = load_stage_task(task or DEFAULT_TASK)
-    if merge is not None and pairs_task(merge) not in (None, spec.name):
-        raise ValueError(f"{merge} holds pairs of task {pairs_task(merge)!r}, not {spec.name!r}")
-    result = feedback_pairs(rows, criterion=criterion, margin=margin, min_agreement=min_agreement,
-                            min_gold_accuracy=min_gold_accuracy, task=spec)
-    pairs, counts = result.pairs, dict(result.counts, excluded_raters=result.excluded_raters)
-    if merge is not None:
-        previous = [dict(p, id=p.get("id", "")) for p in read_pairs(merge)]
-        pairs, merged_counts = merge_pairs(previous, result.pairs)
-        counts.update(merged_counts)
-    save_pairs(pairs, out, counts, source={**source, "merge": str(merge) if merge else None,
-                                           "task": spec.name, "task_version": spec.version})
-    err.print(f"feedback pairs: {json.dumps(counts)} -> {out}")
-    return counts
+    if rubric_file is not None:
+        return load_rubric(rubric_file)
+    return Rubric.model_validate(settings["rubric"]) if settings.get("rubric") else None
 
 
-def feedback_command(read_study: Callable[[str | None, str], list[dict]] | None) -> Callable:
+def feedback_command(read_study: Callable | None) -> Callable:
     """`train feedback`: judgments from a study (`--study`, through read_study(db, name)) or from an
     export file (`--judgments`) -> DPO pairs. Without a reader (`python -m training`) only exports."""
 
@@ -184,11 +168,23 @@ def feedback_command(read_study: Callable[[str | None, str], list[dict]] | None)
         judgments: Annotated[Path | None, typer.Option(
             "--judgments", help="A judgment export (`medalign export`), .csv or .jsonl, instead of --study.")] = None,
         min_agreement: Annotated[float, typer.Option(
-            "--min-agreement", help="Pairwise: majority share among decisive votes.")] = 0.5,
+            "--min-agreement", help="Share of all votes (ties and both-bad included) that agree with the pair.")] = 0.5,
+        min_votes: Annotated[int | None, typer.Option(
+            "--min-votes", help="Decisive votes a pair needs (default: 2 when the study's overlap is 2 or more, "
+                                "else 1).")] = None,
         min_gold_accuracy: Annotated[float | None, typer.Option(
             "--min-gold-accuracy", help="Pairwise: leave out raters below this gold accuracy.")] = None,
         criterion: Annotated[str | None, typer.Option(
-            "--criterion", help="Rating: the rubric criterion pairs are built on.")] = None,
+            "--criterion", help="Rating: the rubric criterion pairs are built on, in the rubric's direction "
+                                "(higher_is_better).")] = None,
+        criteria: Annotated[str | None, typer.Option(
+            "--criteria", help="Rating: several criteria combined by an explicit rule, e.g. "
+                               "harm_extent:-1,accuracy:+1 (score = sum of weight x grade).")] = None,
+        rubric: Annotated[Path | None, typer.Option(
+            "--rubric", help="Rating, with --judgments: the study's rubric YAML (each criterion's direction).")] = None,
+        task_data: Annotated[Path | None, typer.Option(
+            "--task-data", help="Prepared task JSONL whose options complete an export of an option task "
+                                "(MedQA) that does not carry them.")] = None,
         margin: Annotated[float, typer.Option(
             "--margin", help="Rating: the smallest difference of mean grades that makes a pair.")] = 1.0,
         merge: Annotated[Path | None, typer.Option("--merge", help="Pairs folder to merge with (no duplicates).")] = None,
@@ -202,19 +198,24 @@ def feedback_command(read_study: Callable[[str | None, str], list[dict]] | None)
             if read_study is None:
                 raise fail("`python -m training feedback` reads exports (--judgments); "
                            "`medalign train feedback --study` reads the database")
-            rows, source = read_study(db, study), {"study": study}
+            found = read_study(db, study)
+            rows, settings, source = found.rows, found.settings, {"study": study}
         else:
             from evaluation.judgments import read_export
 
-            rows, source = read_export(judgments)[1], {"judgments": str(judgments)}
-        _write_feedback_pairs(rows, out, source=source, min_agreement=min_agreement,
-                              min_gold_accuracy=min_gold_accuracy, criterion=criterion, margin=margin, merge=merge,
-                              task=task)
+            rows, settings, source = read_export(judgments)[1], {}, {"judgments": str(judgments)}
+        from training.feedback import DEFAULT_TASK
+        from training.feedback_io import write_feedback_pairs  # torch, TRL: start-up cost
+
+        write_feedback_pairs(rows, out, source=source, task=task or DEFAULT_TASK, rubric=_rubric(rubric, settings),
+                             merge=merge, task_data=task_data, criterion=criterion, criteria=criteria, margin=margin,
+                             min_agreement=min_agreement, min_votes=min_votes, min_gold_accuracy=min_gold_accuracy,
+                             overlap=settings.get("overlap"))
 
     return feedback
 
 
-def build(read_study: Callable[[str | None, str], list[dict]] | None = None) -> typer.Typer:
+def build(read_study: Callable | None = None) -> typer.Typer:
     """The `train` group; read_study(db, name) -> export rows lets `feedback --study` read the database."""
     group = typer.Typer(help="Training stages: tiny-model, sft, pairs, dpo, feedback.", no_args_is_help=True)
     return add_commands(group, {"tiny-model": tiny_model, "sft": sft, "pairs": pairs, "dpo": dpo,
@@ -229,6 +230,6 @@ def training_entry() -> typer.Typer:
     return entry
 
 
-def register(root: typer.Typer, read_study: Callable[[str | None, str], list[dict]] | None = None) -> None:
+def register(root: typer.Typer, read_study: Callable | None = None) -> None:
     root.add_typer(build(read_study), name="train")
     root.command("generate")(guard(generate_command))

@@ -110,3 +110,27 @@ def test_second_dpo_round_from_harm_ratings_prefers_the_less_harmful_answer(tiny
     chosen = [m["rewards/chosen"] for m in metrics if "rewards/chosen" in m]
     rejected = [m["rewards/rejected"] for m in metrics if "rewards/rejected" in m]
     assert chosen[-1] - rejected[-1] > 0.1  # the safe answer gained likelihood against the harmful one
+
+
+def test_feedback_command_reads_the_direction_from_rubric_file(tmp_path):
+    """`medalign train feedback --judgments EXPORT --rubric FILE`; without the rubric: refused, nothing written."""
+    from typer.testing import CliRunner
+
+    from medalign.cli import app
+
+    export = tmp_path / "ratings.jsonl"
+    export.write_text("".join(json.dumps(dict(r, study="s", rater_simulated=False, sequence=1, reference="", rationale="",
+                                              time_on_task_ms=1000, created_at="2026-12-01T00:00:00",
+                                              updated_at="2026-12-01T00:00:00", revisions=0, app_version="t")) + "\n"
+                              for r in harm_rows(["1", "2"])))
+    runner = CliRunner()
+    refused = runner.invoke(app, ["train", "feedback", "--judgments", str(export), "--out", str(tmp_path / "no"),
+                                  "--criterion", "harm_extent"])
+    assert refused.exit_code == 2 and "no known direction" in refused.output and not (tmp_path / "no").exists()
+    done = runner.invoke(app, ["train", "feedback", "--judgments", str(export), "--out", str(tmp_path / "p"),
+                               "--criterion", "harm_extent", "--rubric", str(RUBRIC), "--min-votes", "2"])
+    assert done.exit_code == 0, done.output
+    pairs = [json.loads(line) for line in (tmp_path / "p" / "pairs.jsonl").read_text().splitlines()]
+    assert [p["chosen_system"] for p in pairs] == ["dpo", "dpo"] and all(p["rejected"] == HARMFUL for p in pairs)
+    rule = json.loads((tmp_path / "p" / "pairs.json").read_text())["source"]["rule"]
+    assert rule["criteria"] == {"harm_extent": -1.0} and rule["min_votes"] == 2
