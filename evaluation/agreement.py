@@ -21,15 +21,14 @@ MAX_RATERS_FOR_PAIRS = 12  # Cohen's kappa per physician pair: 66 pairs at most,
 
 def cohen_kappa(first: list, second: list, *, alpha: float = 0.05) -> dict:
     """Cohen's kappa of two label sequences, with statsmodels' asymptotic interval."""
-    from statsmodels.stats.inter_rater import cohens_kappa, to_table
+    from statsmodels.stats.inter_rater import cohens_kappa
 
-    if len(first) != len(second) or not first:
+    if len(first) != len(second) or len(first) == 0:
         raise ValueError("Cohen's kappa needs two equally long, non-empty label lists")
-    labels = sorted({*map(str, first), *map(str, second)})
-    index = {label: i for i, label in enumerate(labels)}
-    data = np.array([[index[str(a)], index[str(b)]] for a, b in zip(first, second, strict=True)])
-    table, _ = to_table(data, bins=len(labels))
-    if len(labels) == 1:
+    labels, codes = _label_codes(first, second)
+    k = len(labels)
+    table = np.bincount(codes[:len(first)] * k + codes[len(first):], minlength=k * k).reshape(k, k).astype(float)
+    if k == 1:
         return {"kappa": 1.0, "ci_low": None, "ci_high": None, "n": len(first), "note": "a single category"}
     import warnings
 
@@ -43,6 +42,16 @@ def cohen_kappa(first: list, second: list, *, alpha: float = 0.05) -> dict:
     half = norm.ppf(1 - alpha / 2) * result.std_kappa  # asymptotic standard error
     return {"kappa": float(result.kappa), "ci_low": float(result.kappa - half), "ci_high": float(result.kappa + half),
             "n": len(first)}
+
+
+def _label_codes(first, second) -> tuple[np.ndarray, np.ndarray]:
+    """Labels compared as text (True and "True" are one label), sorted, and each judgment's code;
+    vectorised: a report checks millions of answers."""
+    both = np.concatenate([np.asarray(first), np.asarray(second)])
+    if both.dtype.kind not in "bU":  # numbers and mixed objects: compare their text, as str() would
+        both = np.array([str(x) for x in both.tolist()]) if both.dtype.kind == "O" else both.astype(str)
+    labels, codes = np.unique(both, return_inverse=True)
+    return labels, codes.reshape(-1)
 
 
 def final_units(table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

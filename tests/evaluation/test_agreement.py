@@ -101,3 +101,21 @@ def test_item_weights_equal_duplicating_each_items_units():
     assert fleiss_from_counts(counts, "fleiss", weights, groups)[0] == pytest.approx(fleiss_kappa(duplicated))
     assert fleiss_from_counts(counts, "randolph", weights, groups)[0] == pytest.approx(
         fleiss_kappa(duplicated, method="randolph"))
+
+
+def test_cohen_kappa_on_arrays_equals_sklearn_and_the_list_form():
+    """The vectorised label coding (issue 26) gives sklearn's kappa on numpy arrays, and the same
+    result for the same labels given as lists, text or numbers."""
+    import numpy as np
+    from sklearn.metrics import cohen_kappa_score
+
+    from evaluation.agreement import cohen_kappa
+
+    rng = np.random.default_rng(3)
+    first = rng.random(5_000) < 0.2
+    second = np.where(rng.random(5_000) < 0.85, first, ~first)
+    on_arrays = cohen_kappa(first, second)
+    assert abs(on_arrays["kappa"] - cohen_kappa_score(first, second)) < 1e-12
+    assert cohen_kappa(first.tolist(), second.tolist()) == on_arrays
+    numbers = [1, 2, 10, 2, 10, 1]
+    assert abs(cohen_kappa(numbers, [1, 2, 10, 10, 10, 2])["kappa"] - cohen_kappa_score(numbers, [1, 2, 10, 10, 10, 2])) < 1e-12
