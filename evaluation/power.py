@@ -182,3 +182,16 @@ def variance_components(raters, items, won) -> dict:
             "icc_item": sd_item ** 2 / total, "judgments": len(frame), "physicians": int(frame.rater.nunique()),
             "items": int(frame.item.nunique()), "method": "crossed random-effects logit, statsmodels "
                                                           "BinomialBayesMixedGLM (variational Bayes)"}
+
+
+def pilot_components(table, target: str | None = None) -> dict:
+    """variance_components of a pilot study's decisive votes on the target system (evaluation.table
+    JudgmentTable; default target dpo, else the last system)."""
+    from evaluation.winrate import target_mask
+
+    target = target or ("dpo" if "dpo" in table.systems else table.systems[-1])
+    keep = target_mask(table, target) & (table.preferred >= 0)
+    if not keep.any():
+        raise ValueError(f"the pilot has no decisive judgment involving {target!r}")
+    won = (table.preferred[keep] == table.system_code(target)).astype(float)
+    return {**variance_components(table.rater[keep], table.item[keep], won), "target": target}

@@ -93,16 +93,52 @@ def report_hq(
 
 def report_power(
     expected: Annotated[float, typer.Option("--expected", help="Expected win rate among decisive judgments.")],
+    physicians: Annotated[int | None, typer.Option("--physicians", help="Physicians in the planned study.")] = None,
+    items: Annotated[int | None, typer.Option("--items", help="Items in the planned study.")] = None,
+    overlap: Annotated[int, typer.Option("--overlap", help="Physicians per item.")] = 3,
+    target_power: Annotated[float | None, typer.Option("--target-power", help="Search the physicians and items that "
+                                                       "reach this power.")] = None,
+    pilot: Annotated[Path | None, typer.Option("--pilot", help="A pilot study's judgment export: physician and item "
+                                               "variance estimated from it (else logit sd 0.5 and 1.0).")] = None,
+    ties: Annotated[float, typer.Option("--ties", help="Expected share of ties and both-bad votes.")] = 0.0,
+    studies: Annotated[int, typer.Option("--studies", help="Simulated studies per design.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
     alpha: Annotated[float, typer.Option("--alpha")] = 0.05,
-    power: Annotated[float, typer.Option("--power")] = 0.8,
+    power: Annotated[float, typer.Option("--power", help="Power for the plain binomial n.")] = 0.8,
 ) -> None:
-    """Decisive judgments needed to tell the expected win rate from 0.5 (two-sided)."""
-    from evaluation.power import sample_size  # statsmodels: start-up cost
+    """Power of the report's own headline test for a design of physicians x items (simulated with
+    the report's code), the design that reaches a target power, or the plain binomial n."""
+    from evaluation import power as planner  # statsmodels: start-up cost
 
-    result = sample_size(expected, alpha=alpha, power=power)
-    out.print(f"expected win rate {expected}, alpha {alpha}, power {power}: "
-              f"{result['exact_sign_test']} decisive judgments (exact sign test); "
-              f"normal approximation {result['normal_approximation']}, statsmodels (arcsine) {result['arcsine_statsmodels']}")
+    sd = {"sd_physician": planner.DEFAULT_SD_PHYSICIAN, "sd_item": planner.DEFAULT_SD_ITEM}
+    if pilot is not None:
+        from evaluation.table import read_judgments
+
+        found = planner.pilot_components(read_judgments(pilot))
+        sd = {k: found[k] for k in sd}
+        out.print(f"pilot {pilot.name}: {found['judgments']} decisive votes on {found['target']}, "
+                  f"{found['physicians']} physicians, {found['items']} items; logit sd physicians "
+                  f"{found['sd_physician']:.2f}, items {found['sd_item']:.2f}; intraclass correlation physicians "
+                  f"{found['icc_physician']:.3f}, items {found['icc_item']:.3f} ({found['method']})")
+    common = dict(tie_share=ties, alpha=alpha, seed=seed, **sd)
+    if target_power is not None:
+        plan = planner.plan_design(expected, target_power, overlap=overlap, physicians=physicians,
+                                   studies=studies, **common)
+        for row in plan["rows"]:
+            out.print(row["text"])
+    elif physicians is not None and items is not None:
+        result = planner.headline_power(expected, physicians, items, overlap, studies=studies, **common)
+        out.print(f"power {result['power']:.2f} (± {result['mc_se']:.2f} Monte-Carlo error; {studies} simulated "
+                  f"studies, seed {seed}): {physicians} physicians x {items} items, overlap {overlap} "
+                  f"({result['judgments']} judgments), expected decisive win rate {expected}, the report's headline "
+                  f"test at alpha {alpha}; logit sd physicians {sd['sd_physician']:.2f}, items {sd['sd_item']:.2f}")
+    elif physicians is not None or items is not None:
+        raise fail("give both --physicians and --items (or --target-power to search them)")
+    result = planner.sample_size(expected, alpha=alpha, power=power)
+    out.print(f"one physician judging independent items: {result['exact_sign_test']} decisive judgments for power "
+              f"{power} (exact sign test; normal approximation {result['normal_approximation']}, statsmodels "
+              f"{result['arcsine_statsmodels']}). With several physicians who differ, plan with --physicians and "
+              f"--items: the number of physicians is the real sample size.")
 
 
 def _named_paths(value: str, option: str) -> dict[str, str]:

@@ -69,3 +69,38 @@ def test_pilot_variance_components_recover_the_simulated_ones():
     assert 0.35 < found["sd_physician"] < 1.6 and 0.6 < found["sd_item"] < 2.0
     total = found["sd_physician"] ** 2 + found["sd_item"] ** 2 + np.pi ** 2 / 3
     assert found["icc_physician"] == pytest.approx(found["sd_physician"] ** 2 / total)
+
+
+def test_power_command_prints_the_headline_power_and_labels_the_binomial_n():
+    from typer.testing import CliRunner
+
+    from medalign.cli import app
+
+    result = CliRunner().invoke(app, ["report", "power", "--expected", "0.63", "--physicians", "20", "--items", "100",
+                                      "--overlap", "3", "--studies", "100", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    expected = power.headline_power(0.63, 20, 100, 3, studies=100, seed=3)["power"]
+    assert f"power {expected:.2f}" in text and "100 simulated studies, seed 3" in text
+    assert "one physician judging independent items: 128 decisive judgments" in text
+    bad = CliRunner().invoke(app, ["report", "power", "--expected", "0.63", "--physicians", "5"])
+    assert bad.exit_code != 0 and "--items" in bad.output
+
+
+@pytest.mark.slow
+def test_power_command_plans_with_a_pilots_variance(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from medalign.cli import app
+    from tests.evaluation.conftest import synthetic_study
+
+    rows = synthetic_study(0.63, items=60, raters=6, overlap=2, seed=2)
+    pilot = tmp_path / "pilot.jsonl"
+    pilot.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = CliRunner().invoke(app, ["report", "power", "--expected", "0.63", "--physicians", "10", "--items", "50",
+                                      "--pilot", str(pilot), "--studies", "50"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "intraclass correlation physicians" in text and "power " in text
