@@ -67,7 +67,7 @@ def parse_rating(row: Mapping, *, file: str = "<rows>", line: int = 0) -> Rating
 
 def plan(systems: list[str], comparisons, rubric, has_gold: bool) -> list[tuple[str, ...]]:
     if rubric is None:
-        raise KindError("a rating study needs a rubric (--rubric RUBRIC.yaml)")
+        raise KindError("--rubric is needed: a rating study needs a rubric (--rubric RUBRIC.yaml)")
     if has_gold:
         raise KindError("gold (attention-check) items are for pairwise studies")
     return [(system,) for system in systems]

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from evaluation.contract import StudyKind
+from evaluation.kinds import StudyKind, get_kind
 from medalign.errors import add_commands, fail
 from medalign.options import DB
 
@@ -55,12 +55,11 @@ def study_create(
     from evaluation.rubric import load_rubric
 
     names = [s.strip() for s in systems.split(",")]
-    needed = 2 if kind is StudyKind.pairwise else 1
+    answers_per_unit = get_kind(kind).answers_per_unit
+    needed = 2 if answers_per_unit == 2 else 1
     if len(names) < needed or not all(names) or len(set(names)) != len(names):
         raise fail(f"--systems needs {needed} or more different names, e.g. " + ("sft,dpo" if needed == 2 else "dpo"))
-    if (rubric is None) == (kind is StudyKind.rating):
-        raise fail("--rubric is needed for --kind rating, and only there")
-    comparisons = storage.parse_comparisons(pairs, names) if kind is StudyKind.pairwise else None
+    comparisons = storage.parse_comparisons(pairs, names) if answers_per_unit == 2 else None
     items = read_study_items(answers, names)
     gold_items = read_study_items(gold, names, gold=True) if gold else []
     guideline_text = read_text(guidelines) if guidelines else ""
@@ -80,7 +79,7 @@ def study_create(
 
 
 def _systems_text(study) -> str:
-    return " vs ".join(study.system_names) if study.kind == StudyKind.pairwise else ", ".join(study.system_names)
+    return (" vs " if get_kind(study.kind).answers_per_unit == 2 else ", ").join(study.system_names)
 
 
 def study_list(db: DB = None) -> None:

@@ -14,10 +14,9 @@ from pathlib import Path
 from app import storage
 from app.admin import in_transaction, study_judgments
 from app.study_files import read_study_items
-from evaluation.contract import StudyKind
 from evaluation.judgments import load_generations
-from evaluation.rating_report import write_rating_report
-from evaluation.report import build_summary, read_run, write_report
+from evaluation.kinds import get_kind
+from evaluation.report import read_run
 from evaluation.rubric import load_rubric
 from medalign.demo.simulate import simulate_rater
 
@@ -110,13 +109,9 @@ def write_demo_reports(engine, paths) -> list[Path]:
         stored = study_judgments(engine, study.name)
         rows, settings = stored.rows, {**stored.settings, "note": "demo: simulated raters"}
         out = paths.reports if study.name == TINY_STUDY else paths.reports / study.name
-        if study.kind == StudyKind.rating:
-            write_rating_report(rows, settings, out)
-        else:
-            generations = load_generations(paths.generations) if study.source == "generations" else None
-            run = read_run(paths.dpo) if study.source == "generations" else None
-            summary = build_summary(rows, target="dpo", generations=generations, run=run, settings=settings,
-                                    bootstrap_rounds=1000)
-            write_report(summary, rows, out)
+        generated = study.source == "generations"
+        get_kind(study.kind).write_report(rows, settings, out, target="dpo",
+                                          generations=load_generations(paths.generations) if generated else None,
+                                          run=read_run(paths.dpo) if generated else None)
         written.append(out)
     return written
