@@ -21,7 +21,7 @@ from evaluation.table import BOTH_BAD, TIE, JudgmentTable, from_rows
 DEFAULT_TASK = "pubmedqa-longform"
 #: The analysis plan when a study declared none: the paper's decisive-vote rate, alpha 0.05.
 DEFAULT_PLAN = {"primary": "decisive", "target": None, "alpha": 0.05, "planned_physicians": None,
-                "planned_items": None, "max_share": None, "declared": False}
+                "planned_items": None, "max_share": None, "declared": False, "source": None}
 
 
 def generations_task(generations: list[dict] | None) -> str | None:

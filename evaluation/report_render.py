@@ -58,8 +58,9 @@ def _headline(summary: dict) -> list[str]:
     its design-aware test against 0.5 and the workload warning."""
     wr, plan = summary["win_rate"], summary.get("analysis_plan") or {}
     h = wr["headline"]
-    declared = "declared in the study's analysis plan" if plan.get("declared") else \
-        "the default (no analysis plan was declared)"
+    declared = ("declared in the study's analysis plan" if plan.get("declared") else
+                "chosen with --primary when the report was made, not declared before the study"
+                if plan.get("source") == "--primary" else "the default: no analysis plan was declared")
     lines = ["## Headline", "", f"**Primary estimand** ({declared}): win rate of {_fmt(summary['target'])}, "
              f"{_fmt(h['label'])}: {_headline_text(h)}.", "",
              f"Test against 0.5 with the headline's design: p = {_p(h.get('p_value'))} ({_fmt(h.get('test'))}).", "",

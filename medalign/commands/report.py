@@ -29,6 +29,9 @@ def report(
     system: Annotated[str | None, typer.Option("--system", help="Target system of the win rate (default: dpo).")] = None,
     gold_threshold: Annotated[float, typer.Option("--gold-threshold")] = 0.8,
     out_dir: Annotated[Path | None, typer.Option("--out")] = None,
+    primary: Annotated[str | None, typer.Option("--primary", help="The number that heads the report: decisive "
+                                                "(wins / (wins + losses), default) or all (wins / all judgments); a "
+                                                "study's declared analysis plan otherwise.")] = None,
     db: DB = None,
 ) -> None:
     if ctx.invoked_subcommand is not None:
@@ -56,6 +59,10 @@ def report(
         flags = {"generations": "--generations", "run": "--run", "target": "--system"}
         err.print(f"note: {', '.join(flags[k] for k in unused)} not used by the {kind.name} report; left out")
     options = {}
+    if primary is not None:
+        from evaluation.plan import AnalysisPlan
+
+        options["plan"] = {"primary": AnalysisPlan(primary=primary).primary, "declared": False, "source": "--primary"}
     if generations and "generations" not in unused:
         options["generations"] = load_generations(generations)
         settings["generations_file"] = str(generations)

@@ -103,3 +103,30 @@ def test_report_of_a_study_leads_with_its_declared_primary(tmp_path, monkeypatch
     text = (tmp_path / "r" / "report.md").read_text()
     assert "declared in the study's analysis plan" in text and "wins / all judgments (ties and both bad" in text
     assert "Planned size: 5 physicians, 6 items; reached: 2 physicians" in text
+
+
+def test_report_of_an_export_uses_primary_from_the_command_line(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from medalign.cli import app
+    from tests.evaluation.conftest import synthetic_study
+
+    rows = synthetic_study(0.63, items=60, raters=6, overlap=2, seed=2, tie_share=0.3)
+    export = tmp_path / "j.jsonl"
+    export.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    runner = CliRunner()
+    for primary, words in ((None, "the default: no analysis plan"), ("all", "chosen with --primary")):
+        out = tmp_path / f"r{primary}"
+        args = ["report", "--judgments", str(export), "--out", str(out)] + (["--primary", primary] if primary else [])
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        summary = json.loads((out / "summary.json").read_text())
+        headline = summary["win_rate"]["headline"]
+        assert headline["definition"] == (primary or "decisive")
+        wr = summary["win_rate"]
+        assert headline["estimate"] == pytest.approx(wr["rate"] if primary else wr["rate_decisive"])
+        assert words in (out / "report.md").read_text()
+    bad = runner.invoke(app, ["report", "--judgments", str(export), "--out", str(tmp_path / "x"), "--primary", "x"])
+    assert bad.exit_code != 0 and "primary" in bad.output and "Traceback" not in bad.output
