@@ -14,11 +14,11 @@ from data.records import DataError
 
 
 def read_text(path: Path) -> str:
-    """Read a UTF-8 text file, turning OS and decoding errors into DataError."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read file: {exc.strerror or exc}", file=str(path)) from exc
+    """Read a UTF-8 text file, turning OS and decoding errors into DataError; bounded (issue 23:
+    size and line length checked, devices, folders and binary files refused, before parsing)."""
+    from data.bounded import read_bounded
+
+    raw = read_bounded(path)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

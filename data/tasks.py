@@ -14,9 +14,9 @@ import string
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from data.bounded import load_yaml
 from data.config_files import configs_dir, resolve_config
 from data.records import DataError
 
@@ -152,12 +152,7 @@ def _error_path(error: dict) -> str:
 def load_task_file(path: Path, *, known_metrics: set[str] | None = None) -> Task:
     """Read and validate one task file; DataError names the file and each bad key."""
     file = str(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DataError(f"cannot read task file: {exc.strerror or exc}", file=file) from exc
-    except yaml.YAMLError as exc:
-        raise DataError(f"invalid YAML: {exc}", file=file) from exc
+    raw = load_yaml(path)  # bounded, depth-limited, repeated keys refused (issue 23)
     if not isinstance(raw, dict):
         raise DataError("a task file is a mapping of keys", file=file)
     try:

@@ -49,14 +49,10 @@ def load_judgments(path: Path) -> list[PairwiseJudgment]:
 def export_kind(path: Path) -> Kind:
     """The kind of a .csv/.jsonl judgment export, by its header or first record (only the first
     non-blank line is read: a pairwise export can be a gigabyte). The reader reports bad files."""
+    from data.bounded import read_first_line
+
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            head = handle.readline()
-            while head and not head.strip():
-                head = handle.readline()
-    except OSError:
-        head = b""
+    head = read_first_line(path)  # bounded: a file of one huge line, or /dev/zero, is not read whole
     text = head.decode("utf-8-sig", errors="replace")
     columns: list = []
     if path.suffix.lower() == ".csv":
@@ -73,6 +69,9 @@ def export_kind(path: Path) -> Kind:
 def read_for_report(path: Path) -> tuple[Kind, object]:
     """(kind, judgments) of an export, as that kind's report takes them (its own reader, e.g. the
     pairwise columns, or rows checked by the contract)."""
+    from data.bounded import check_input_file
+
+    check_input_file(Path(path))  # a device, folder or oversized file: refused before any reader opens it
     kind = export_kind(path)
     return kind, kind.read(path, lambda p: _rows_of_kind(p, kind))
 

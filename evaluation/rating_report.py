@@ -296,12 +296,10 @@ def is_rating_export(path: Path) -> bool:
     import csv
 
     path = Path(path)
-    try:  # the first non-blank line only: a pairwise export can be a gigabyte (the loader reports bad files)
-        with path.open("rb") as handle:
-            head = handle.readline()
-            while head and not head.strip():
-                head = handle.readline()
-    except OSError:
+    from data.bounded import read_first_line
+
+    head = read_first_line(path)  # the first non-blank line only, bounded (the loader reports bad files)
+    if not head:
         return False
     text = head.decode("utf-8-sig", errors="replace")
     if path.suffix.lower() == ".csv":

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from data.bounded import load_yaml
 from data.records import DataError
 
 MAX_CRITERIA = 16  # criteria one screen shows (one radio group each)
@@ -184,14 +185,7 @@ def load_rubric(path: Path) -> Rubric:
     from data.config_files import resolve_config
 
     path = resolve_config(path)
-    try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)  # noqa: S506 (a SafeLoader)
-    except FileNotFoundError:
-        raise DataError("file not found", file=str(path)) from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise DataError(f"not valid YAML: {exc}".splitlines()[0], file=str(path),
-                        line=mark.line + 1 if mark is not None else None) from None
+    raw = load_yaml(path, _Yaml12Loader)  # bounded, depth-limited, repeated keys refused (issue 23)
     if not isinstance(raw, dict):
         raise DataError("a rubric is a mapping with name and criteria", file=str(path))
     try:
