@@ -12,7 +12,6 @@ from sqlalchemy.engine import Engine
 
 from app import storage
 from app.db import open_database
-from evaluation.contract import StudyKind
 
 
 @dataclass(frozen=True)
@@ -21,7 +20,7 @@ class StudyJudgments:
     report states about it."""
 
     rows: list[dict]
-    kind: StudyKind
+    kind: str  # a name in evaluation.kinds.KINDS
     settings: dict
 
 
@@ -39,6 +38,6 @@ def in_transaction(db: str | Engine | None, action: Callable):
 def study_judgments(db: str | Engine | None, name: str) -> StudyJudgments:
     def read(session) -> StudyJudgments:
         study = storage.get_study(session, name)
-        return StudyJudgments(storage.export_judgments(session, study), StudyKind(study.kind),
+        return StudyJudgments(storage.export_judgments(session, study), study.kind,
                               storage.study_settings(session, study))
     return in_transaction(db, read)

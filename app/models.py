@@ -11,7 +11,6 @@ from sqlalchemy import Column, DateTime, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.roles import Role  # defined apart so that the command line offers the roles without SQLModel
-from evaluation.contract import StudyKind
 
 
 def utcnow() -> datetime:
@@ -40,7 +39,8 @@ class User(SQLModel, table=True):
 class Study(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, index=True)
-    kind: StudyKind = Field(default=StudyKind.pairwise, sa_type=String, sa_column_kwargs={"server_default": "pairwise"})
+    # a name in evaluation.kinds.KINDS (the kind says how units are made and judgments checked)
+    kind: str = Field(default="pairwise", sa_type=String, sa_column_kwargs={"server_default": "pairwise"})
     systems: str = Field(sa_column=Column(Text, nullable=False))  # JSON list, in the order given at creation
     rubric: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))  # JSON (rating)
     overlap: int = 1  # physicians per unit of work (per comparison of a non-gold item, or per answer)
