@@ -1,26 +1,29 @@
 """Time `medalign report` on synthetic judgment exports of 10k, 100k and 1M judgments.
 
-The exports look like the app's (every contract column, answer texts of 10-80 words, three
-systems compared pairwise, 5% gold, physicians flagging some answers as evasive); the 1M file
+The exports look like the app's (every contract column; answers of 15-120 words, about 40 on
+average, in sentences with numbers and commas, 17% as bullet lists over several lines, 8%
+evasive; questions of 10-25 words; rationales of 5-35 words on 40% of judgments; three systems
+compared pairwise; 5% gold; physicians flagging some answers as evasive; no abstracts); the 1M file
 has 20,000 items and 200 physicians, as in issue 11. Each size is run `--repeats` times as a
 separate `medalign report` process (wall time includes reading the file, every bootstrap at
-1,000 resamples and writing the report); peak memory is the child's maximum resident set. The
-baseline is `medalign report` as it was before issue 11 (git commit BASELINE, run from a `git
-archive` copy of the project) on the 10k file only: the issue found it did not finish 100k in 16
-minutes. A plot of time against size is
-written next to the results.
+1,000 resamples and writing the report); peak memory is the child's maximum resident set. With
+`--baseline REV`, `medalign report` as of git revision REV (run from a `git archive` copy of the
+project) runs on the same files, alternating with the current code, so that before and after
+see the same machine load. A plot of time against size is written next to the results.
 
-    .venv/bin/python bench/report_scale.py --results bench/RESULTS.md
+    .venv/bin/python bench/report_scale.py --baseline REV --results bench/RESULTS.md
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +35,39 @@ sys.path.insert(0, str(ROOT))
 
 from evaluation.contract import PAIRWISE_COLUMNS, Choice  # noqa: E402
 
-BASELINE = "4905c76"  # contract codes in place, statistics as before issue 11
 SIZES = {10_000: (200, 20), 100_000: (2_000, 50), 1_000_000: (20_000, 200)}  # judgments: (items, physicians)
 SYSTEMS = ("base", "sft", "dpo")
 WORDS = ("the", "patients", "treatment", "reduced", "risk", "trial", "was", "associated", "with", "lower", "mortality",
-         "no", "difference", "in", "outcomes", "yes", "study", "improved", "symptoms", "consult", "your", "doctor")
+         "no", "difference", "in", "outcomes", "yes", "study", "improved", "symptoms", "consult", "your", "doctor",
+         "randomised", "cohort", "hazard", "ratio", "confidence", "interval", "significant", "adverse", "events",
+         "follow-up", "months", "dose", "placebo", "compared", "baseline", "increase", "decrease", "analysis")
+EVASIVE = ("I cannot give medical advice; please consult your doctor.", "It depends on many factors.",
+           "More research is needed before anyone can say.")
+
+
+def _sentence(rng: random.Random, words: int) -> str:
+    chosen = rng.choices(WORDS, k=words)
+    if words > 6:  # numbers and commas as in abstracts: "(95% CI 0.61, 0.93)"
+        chosen.insert(rng.randrange(1, words), f"({rng.randrange(1, 99)}% CI 0.{rng.randrange(10, 99)}, "
+                                               f"0.{rng.randrange(10, 99)}),")
+    text = " ".join(chosen)
+    return text[0].upper() + text[1:] + "."
+
+
+def _answer_texts(rng, answers: int) -> pa.Array:
+    """Answers of 15-120 words (about 40 on average) in sentences; some as bullet lists over several
+    lines (quoted multi-line CSV cells), some evasive."""
+    texts, words = [], random.Random(int(rng.integers(2**31)))
+    for length in rng.gamma(4.0, 10.0, answers).clip(15, 120).astype(int).tolist():
+        sentences = [_sentence(words, min(12, length - start)) for start in range(0, length, 12)]
+        kind = words.random()
+        if kind < 0.08:
+            texts.append(EVASIVE[words.randrange(len(EVASIVE))])
+        elif kind < 0.25:
+            texts.append(sentences[0] + "\n" + "\n".join(f"- {s}" for s in sentences[1:]))
+        else:
+            texts.append(" ".join(sentences))
+    return pa.array(texts, pa.string())
 
 
 def synthetic_export(path: Path, judgments: int, items: int, physicians: int, seed: int = 0) -> None:
@@ -54,11 +85,11 @@ def synthetic_export(path: Path, judgments: int, items: int, physicians: int, se
     choice = np.where(u < 0.08, 2, np.where(u < 0.12, 3, np.where(rng.random(judgments) < p_a, 0, 1)))
     codes = np.array([c.value for c in Choice])
     systems = np.array(SYSTEMS)
-    answers = items * len(SYSTEMS)
-    lengths = rng.integers(10, 80, answers)
-    pool = rng.integers(0, len(WORDS), (answers, 80))
-    texts = np.array([". ".join(" ".join(WORDS[w] for w in pool[a, start:min(start + 12, lengths[a])])
-                               for start in range(0, lengths[a], 12)) + "." for a in range(answers)], dtype=object)
+    texts = _answer_texts(rng, items * len(SYSTEMS))
+    words = random.Random(seed)
+    questions = pa.array([_sentence(words, int(n)).rstrip(".") + "?" for n in rng.integers(10, 25, items)])
+    rationales = pa.array(["", *(_sentence(words, int(n)) for n in rng.integers(5, 35, 5_000))])
+    rationale = np.where(rng.random(judgments) < 0.4, rng.integers(1, len(rationales), judgments), 0)
     gold = rng.random(judgments) < 0.05  # gold pairs: the better system is known; physicians get 90% right
     better_is_a = quality[side_a] > quality[side_b]
     right = rng.random(judgments) < 0.9
@@ -66,19 +97,21 @@ def synthetic_export(path: Path, judgments: int, items: int, physicians: int, se
     gold_better = np.where(gold, np.where(better_is_a, systems[side_a], systems[side_b]), "")
     preferred = np.where(choice == 0, systems[side_a], np.where(choice == 1, systems[side_b], ""))
     columns = {
-        "study": np.full(judgments, "scale"), "item_id": np.char.add("q", item.astype(str)),
-        "rater": np.char.add("doc", rater.astype(str)), "rater_simulated": np.zeros(judgments, bool), "is_gold": gold,
+        "study": np.full(judgments, "scale"), "item_id": pa.array([f"q{i}" for i in range(items)]).take(item),
+        "rater": pa.array([f"doc{r}" for r in range(physicians)]).take(rater),
+        "rater_simulated": np.zeros(judgments, bool), "is_gold": gold,
         "gold_better": gold_better, "sequence": np.arange(judgments), "system_a": systems[side_a],
         "system_b": systems[side_b], "choice": codes[choice], "preferred_system": preferred,
         "evasive_a": rng.random(judgments) < 0.1, "evasive_b": rng.random(judgments) < 0.1,
-        "question": np.char.add("Question ", item.astype(str)), "context": np.full(judgments, ""),
-        "reference": np.full(judgments, ""), "answer_a": texts[item * 3 + side_a], "answer_b": texts[item * 3 + side_b],
-        "rationale": np.full(judgments, ""), "time_on_task_ms": rng.integers(5_000, 90_000, judgments),
+        "question": questions.take(item), "context": np.full(judgments, ""),
+        "reference": np.full(judgments, ""), "answer_a": texts.take(item * 3 + side_a),
+        "answer_b": texts.take(item * 3 + side_b),
+        "rationale": rationales.take(rationale), "time_on_task_ms": rng.integers(5_000, 90_000, judgments),
         "created_at": np.full(judgments, "2026-11-22T08:00:00"), "updated_at": np.full(judgments, "2026-11-22T08:00:00"),
         "revisions": np.zeros(judgments, np.int64), "app_version": np.full(judgments, "0.2"),
     }
     assert list(columns) == PAIRWISE_COLUMNS
-    csv.write_csv(pa.table({k: pa.array(v.tolist() if v.dtype == object else v) for k, v in columns.items()}), path)
+    csv.write_csv(pa.table({k: v if isinstance(v, pa.Array) else pa.array(v) for k, v in columns.items()}), path)
 
 
 # A fresh parent per run, so that the children's peak memory is this run's alone.
@@ -96,11 +129,11 @@ def timed(command: list[str], env: dict | None = None, cwd: Path | None = None) 
     return float(seconds), int(peak_kib) / 2**20
 
 
-def baseline_tree(workdir: Path) -> Path:
-    """The whole project as it was at BASELINE, to run its own `medalign report` from."""
+def baseline_tree(workdir: Path, revision: str) -> Path:
+    """The whole project as it was at `revision`, to run its own `medalign report` from."""
     tree = workdir / "baseline"
     tree.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE], capture_output=True, check=True).stdout
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
     return tree
 
@@ -120,10 +153,10 @@ write_report(summary, table, sys.argv[2]); marks.append(clock())
 print(" ".join(f"{b[0] - a[0]:.2f}/{b[1] - a[1]:.2f}" for a, b in zip(marks, marks[1:])))
 """
 
-BASELINE_SCRIPT = "import sys; from medalign.cli import main; sys.argv[0] = 'medalign'; main()"  # its `medalign`
+REPORT_SCRIPT = "import sys; from medalign.cli import main; sys.argv[0] = 'medalign'; main()"  # what `medalign` runs
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def plot(rows: list[dict], path: Path, baseline: str | None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -131,11 +164,10 @@ def plot(rows: list[dict], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     sizes = [r["judgments"] for r in rows]
-    ax.plot(sizes, [r["median_s"] for r in rows], marker="o", label="medalign report (median)")
-    base = [r for r in rows if r.get("baseline_s")]
-    if base:
-        ax.plot([r["judgments"] for r in base], [r["baseline_s"] for r in base], marker="x", linestyle="none",
-                color="tab:red", label=f"before issue 11 ({BASELINE})")
+    ax.plot(sizes, [r["current"]["median_s"] for r in rows], marker="o", label="medalign report (median)")
+    if baseline:
+        ax.plot(sizes, [r["baseline"]["median_s"] for r in rows], marker="x", color="tab:red",
+                label=f"baseline {baseline} (median)")
     ax.plot([1e5, 1e6], [2, 10], linestyle="none", marker="_", markersize=20, color="grey", label="targets (2 s, 10 s)")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -147,59 +179,79 @@ def plot(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def _sides(work: Path, revision: str | None) -> dict[str, tuple[dict, Path]]:
+    """How to run `medalign report` now and, with --baseline, as of that revision (its own tree)."""
+    sides = {"current": ({**os.environ, "PYTHONPATH": str(ROOT)}, ROOT)}
+    if revision:
+        tree = baseline_tree(work, revision)
+        sides["baseline"] = ({**os.environ, "PYTHONPATH": str(tree)}, tree)  # cwd: its own packages, not ours
+    return sides
+
+
+def measure(size: int, work: Path, sides: dict, repeats: int) -> dict:
+    items, physicians = SIZES.get(size, (max(1, size // 50), max(2, size // 5000)))
+    export = work / f"judgments_{size}.csv"
+    synthetic_export(export, size, items, physicians)
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
+    for k in range(repeats):  # alternate the sides, and who goes first, so both see the same load
+        for name in (list(sides) if k % 2 == 0 else list(reversed(sides))):
+            env, cwd = sides[name]
+            times[name].append(timed([sys.executable, "-c", REPORT_SCRIPT, "report", "--judgments", str(export), "--out",
+                                      str(work / f"out_{name}_{size}_{k}")], env=env, cwd=cwd))
+    row = {"judgments": size, "items": items, "physicians": physicians, "file_mb": export.stat().st_size / 2**20}
+    for name, runs in times.items():
+        row[name] = {"times": [t for t, _ in runs], "median_s": statistics.median(t for t, _ in runs),
+                     "peak_gib": max(m for _, m in runs)}
+    stages = subprocess.run([sys.executable, "-c", STAGES_SCRIPT, str(export), str(work / f"stages_{size}")],
+                            capture_output=True, text=True, check=True).stdout.split()
+    row["stages"] = dict(zip(("imports", "read", "statistics", "write"), stages, strict=True))
+    export.unlink()
+    return row
+
+
+def _cell(side: dict | None) -> str:
+    if side is None:
+        return "- | -"
+    return f"{side['median_s']:.2f} ({', '.join(f'{t:.2f}' for t in side['times'])}) | {side['peak_gib']:.2f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--baseline", help="also run `medalign report` as of this git revision, alternating")
     parser.add_argument("--results", type=Path)
     parser.add_argument("--plot", type=Path, default=ROOT / "bench" / "report_scale.png")
     args = parser.parse_args(argv)
-    medalign = str(Path(sys.executable).with_name("medalign"))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        sides = _sides(work, args.baseline)
         for size in args.sizes:
-            items, physicians = SIZES.get(size, (max(1, size // 50), max(2, size // 5000)))
-            export = work / f"judgments_{size}.csv"
-            synthetic_export(export, size, items, physicians)
-            runs = [timed([medalign, "report", "--judgments", str(export), "--out", str(work / f"out_{size}_{k}")])
-                    for k in range(args.repeats)]
-            row = {"judgments": size, "items": items, "physicians": physicians, "file_mb": export.stat().st_size / 2**20,
-                   "times": [t for t, _ in runs], "median_s": statistics.median(t for t, _ in runs),
-                   "peak_gib": max(m for _, m in runs)}
-            stages = subprocess.run([sys.executable, "-c", STAGES_SCRIPT, str(export), str(work / f"stages_{size}")],
-                                    capture_output=True, text=True, check=True).stdout.split()
-            row["stages"] = dict(zip(("imports", "read", "statistics", "write"), stages, strict=True))
-            if size == 10_000 and not args.no_baseline:
-                tree = baseline_tree(work)
-                env = {**os.environ, "PYTHONPATH": str(tree)}
-                row["baseline_s"], row["baseline_peak_gib"] = timed(
-                    [sys.executable, "-c", BASELINE_SCRIPT, "report", "--judgments", str(export), "--out",
-                     str(work / "out_baseline")], env=env, cwd=tree)  # cwd: its own packages, not ours
-            rows.append(row)
-            print(row, flush=True)
-    plot(rows, args.plot)
-    table = ["| judgments | items | physicians | file (MiB) | median s (runs) | peak memory (GiB) | baseline s | ratio | "
-             "wall/CPU s: imports, read, statistics, write |", "|---|---|---|---|---|---|---|---|---|"]
+            rows.append(measure(size, work, sides, args.repeats))
+            print(rows[-1], flush=True)
+    plot(rows, args.plot, args.baseline)
+    table = ["| judgments | items | physicians | file (MiB) | median s (runs) | peak memory (GiB) | baseline median s "
+             "(runs) | baseline peak (GiB) | speed-up | wall/CPU s now: imports, read, statistics, write |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        base = f"{r['baseline_s']:.1f}" if r.get("baseline_s") else "-"
-        ratio = f"{r['baseline_s'] / r['median_s']:.0f}x faster" if r.get("baseline_s") else "-"
-        table.append(f"| {r['judgments']:,} | {r['items']:,} | {r['physicians']} | {r['file_mb']:.0f} | {r['median_s']:.2f} "
-                     f"({', '.join(f'{t:.2f}' for t in r['times'])}) | {r['peak_gib']:.2f} | {base} | {ratio} | "
-                     f"{', '.join(r['stages'].values())} |")
+        base = r.get("baseline")
+        ratio = f"{base['median_s'] / r['current']['median_s']:.1f}x" if base else "-"
+        table.append(f"| {r['judgments']:,} | {r['items']:,} | {r['physicians']} | {r['file_mb']:.0f} | "
+                     f"{_cell(r['current'])} | {_cell(base)} | {ratio} | {', '.join(r['stages'].values())} |")
     load = os.getloadavg()
-    text = "\n".join(table) + (f"\n\nLoad average during the run (other engineers' jobs share the 2 cores): "
+    text = "\n".join(table) + (f"\n\nLoad average at the end (other engineers' jobs share the 2 cores): "
                                 f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min).")
     print(text)
     if args.results:
         command = "python bench/report_scale.py " + " ".join(argv if argv is not None else sys.argv[1:])
         with args.results.open("a") as handle:
-            handle.write(f"\n## Report at scale (bench/report_scale.py)\n\n2026-11-22, 2-core CPU, 24 GiB; `{command}`. "
-                         f"Wall time of `medalign report --judgments FILE.csv --out DIR` (reading, every statistic, every "
-                         f"bootstrap at 1,000 resamples, plots, report files), three systems, median of the runs; "
-                         f"targets: 100k < 2 s, 1M < 10 s and 2 GB. Baseline: the report before issue 11 ({BASELINE}) on "
-                         f"the same 10k file. Plot: bench/{args.plot.name}.\n\n{text}\n")
+            handle.write(f"\n## Report at scale (bench/report_scale.py)\n\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+                         f"{os.cpu_count()}-core CPU; `{command}`. Wall time of `medalign report --judgments FILE.csv "
+                         f"--out DIR` (reading, every statistic, every bootstrap at 1,000 resamples, plots, report "
+                         f"files), three systems, median of the runs, baseline = revision {args.baseline or '-'} on the "
+                         f"same files, alternating; targets: 100k < 2 s, 1M < 10 s and 2 GB. Plot: "
+                         f"bench/{args.plot.name}.\n\n{text}\n")
     return 0
 
 

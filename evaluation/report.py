@@ -262,7 +262,7 @@ def _write_judgments_csv(judgments, path: Path) -> None:
     from data.files import neutralise_formula_table
 
     if isinstance(judgments, JudgmentTable) and judgments.source and judgments.source.suffix.lower() == ".csv":
-        _copy_csv_neutralised(judgments.source, path)
+        _copy_csv_neutralised(judgments.source, path, judgments.formula_cells)
     elif isinstance(judgments, JudgmentTable):
         csv.write_csv(neutralise_formula_table(judgments.raw), path)
     elif judgments:
@@ -271,20 +271,23 @@ def _write_judgments_csv(judgments, path: Path) -> None:
         path.write_text("")
 
 
-def _copy_csv_neutralised(source: Path, path: Path) -> None:
+def _copy_csv_neutralised(source: Path, path: Path, formula_cells: bool | None = None) -> None:
     """The export as read, byte for byte when no cell could start a formula (the usual case: a
-    medalign export is neutralised already); otherwise rewritten with formulas neutralised."""
-    import re
+    medalign export is neutralised already; the reader checked every cell's first character);
+    otherwise rewritten with formulas neutralised."""
+    import shutil
 
     from pyarrow import csv
 
-    from data.files import neutralise_formula_table
+    from data.files import has_formula_cells, neutralise_formula_table
 
-    raw = source.read_bytes()
-    if not re.search(rb'(^|,|\n)"?[=+\-@\t\r]', raw):
-        path.write_bytes(raw)
+    if formula_cells is False:
+        shutil.copyfile(source, path)
         return
     table = csv.read_csv(source, convert_options=csv.ConvertOptions(strings_can_be_null=False))
+    if formula_cells is None and not has_formula_cells(table):
+        shutil.copyfile(source, path)
+        return
     csv.write_csv(neutralise_formula_table(table), path)
 
 

@@ -56,6 +56,7 @@ class JudgmentTable:
     answer_a: np.ndarray | None = None
     answer_b: np.ndarray | None = None
     source: Path | None = None  # the export file it was read from
+    formula_cells: bool | None = None  # whether a text cell of the source starts a formula (None: not checked)
 
     def __len__(self) -> int:
         return len(self.choice)
@@ -178,13 +179,24 @@ def _read_arrow(path: Path) -> pa.Table:
 
         from pyarrow import csv
 
-        # only the columns the statistics use (question, context and reference texts can dwarf the rest;
-        # judgments.csv is the file itself, copied), read block by block: half the peak memory of read_csv
+        from data.files import has_formula_cells
+
+        # Read block by block (half the peak memory of read_csv), every column as text so that
+        # each block is checked for cells that would start a spreadsheet formula (then
+        # judgments.csv is this file copied byte for byte when there are none), and only the
+        # columns the statistics use are kept (question, context and reference texts can dwarf the rest).
         with path.open(encoding="utf-8-sig", newline="") as handle:
             header = next(csv_module.reader([handle.readline()]), [])
-        convert = csv.ConvertOptions(column_types={c: pa.string() for c in _TEXT_COLUMNS if c in header},
-                                     strings_can_be_null=False, include_columns=[c for c in header if c in _USED_COLUMNS])
-        return pa.Table.from_batches(list(csv.open_csv(path, convert_options=convert)))
+        typed = {c for c in header if c in _TEXT_COLUMNS or c not in _USED_COLUMNS}
+        convert = csv.ConvertOptions(column_types={c: pa.string() for c in typed}, strings_can_be_null=False)
+        kept, formulas, batches = [c for c in header if c in _USED_COLUMNS], False, []
+        parse = csv.ParseOptions(newlines_in_values=True)  # answers written as lists span several lines
+        blocks = csv.ReadOptions(block_size=16 << 20)  # fewer, larger blocks: fewer per-column checks
+        for batch in csv.open_csv(path, convert_options=convert, parse_options=parse, read_options=blocks):
+            formulas = formulas or has_formula_cells(batch)
+            batches.append(batch.select(kept))
+        table = pa.Table.from_batches(batches)  # none (header only): an error, then the row reader says why
+        return table.replace_schema_metadata({b"formula_cells": b"1" if formulas else b"0"})
     from pyarrow import json
 
     return json.read_json(path)
@@ -207,6 +219,8 @@ def read_judgments(path: Path) -> JudgmentTable:
     if table.raw.num_rows == 0:
         raise DataError("the file holds no judgments", file=str(path))
     table.source = path
+    metadata = table.raw.schema.metadata or {}
+    table.formula_cells = {b"1": True, b"0": False}.get(metadata.get(b"formula_cells"))
     if path.suffix.lower() == ".csv":  # judgments.csv will be this file, copied: the answer texts can go now
         table.raw = table.raw.drop_columns([c for c in ("answer_a", "answer_b") if c in table.raw.column_names])
     return table

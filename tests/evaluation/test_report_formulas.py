@@ -43,3 +43,39 @@ def test_a_csv_source_is_copied_or_rewritten(tmp_path):
     _write_judgments_csv(read_judgments(risky), tmp_path / "out.csv")
     cells = [r["rationale"] for r in csv.DictReader((tmp_path / "out.csv").open(newline=""))]
     assert all(c.startswith("'") for c in cells), cells
+
+
+def test_lists_and_minus_signs_inside_a_cell_are_not_formulas(tmp_path):
+    """A cell spanning lines ("...\\n- a bullet") or holding ", -3" starts no formula: the file is
+    read column-wise (not by the row-by-row fallback) and copied byte for byte (issue 26)."""
+    source = tmp_path / "lists.csv"
+    rows = _rows()
+    for row in rows:
+        row["rationale"] = "plain"
+        row["answer_a"] = "Two points:\n- first, -3 mmHg\n- second\n+ third"
+    with source.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    table = read_judgments(source)
+    assert table.formula_cells is False and table.source == source
+    _write_judgments_csv(table, tmp_path / "copy.csv")
+    assert (tmp_path / "copy.csv").read_bytes() == source.read_bytes()
+
+
+def test_table_neutralisation_reads_first_bytes_of_any_layout():
+    """Chunked, sliced, large_string and null cells: the same cells as neutralise_formula."""
+    import pyarrow as pa
+
+    from data.files import has_formula_cells, neutralise_formula_table
+
+    values = ["=1+1", "", None, "a", "-3", "\tx", "ok", "@SUM", "+", "é=", "\rcmd"]
+    expected = [neutralise_formula(v) for v in values]
+    table = pa.table({"chunked": pa.chunked_array([pa.array(values[:4]), pa.array(values[4:])]),
+                      "large": pa.array(values, pa.large_string()), "number": pa.array(range(len(values)))})
+    out = neutralise_formula_table(table)
+    assert out.column("chunked").to_pylist() == expected == out.column("large").to_pylist()
+    assert out.column("number").to_pylist() == list(range(len(values)))
+    sliced = pa.array(values).slice(3, 5)
+    assert neutralise_formula_table(pa.table({"s": sliced})).column("s").to_pylist() == expected[3:8]
+    assert not has_formula_cells(pa.table({"s": pa.array(["a", "b ="])}))
