@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from app import storage
 from app.models import Role, Study, User
 from app.ui.common import caller
-from evaluation.contract import StudyKind
+from evaluation.kinds import StudyKind, get_kind
 from evaluation.rubric import Rubric
 
 
@@ -38,6 +38,11 @@ class Screen:
     saved: bool = False  # this screen follows a stored judgment: the bar says "Saved (n of N)"
     remaining: list[str] | None = None  # on the end screen: other studies with work left for this user
 
+    @property
+    def panel(self) -> str | None:
+        """The name of the panel that shows this screen's unit (its study kind says which)."""
+        return get_kind(self.kind).panel if self.kind else None
+
     def shown_status(self) -> str:
         """The status line on screen (the public `status` stays as API clients know it)."""
         return (f"Saved ({self.judged} of {self.total}). " if self.saved else "") + self.status
@@ -56,9 +61,9 @@ class Screen:
         out = {"kind": self.kind.value if self.kind else None, "status": self.status, "judged": self.judged,
                "total": self.total, "done": self.done, "revising": self.revising, "token": self.token,
                "question": self.question, "context": self.context}
-        if self.kind is StudyKind.pairwise:
+        if self.kind and get_kind(self.kind).answers_per_unit == 2:
             out.update(answer_a=self.answer_a, answer_b=self.answer_b)
-        elif self.kind is StudyKind.rating:
+        elif self.kind:
             out["answer"] = self.answer_a
         if self.rubric is not None:
             out["criteria"] = [
@@ -108,12 +113,13 @@ def _studies_left(session, study: Study, user: User) -> list[str]:
     return out
 
 
-def judge(engine, request, state: dict | None, token: str, kind: StudyKind, fields: Callable[[Study], dict]) -> Screen:
+def judge(engine, request, state: dict | None, token: str, panel: str, fields: Callable[[Study], dict]) -> Screen:
     """Store (or revise) the judgment of the unit the token names, then the next screen.
 
     The token names the unit that was on screen: after a restart (empty State) or a lost reply,
-    a retry still lands on that unit, where the same values change nothing. `fields(study)` gives
-    the judgment's values (a rating panel needs the study's rubric to name its grades).
+    a retry still lands on that unit, where the same values change nothing. `panel` names the
+    panel that sent it; `fields(study)` gives the judgment's values (a rating panel needs the
+    study's rubric to name its grades).
     """
     if not token and not (state and state.get("assignment_id")):
         raise storage.StorageError("Nothing to submit: choose a study first.")
@@ -122,7 +128,7 @@ def judge(engine, request, state: dict | None, token: str, kind: StudyKind, fiel
         assignment = (storage.assignment_by_token(session, user, token) if token
                       else storage.owned_assignment(session, user, state["assignment_id"]))
         study = storage.study_of(session, assignment)
-        if StudyKind(study.kind) is not kind:
+        if get_kind(study.kind).panel != panel:
             raise storage.StorageError(f"this is a {study.kind} study; reload the page")
         state = {**(state or {}), "user": user.name, "study": study.name}
         if state.get("revising") and state.get("assignment_id") == assignment.id:

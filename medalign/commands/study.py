@@ -42,6 +42,10 @@ def study_create(
     planned_items: Annotated[int | None, typer.Option("--planned-items", help="Analysis plan: items to be judged.")] = None,
     max_share: Annotated[float | None, typer.Option("--max-share", help="Largest share of the judgments one physician "
                                                     "may make, e.g. 0.3 (default: no cap).")] = None,
+    physician_sample: Annotated[int | None, typer.Option("--physician-sample", help="Physicians are assigned a uniform "
+                                                         "random sample of N items (seeded, recorded); a model judge "
+                                                         "judges all, and the report's PPI interval combines both.")
+                                ] = None,
     db: DB = None,
 ) -> None:
     """Import a generation file as a study (one transaction: all lines or none), with its analysis
@@ -69,11 +73,19 @@ def study_create(
                             planned_items=planned_items, max_share=max_share)
     except PlanError as exc:
         raise fail(f"analysis plan: {exc}") from None
+    if physician_sample is not None and not 1 <= physician_sample <= len(items):
+        raise fail(f"--physician-sample must be between 1 and the {len(items)} items of {answers}")
     study = in_transaction(db, lambda session: storage.create_study(
         session, name=name, kind=kind, systems=names, comparisons=comparisons, rubric=rubric_model, items=items,
         gold_items=gold_items, overlap=overlap, seed=seed, guidelines=guideline_text, source_name=answers.name,
         source_sha256=sha256_file(answers), plan=plan,
     ))
+    if physician_sample is not None:  # issue 21: a declared random sample, as prediction-powered intervals need
+        from app.storage.raters import draw_physician_sample
+
+        in_transaction(db, lambda session: draw_physician_sample(session, storage.get_study(session, name),
+                                                                 physician_sample))
+        err.print(f"physicians will judge a uniform random sample of {physician_sample} of the {len(items)} items")
     what = ", ".join(f"{a} vs {b}" for a, b in comparisons) if comparisons else f"{', '.join(names)} rated on {rubric_model.name}"
     err.print(f"{kind.value} study {study.name!r}: {len(items)} items, {len(gold_items)} gold, {what}, overlap {overlap}")
 
