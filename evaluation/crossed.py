@@ -22,8 +22,19 @@ import functools
 
 import numpy as np
 
-from evaluation.intervals import (ASSUMES, MIN_RATERS, bootstrap_p_value, cluster_groups, codes, few_raters_note,
-                                  headline_choice, ratio_influence, robust_interval, workload, workload_warning)
+from evaluation.intervals import (
+    ASSUMES,
+    MIN_RATERS,
+    bootstrap_p_value,
+    cluster_groups,
+    codes,
+    few_raters_note,
+    headline_choice,
+    ratio_influence,
+    robust_interval,
+    workload,
+    workload_warning,
+)
 
 # Largest dense physician x item x statistic table built at once (float64 cells); above it, sparse.
 _DENSE_CELLS = 30_000_000

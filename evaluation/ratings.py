@@ -3,8 +3,9 @@ evaluation.contract.RatingJudgment.
 
 Per criterion and system: the mean, the distribution and intervals; a paired comparison of
 systems on the items both were rated on (difference of means, two-way cluster-robust by physician
-and item, Holm across criteria; the Wilcoxon signed-rank test beside it assumes independence); agreement between physicians (Krippendorff's alpha, quadratic-weighted Cohen's kappa
-per physician pair). Likert and binary criteria get all of it (a binary mean is the share of
+and item, Holm across criteria; the Wilcoxon signed-rank test beside it assumes independence);
+agreement between physicians (Krippendorff's alpha, quadratic-weighted Cohen's kappa per physician
+pair). Likert and binary criteria get all of it (a binary mean is the share of
 "yes"); choice criteria get their distribution only, since their options have no order.
 
 Intervals come from the one engine (evaluation/intervals.py, identity scale) and its headline rule:
@@ -27,10 +28,10 @@ from evaluation.rubric import Rubric
 ALPHA = 0.05
 INDEPENDENT_ASSUMES = ("every rating independent of every other (ignores that physicians and items repeat): "
                        "too narrow when they do; shown for comparison only")
-ROBUST_ASSUMES = (f"two-way cluster-robust variance (Cameron, Gelbach and Miller 2011) with physicians and items as "
-                  f"clusters, identity scale, t on effective physicians - 1 degrees of freedom (from their shares of "
-                  f"the ratings), clipped to the scale; assumes both are random samples from larger pools, chosen "
-                  f"without regard to their ratings")
+ROBUST_ASSUMES = ("two-way cluster-robust variance (Cameron, Gelbach and Miller 2011) with physicians and items as "
+                  "clusters, identity scale, t on effective physicians - 1 degrees of freedom (from their shares of "
+                  "the ratings), clipped to the scale; assumes both are random samples from larger pools, chosen "
+                  "without regard to their ratings")
 BOOTSTRAP_ASSUMES = ("two-way (pigeonhole) bootstrap, percentile interval: physicians and items resampled "
                      "independently with replacement (Owen 2007); same assumptions; conservative with many "
                      "physicians, too narrow with few (simulated coverage)")

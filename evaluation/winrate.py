@@ -185,3 +185,23 @@ def win_rate_table(table, system: str, mask: np.ndarray | None = None, *, rounds
     headline = {**chosen, "definition": primary, "label": DEFINITIONS[primary], "population": POPULATION}
     return {**simple.as_dict(), "primary": primary, "headline": headline, "intervals": intervals,
             "simple_intervals_assume": ASSUMES["independent"]}
+
+
+def live_headline(rows: list[dict], first: str, second: str, plan: dict | None = None, *, rounds: int = 500) -> dict:
+    """The dashboard's number for the comparison first vs second: the report's headline (same code,
+    the plan's primary definition, second's rate) with its test against 0.5, marked interim until
+    the plan's size is reached (evaluation.plan.interim_status)."""
+    from evaluation.plan import interim_status
+    from evaluation.table import from_rows
+
+    plan = plan or {}
+    primary = plan.get("primary") or "decisive"
+    result = win_rate_table(from_rows(rows), second, rounds=rounds, primary=primary, alpha=plan.get("alpha") or 0.05)
+    head = result["headline"]
+    status = interim_status(plan, head["physicians"], head["items"])
+    notes = [f"{head['label']}; {head['assumes']}", status["text"]]
+    notes += [head[k] for k in ("note", "workload_warning") if head.get(k)]
+    return {"estimate": head["estimate"], "ci_low": head["ci_low"], "ci_high": head["ci_high"], "p_value": head.get("p_value"),
+            "definition": primary, "label": head["label"], "final": status["final"], "n": result["n"],
+            "counts": f"wins {result['wins']}, losses {result['losses']}, ties {result['ties']}, both bad "
+                      f"{result['both_bad']}", "notes": "; ".join(notes)}

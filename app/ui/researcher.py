@@ -97,10 +97,12 @@ def win_matrix_table(rows: list[dict]) -> dict:
             "data": [[x, *("-" if matrix[x][y] is None else round(matrix[x][y], 3) for y in systems)] for x in systems]}
 
 
-def pairwise_results(rows: list[dict], comparisons: list[str]) -> list[list]:
-    """One win-rate row per comparison "x:y" (the rate of y against x), then Bradley-Terry scores."""
+def pairwise_results(rows: list[dict], comparisons: list[str], plan: dict | None = None) -> list[list]:
+    """One win-rate row per comparison "x:y" (the rate of y against x): the report's headline
+    interval, marked interim until the planned size (evaluation.winrate.live_headline); then
+    Bradley-Terry scores."""
     from evaluation.bradley_terry import bradley_terry
-    from evaluation.winrate import win_rate
+    from evaluation.winrate import live_headline
 
     out = []
     for comparison in comparisons:
@@ -109,11 +111,11 @@ def pairwise_results(rows: list[dict], comparisons: list[str]) -> list[list]:
         if not mine:
             out.append([comparison, f"win rate of {second}", "-", "-", 0, "no judgments yet"])
             continue
-        result = win_rate(mine, second)
-        out.append([comparison, f"win rate of {second} over {first}", round(result.rate, 3),
-                    _interval(result.ci_low, result.ci_high), result.n,
-                    f"wins {result.wins}, losses {result.losses}, ties {result.ties}, both bad {result.both_bad}; "
-                    + WILSON_ASSUMES])
+        live = live_headline(mine, first, second, plan)
+        stage = "final" if live["final"] else "INTERIM"
+        out.append([comparison, f"win rate of {second} over {first} ({live['definition']}; {stage})",
+                    "-" if live["estimate"] is None else round(live["estimate"], 3),
+                    _interval(live["ci_low"], live["ci_high"]), live["n"], f"{live['counts']}; {live['notes']}"])
     systems = {s for r in rows for s in (r["system_a"], r["system_b"])}
     if len(systems) >= 3:
         fitted = bradley_terry(rows, rounds=BT_ROUNDS)
@@ -180,10 +182,10 @@ def researcher_view(study_name: str | None, exclude_simulated: bool, request: gr
     kind, matrix = StudyKind(settings["kind"]), []
     if kind is StudyKind.pairwise:
         decided = [j for j in judgments if not j["is_gold"]]
-        results = pairwise_results(decided, settings["comparisons"])
+        results = pairwise_results(decided, settings["comparisons"], settings.get("analysis_plan"))
         matrix = win_matrix_table(decided) if len(settings["systems"]) >= 3 else []
         what = f"pairwise study of {', '.join(settings['systems'])} ({len(settings['comparisons'])} comparisons)"
-        chart_title = "Win rate with 95% Wilson interval (dashed: 0.5)"
+        chart_title = "Win rate with the report's 95% headline interval, interim until the planned size (dashed: 0.5)"
     else:
         results = rating_results(judgments, settings["rubric"])
         what = f"rating study of {', '.join(settings['systems'])} on the rubric {settings['rubric']['name']}"

@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from app import storage
-from medalign.cli import app
 from app.db import open_database
 from app.study_files import read_study_items
 from evaluation.rating_report import write_rating_report
 from evaluation.rubric import load_rubric
+from medalign.cli import app
 from tests.evaluation.test_rubric import RUBRICS
 
 PHYSICIANS = [f"dr_{k}" for k in range(5)]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from medalign.cli import app
 from evaluation.report import build_summary
+from medalign.cli import app
 from tests.evaluation.conftest import synthetic_study
 
 runner = CliRunner()
