@@ -1,7 +1,7 @@
 """Screenshots of the judging screen, the rating screen and the researcher dashboard at 1440x900
 and 390x844 (a phone), and the time from Enter to the next pair visible, median of 20, beside a
 baseline measured in the same browser and run: Enter with no choice made, whose handler returns
-at once with a warning (the same Gradio round trip without the database work).
+at once with a refusal in the notice line (the same Gradio round trip without the database work).
 
     .venv/bin/python -m bench.screens --out /tmp/screens [--rounds 20]
 
@@ -25,12 +25,13 @@ ROUNDS = 20
 # Enter pressed on the page (as the keyboard does), then polled each frame until the answer text
 # changed (next pair) or a warning toast appeared (baseline). Returns milliseconds.
 TIME_ENTER = """(expect) => new Promise((resolve, reject) => {
-  const answer = () => document.querySelector('#answer_a textarea')?.value;
-  const toasts = () => document.querySelectorAll('.toast-body').length;
-  const before = answer(), toastsBefore = toasts(), t0 = performance.now();
+  // The texts themselves, not the components' innerText (that also shows Gradio's pending overlay).
+  const answer = () => document.querySelector('#answer_a .prose')?.textContent;
+  const notice = () => document.querySelector('#notice .notice')?.textContent;
+  const before = answer(), noticeBefore = notice(), t0 = performance.now();
   document.body.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true}));
   const poll = () => {
-    const done = expect === 'pair' ? answer() !== before : toasts() > toastsBefore;
+    const done = expect === 'pair' ? answer() !== before : notice() !== noticeBefore;
     if (done) return resolve(performance.now() - t0);
     if (performance.now() - t0 > 20000) return reject(new Error('nothing changed after Enter'));
     requestAnimationFrame(poll);
@@ -43,9 +44,9 @@ def _studies(engine, workdir: Path) -> dict[str, str]:
     """A pairwise study of the readable pairs twice over (enough for 20 timed submits), the
     demo's rating study, users, and simulated judgments so the dashboard has something to show."""
     from app import storage
-    from medalign.demo.studies import DEMO_STUDIES, RATING_STUDY, READABLE_PAIRS
     from app.study_files import read_study_items
     from evaluation.rubric import load_rubric
+    from medalign.demo.studies import DEMO_STUDIES, RATING_STUDY, READABLE_PAIRS
 
     lines = READABLE_PAIRS.read_text().splitlines()
     doubled = workdir / "pairs.jsonl"
@@ -91,7 +92,6 @@ def _screens(browser, url: str, logins: dict, out: Path) -> list[Path]:
                     page.locator("#context_accordion button, #context_accordion .label-wrap").first.click()
                     page.locator("body").click(position={"x": 2, "y": 2})
                     page.keyboard.press("2")
-                page.mouse.wheel(0, 400)
             else:
                 page.locator("#research_picker input").click()
                 page.get_by_role("option", name="readable-examples").click()
@@ -112,15 +112,46 @@ def _timings(browser, url: str, logins: dict, rounds: int) -> dict[str, list[flo
     page.wait_for_selector("text=0 of", timeout=30_000)
     times = {"enter_to_next_pair_ms": [], "baseline_noop_round_trip_ms": []}
     for _ in range(rounds):  # alternating: both see the same machine state
-        times["baseline_noop_round_trip_ms"].append(page.evaluate(TIME_ENTER, "toast"))
-        page.evaluate("document.querySelectorAll('.toast-wrap .toast-close').forEach((b) => b.click())")
-        page.wait_for_timeout(300)
+        times["baseline_noop_round_trip_ms"].append(page.evaluate(TIME_ENTER, "notice"))
+        page.wait_for_timeout(1100)  # the notice's time stamp has a resolution of a second
         page.locator("body").click(position={"x": 2, "y": 2})
         page.keyboard.press("2")
         times["enter_to_next_pair_ms"].append(page.evaluate(TIME_ENTER, "pair"))
         page.wait_for_timeout(300)
     context.close()
     return times
+
+
+def _load(path: Path):
+    """tests/browser.py by its path: an installed package named `tests` would shadow ours."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("medalign_test_browser", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def start_server(engine):
+    """The real app under uvicorn in a background thread on a free loopback port."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from app.server import create_app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning",
+                                           log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, thread, f"http://127.0.0.1:{port}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,15 +162,15 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     from app.db import open_database
-    from medalign.demo.run import free_port, start_server
     from medalign.demo.simulate import simulate_rater
-    from tests.browser import CHROMIUM_ARGS, chromium_path
+    browser_helpers = _load(Path(__file__).resolve().parents[1] / "tests" / "browser.py")
+    CHROMIUM_ARGS, chromium_path = browser_helpers.CHROMIUM_ARGS, browser_helpers.chromium_path  # noqa: N806
 
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         engine = open_database(f"sqlite:///{Path(tmp) / 'screens.db'}")
         logins = _studies(engine, Path(tmp))
-        server, thread, url = start_server(engine, "127.0.0.1", free_port())
+        server, thread, url = start_server(engine)
         for seed, name in enumerate(("sim-1", "sim-2")):
             for study in ("readable-examples", "readable-grades"):
                 simulate_rater(url, name, logins[name], study, seed=seed)

@@ -40,3 +40,8 @@ def log_in(page, base_url: str, name: str, password: str) -> None:
     page.get_by_label("password").fill(password)
     page.get_by_role("button", name="Login").click()
     page.wait_for_selector("#logout", timeout=30_000)
+
+
+def shown_text(page, elem_id: str) -> str:
+    """The text a plain-text pane (app.ui.common.text_pane) shows: its text, not Gradio's overlay."""
+    return page.locator(f"#{elem_id} .prose").first.text_content().strip()

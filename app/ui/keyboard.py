@@ -1,17 +1,20 @@
-"""Keyboard judging and the page style (passed to Gradio as head= and css= by app/server.py).
+"""Keyboard judging (passed to Gradio as head= by app/server.py; the page style is app/ui/style.py).
 
-Keys act only when focus is on the page itself or inside the judging area (#work); Enter on a
-button, link, accordion header or checkbox does what that control does. Keys typed into a text
-box stay text, except Ctrl+Enter, which submits from the rationale / comment box.
-Pairwise: 1-4 pick the choice, E / R flag answer A / B as evasive, Enter submits, U revises the
-last judgment. Rating: digit n (0 for the 10th) picks the n-th option of the focused criterion
-and moves focus to the next criterion; Enter submits when every required criterion (and a
-required comment) is answered, and otherwise moves focus to the first one still open.
-While a submit is in flight, keys are ignored and the action bar says so (a key meant for the
-next pair must not land on the one being saved).
-Session loss (the queue answers 401/403, or the login page comes back): the page goes to
-/login?expired=1&study=<study>, which says so and brings the physician back to that study.
+Keys act from any focus on the page except a text box: digit and Enter work with the focus on
+the context header, a tab, a checkbox, an answer pane or the radio group. Enter keeps its own
+action only on links and on real buttons (Revise, Log out). Keys typed into a text box stay
+text, except Ctrl+Enter, which submits from the rationale / comment box and hands the focus back
+to the page. Pairwise: 1-4 pick the choice, E / R flag answer A / B as evasive, Enter submits,
+U revises the last judgment. Rating: digit n (0 for the 10th) picks the n-th option of the
+focused criterion and moves focus to the next criterion; Enter submits when every required
+criterion (and a required comment) is answered, and otherwise moves focus to the first one
+still open. While a submit is in flight, keys are ignored and the action bar says so.
+A new unit (the progress bar's data-pair changes) starts at its top: the page scrolls back to
+the question if it was below it, every text pane to its start, and the focus goes to the page.
+Session loss (the queue answers 401/403): a login dialog opens over the screen, which keeps
+everything entered; after logging in, Submit again saves it (the pair token names the unit).
 """
+
 
 KEYBOARD_JS = """
 <script>
@@ -20,18 +23,21 @@ KEYBOARD_JS = """
   const editable = (t) => t && (t.isContentEditable ||
     ((t.tagName === 'TEXTAREA' || (t.tagName === 'INPUT' && !['radio', 'checkbox', 'button'].includes(t.type)))
       && !t.readOnly && !t.disabled));
-  // Controls whose own Enter action must win over the page's Enter.
-  const control = (t) => !!t && !!t.closest &&
-    !!t.closest('button, a[href], summary, select, [role="button"], [role="tab"], input[type="checkbox"]');
+  // Controls whose own Enter action must win over the page's Enter: links and real buttons. An
+  // accordion header (the context), a tab, a checkbox or a radio is not one: there Enter submits.
+  const control = (t) => {
+    const own = t && t.closest && t.closest('a[href], select, button, [role="button"]');
+    return !!own && !own.closest('.label-wrap, [role="tab"], [role="tablist"], #context_accordion, #guidelines_accordion');
+  };
   const radios = (group) => [...group.querySelectorAll('input[type="radio"]')];
   const answered = (group) => radios(group).some((r) => r.checked);
   const focusGroup = (group) => { const r = radios(group); (r.find((x) => x.checked) || r[0])?.focus(); };
-  const onPage = (t) => !t || t === document.body || t === document.documentElement ||
-    !!(t.closest && t.closest('#work, .action-bar'));
+  // Anywhere on the judging page, except inside the study list and the login dialog.
+  const onPage = (t) => !t || !t.closest || !t.closest('#study_picker, #research_picker, .options, #relogin');
 
   let busy = null;  // {status, since} while a submit is in flight
   const note = (text) => { document.querySelectorAll('.key-note').forEach((n) => { n.textContent = text; }); };
-  const statusText = () => [...document.querySelectorAll('#status')].map((s) => s.innerText).join('|');
+  const statusText = () => [...document.querySelectorAll('#status, #notice')].map((s) => s.innerText).join('|');
   function startBusy() { busy = {status: statusText(), since: Date.now()}; }
   function stillBusy() {
     if (!busy) return false;
@@ -88,7 +94,7 @@ KEYBOARD_JS = """
     if (ev.key !== 'Enter' || !(ev.ctrlKey || ev.metaKey)) return false;
     if (!ev.target.closest('#rationale, #free_text')) return false;
     const pairSubmit = document.querySelector('#submit');
-    if (shown(pairSubmit)) { pairSubmit.click(); return true; }
+    if (shown(pairSubmit)) { ev.target.blur(); pairSubmit.click(); return true; }
     const comment = document.querySelector('#free_text');
     if (shown(comment)) { ev.target.blur(); return rating({key: 'Enter'}); }
     return false;
@@ -129,65 +135,123 @@ KEYBOARD_JS = """
   let pending = false;
   function oneGroupEach() {
     pending = false;
+    // The page's bottom padding and scroll padding follow the fixed bar's real height.
+    const bar = document.querySelector('.action-bar');
+    const height = bar && shown(bar) ? bar.offsetHeight + 'px' : '0px';
+    if (document.documentElement.style.getPropertyValue('--bar-height') !== height) {
+      document.documentElement.style.setProperty('--bar-height', height);
+    }
+    // Text panes: a named, focusable region (it scrolls by itself, so the keyboard must reach it).
+    document.querySelectorAll('.block.shown-text[id]').forEach((block) => {
+      const pane = block.querySelector('.prose');
+      if (!pane || pane.getAttribute('role') === 'region') return;
+      pane.setAttribute('role', 'region');
+      pane.setAttribute('tabindex', '0');
+      pane.setAttribute('aria-labelledby', block.id + '_label');
+    });
     document.querySelectorAll('#choice, [id^="criterion_"]').forEach((group) => {
       const inputs = radios(group);
       if (!inputs.length) return;
       inputs.forEach((r) => { if (r.name !== group.id) r.name = group.id; });
       const box = inputs[0].closest('fieldset') || group;
       if (box.getAttribute('role') !== 'radiogroup') box.setAttribute('role', 'radiogroup');
+      // The group's name is its visible question (Gradio draws it as a span, not a legend).
+      const title = group.querySelector('[data-testid="block-info"], .block-info, legend, label > span');
+      const name = title ? title.textContent.trim() : '';
+      if (name && box.getAttribute('aria-label') !== name) box.setAttribute('aria-label', name);
     });
   }
   new MutationObserver(() => {
     if (busy) stillBusy();  // a reply (new status, or an error / warning toast) ends the in-flight state
-    if (!pending) { pending = true; requestAnimationFrame(oneGroupEach); }
+    if (!pending) { pending = true; requestAnimationFrame(() => { oneGroupEach(); newPair(); }); }
   })
     .observe(document.documentElement, {childList: true, subtree: true});
 
-  // Session loss: Gradio's queue answers 401/403 (cookie expired, server restarted with new
-  // tokens). Say so on the login page and come back to the same study.
-  const studyName = () => document.querySelector('[data-study]')?.dataset.study || '';
-  const goLogin = () => {
-    if (window.__medalignExpired) return;
-    window.__medalignExpired = true;
-    const study = studyName();
-    window.location.assign('/login?expired=1' + (study ? '&study=' + encodeURIComponent(study) : ''));
-  };
+  // A new unit starts at its top, with the focus on the page (not in the rationale).
+  let lastPair = null;
+  function newPair() {
+    const pair = document.querySelector('progress[data-pair]')?.dataset.pair || '';
+    if (pair === lastPair) return;
+    const first = lastPair === null;
+    lastPair = pair;
+    if (first || !pair) return;
+    busy = null; note('');
+    const active = document.activeElement;
+    if (active && active !== document.body && active.closest && active.closest('#work, .action-bar')) active.blur();
+    document.querySelectorAll('.shown-text').forEach((pane) => { pane.scrollTop = 0; });
+    const work = document.querySelector('#work');
+    if (work) {
+      const top = work.getBoundingClientRect().top + window.scrollY - 8;
+      if (window.scrollY > top) window.scrollTo(0, top);
+    }
+  }
+
+  // Session loss: Gradio's queue answers 401/403 (idle timeout, password changed, session ended).
+  // The screen stays as it is, with everything entered; a dialog logs in again in place.
+  let loggedIn = null;  // while the dialog is open: a promise that resolves once logged in again
+  function relogin() {
+    if (loggedIn) return loggedIn;
+    let resolveLoggedIn;
+    loggedIn = new Promise((resolve) => { resolveLoggedIn = resolve; });
+    const dialog = document.createElement('dialog');
+    dialog.id = 'relogin';
+    dialog.setAttribute('aria-labelledby', 'relogin_title');
+    const title = document.createElement('h2');
+    title.id = 'relogin_title';
+    title.textContent = 'Your session ended';
+    const text = document.createElement('p');
+    text.textContent = 'You were logged out (after a time without activity, or your account was changed). ' +
+      'Nothing on this screen is lost: log in again here, and what you sent is then saved.';
+    const form = document.createElement('form');
+    const field = (label, name, type, auto) => {
+      const l = document.createElement('label'); l.textContent = label;
+      const i = document.createElement('input'); i.name = name; i.type = type; i.autocomplete = auto; i.required = true;
+      l.appendChild(i); form.appendChild(l); return i;
+    };
+    const user = field('username', 'username', 'text', 'username');
+    user.value = document.querySelector('#whoami input, #whoami textarea')?.value || '';
+    const password = field('password', 'password', 'password', 'current-password');
+    const error = document.createElement('p'); error.className = 'relogin-error'; error.setAttribute('role', 'alert');
+    const button = document.createElement('button'); button.type = 'submit'; button.textContent = 'Log in';
+    form.append(error, button);
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      error.textContent = '';
+      let response = null;
+      try {
+        response = await realFetch('/login', {method: 'POST', body: new FormData(form), credentials: 'same-origin'});
+      } catch (e) { /* no answer: said below */ }
+      if (response && response.ok) {
+        dialog.close(); dialog.remove(); loggedIn = null; note('');
+        resolveLoggedIn();
+        return;
+      }
+      let detail = 'The server did not answer; try again in a moment.';
+      try { if (response) detail = (await response.json()).detail || detail; } catch (e) { /* keep */ }
+      error.textContent = detail; password.value = ''; password.focus();
+    });
+    dialog.append(title, text, form);
+    document.body.appendChild(dialog);
+    dialog.addEventListener('cancel', (ev) => ev.preventDefault());  // Escape would strand the pending submit
+    dialog.showModal();
+    (user.value ? password : user).focus();
+    return loggedIn;
+  }
   const realFetch = window.fetch.bind(window);
+  // A request refused for want of a session waits for the login, then goes again: Gradio never
+  // sees the refusal, so no component turns into an error and the submit completes.
   window.fetch = async (...args) => {
-    const response = await realFetch(...args);
     const url = String(args[0] && args[0].url || args[0]);
-    if ((response.status === 401 || response.status === 403) && url.includes('/gradio_api/')) goLogin();
+    const retry = url.includes('/gradio_api/') && typeof args[0] === 'string';
+    const response = await realFetch(...args);
+    if (retry && (response.status === 401 || response.status === 403)) {
+      note('Not saved yet: your session ended. Log in again; what you entered is kept.');
+      await relogin();
+      return realFetch(...args);
+    }
     return response;
   };
 })();
 </script>
 """
 
-CSS = """
-#answers { gap: 16px; }
-#answers > div { min-width: 280px; }
-.medalign-progress { width: 100%; height: 14px; }
-[id^="criterion_"]:focus-within { outline: 3px solid #2563eb; outline-offset: 2px; }
-/* The choice and Submit stay in view at any scroll position, phone included. */
-.action-bar { position: fixed !important; left: 0; right: 0; bottom: 0; z-index: 50; margin: 0 !important;
-  padding: 8px 16px !important; background: var(--background-fill-primary, #fff);
-  border-top: 1px solid var(--border-color-primary, #ccc); box-shadow: 0 -2px 8px rgba(0,0,0,.12); }
-.action-bar, .action-bar .row, .action-bar .column { gap: 4px !important; }
-.action-bar .block, .action-bar .form, .action-bar fieldset, .action-bar .html-container, .action-bar .prose {
-  border: 0 !important; box-shadow: none !important; padding: 0 !important; margin: 0 !important; min-height: 0 !important; }
-.action-bar #choice label { padding: 4px 10px !important; }
-.action-bar #status, .action-bar #progress { min-width: 0 !important; }
-.action-bar .where { font-size: .85em; }
-.action-bar button { min-width: 0 !important; }
-.gradio-container { padding-bottom: 200px !important; }
-.key-note { color: #b45309; font-size: .9em; }
-.key-note:empty { display: none; }
-#status { font-weight: 600; }
-/* Dashboard charts side by side on a desktop, one under the other on a phone. */
-#research_timeline, #research_chart { flex: 1 1 320px !important; min-width: min(100%, 320px) !important; }
-@media (max-width: 600px) {
-  .action-bar { padding: 4px 8px !important; }
-  .action-bar label span { font-size: .9em; }
-  #answers > div { min-width: 0; }
-}
-"""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from app.ui.common import CHOICE_LABELS, Context, storage_errors
+from app.ui.common import CHOICE_LABELS, Context, Refused, shown_text, storage_errors, text_pane
 from app.ui.screen import Screen, judge
 from evaluation.contract import Choice, StudyKind
 
@@ -19,8 +19,8 @@ from evaluation.contract import Choice, StudyKind
 @dataclass
 class PairwisePanel:
     panel: gr.Column
-    answer_a: gr.Textbox
-    answer_b: gr.Textbox
+    answer_a: gr.Markdown
+    answer_b: gr.Markdown
     evasive_a: gr.Checkbox
     evasive_b: gr.Checkbox
     rationale: gr.Textbox
@@ -39,8 +39,8 @@ class PairwisePanel:
         shown = screen.judging and screen.kind is StudyKind.pairwise
         return {
             self.panel: gr.update(visible=shown),
-            self.answer_a: screen.answer_a if shown else "",
-            self.answer_b: screen.answer_b if shown else "",
+            self.answer_a: shown_text(screen.answer_a if shown else ""),
+            self.answer_b: shown_text(screen.answer_b if shown else ""),
             self.evasive_a: bool(previous.get("evasive_a", False)),
             self.evasive_b: bool(previous.get("evasive_b", False)),
             self.choice: previous.get("choice"),
@@ -53,12 +53,12 @@ class PairwisePanel:
 def build_pairwise_panel() -> PairwisePanel:
     with gr.Column(visible=False) as panel:
         with gr.Row(elem_id="answers", equal_height=False):
-            # lines=1 and a high max_lines: Gradio sizes each box to its text.
+            # Readable text in panes of bounded height (CSS), so both fit the window side by side.
             with gr.Column(min_width=280):
-                answer_a = gr.Textbox(label="Answer A", interactive=False, lines=1, max_lines=60, elem_id="answer_a")
+                answer_a = text_pane("Answer A", "answer_a")
                 evasive_a = gr.Checkbox(label="Answer A is evasive or non-committal (E)", elem_id="evasive_a")
             with gr.Column(min_width=280):
-                answer_b = gr.Textbox(label="Answer B", interactive=False, lines=1, max_lines=60, elem_id="answer_b")
+                answer_b = text_pane("Answer B", "answer_b")
                 evasive_b = gr.Checkbox(label="Answer B is evasive or non-committal (R)", elem_id="evasive_b")
         rationale = gr.Textbox(label="Rationale (optional; Ctrl+Enter submits)", lines=2, elem_id="rationale")
     return PairwisePanel(panel, answer_a, answer_b, evasive_a, evasive_b, rationale)
@@ -66,11 +66,11 @@ def build_pairwise_panel() -> PairwisePanel:
 
 def pairwise_actions(panel: PairwisePanel) -> None:
     """The choice (one radio group: arrow keys move within it) and the buttons, in the action bar."""
-    with gr.Column(visible=False) as actions:
+    with gr.Row(visible=False, elem_id="pair_actions", equal_height=True) as actions:
         panel.choice = gr.Radio([(label, code.value) for code, label in CHOICE_LABELS.items()],
-                                label="Which answer is better? (keys 1-4)", elem_id="choice")
-        with gr.Row():
-            panel.submit = gr.Button("Submit (Enter)", variant="primary", elem_id="submit", size="sm")
+                                label="Which answer is better? (keys 1-4)", elem_id="choice", scale=3, min_width=300)
+        with gr.Column(scale=1, min_width=160, elem_id="pair_buttons"):
+            panel.submit = gr.Button("Submit (Enter)", variant="primary", elem_id="submit")
             panel.revise = gr.Button("Revise my last judgment (U)", elem_id="revise", size="sm", visible=False)
     panel.actions = actions
 
@@ -79,8 +79,8 @@ def pairwise_actions(panel: PairwisePanel) -> None:
 def submit_pairwise(state: dict | None, token: str, choice: str | None, evasive_a: bool, evasive_b: bool,
                     rationale: str, request: gr.Request, *, ctx: Context) -> dict:
     if choice not in {c.value for c in Choice}:
-        gr.Warning("Choose " + ", ".join(CHOICE_LABELS.values()) + " first (keys 1-4).")
-        return ctx.ui.unchanged()
+        raise Refused("Not saved: choose " + ", ".join(CHOICE_LABELS.values()) + " first (keys 1-4); "
+                      "your flags and rationale are kept.")
     fields = {"choice": choice, "evasive_a": bool(evasive_a), "evasive_b": bool(evasive_b),
               "rationale": rationale or ""}
     return ctx.ui.updates(judge(ctx.engine, request, state, token, StudyKind.pairwise, lambda _study: fields))

@@ -13,7 +13,7 @@ import gradio as gr
 
 from app import storage
 from app.models import Study
-from app.ui.common import Context, storage_errors
+from app.ui.common import Context, Refused, shown_text, storage_errors, text_pane
 from app.ui.screen import Screen, judge
 from evaluation.contract import StudyKind
 from evaluation.rubric import MAX_CRITERIA, Criterion
@@ -22,8 +22,8 @@ from evaluation.rubric import MAX_CRITERIA, Criterion
 @dataclass
 class RatingPanel:
     panel: gr.Column
-    answer: gr.Textbox
-    rubric_help: gr.Textbox
+    answer: gr.Markdown
+    rubric_help: gr.Markdown
     criteria: list[gr.Radio]
     free_text: gr.Textbox
     # Built by rating_actions inside the shell's action bar.
@@ -38,10 +38,11 @@ class RatingPanel:
         shown = screen.judging and screen.kind is StudyKind.rating
         rubric = screen.rubric if shown else None
         previous = (screen.previous or {}).get("ratings") or {}
-        out = {self.panel: gr.update(visible=shown), self.answer: screen.answer_a if shown else "",
+        out = {self.panel: gr.update(visible=shown),
+               self.answer: shown_text(screen.answer_a if shown else ""),
                self.actions: gr.update(visible=shown),
                self.revise: gr.update(visible=shown and screen.judged > 0 and not screen.revising),
-               self.rubric_help: rubric.description if rubric else ""}
+               self.rubric_help: shown_text(rubric.description if rubric else "")}
         for slot, radio in enumerate(self.criteria):
             if rubric is not None and slot < len(rubric.criteria):
                 out[radio] = criterion_update(rubric.criteria[slot], previous.get(rubric.criteria[slot].id))
@@ -64,8 +65,8 @@ def criterion_update(criterion: Criterion, value) -> dict:
 
 def build_rating_panel() -> RatingPanel:
     with gr.Column(visible=False) as panel:
-        answer = gr.Textbox(label="Answer", interactive=False, lines=1, max_lines=60, elem_id="answer")
-        rubric_help = gr.Textbox(label="How to grade", interactive=False, lines=1, max_lines=8, elem_id="rubric_help")
+        answer = text_pane("Answer", "answer")
+        rubric_help = text_pane("How to grade", "rubric_help")
         criteria = [gr.Radio([], label="", visible=False, elem_id=f"criterion_{slot}", elem_classes=["criterion"])
                     for slot in range(MAX_CRITERIA)]
         free_text = gr.Textbox(label="Comments (optional)", lines=2, visible=False, elem_id="free_text")
@@ -89,6 +90,13 @@ def submit_rating(request: gr.Request, state: dict | None, token: str, free_text
         if len(grades) < len(rubric.criteria):
             raise storage.StorageError(f"expected {len(rubric.criteria)} grades, got {len(grades)}")
         ratings = {c.id: grades[slot] for slot, c in enumerate(rubric.criteria) if grades[slot] is not None}
+        missing = [c.question for c in rubric.criteria if c.required and c.id not in ratings]
+        if missing:  # named by the question on screen, not the criterion id
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise Refused(f"Not saved: please answer \"{missing[0]}\"{more}. Your other grades are kept.")
+        free = rubric.free_text
+        if free is not None and free.required and not (free_text or "").strip():
+            raise Refused(f"Not saved: please answer \"{free.question}\". Your grades are kept.")
         return {"ratings": ratings, "rationale": free_text or ""}
 
     return ctx.ui.updates(judge(ctx.engine, request, state, token, StudyKind.rating, fields))

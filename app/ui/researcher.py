@@ -164,7 +164,12 @@ def _links(study_name: str) -> str:
             f"<code>medalign report --study '{name}' --out report-{name}</code>")
 
 
-@storage_errors
+def _view_refused(ctx: Context, message: str, exc: Exception | None = None) -> dict:
+    tab = ctx.ui.researcher
+    return {**dict.fromkeys(tab.outputs(), gr.skip()), tab.summary: html.escape(message)}
+
+
+@storage_errors(refuse=_view_refused)
 def researcher_view(study_name: str | None, exclude_simulated: bool, request: gr.Request, *, ctx: Context):
     from app.ui import dashboard
 

@@ -15,7 +15,18 @@ from sqlalchemy.engine import Engine
 
 from app import storage
 from app.models import Role
-from app.ui.common import Context, bind, caller, guidelines_markdown, progress_bar, storage_errors
+from app.ui.common import (
+    Context,
+    Refused,
+    bind,
+    caller,
+    guidelines_markdown,
+    notice_html,
+    progress_bar,
+    shown_text,
+    storage_errors,
+    text_pane,
+)
 from app.ui.pairwise import PairwisePanel, build_pairwise_panel, pairwise_actions, submit_pairwise
 from app.ui.rating import RatingPanel, build_rating_panel, rating_actions, submit_rating
 from app.ui.researcher import ResearcherTab, build_researcher_tab, research_choices, researcher_view
@@ -36,8 +47,9 @@ class UI:
     judge_tab: gr.Tab
     end_note: gr.Markdown
     work: gr.Column
-    question: gr.Textbox
-    context: gr.Textbox
+    question: gr.Markdown
+    context: gr.Markdown
+    notice: gr.HTML
     token: gr.Textbox
     screen: gr.JSON
     done_panel: gr.Column
@@ -47,19 +59,29 @@ class UI:
     researcher: ResearcherTab
 
     def screen_outputs(self) -> list:
-        return [self.state, self.status, self.bar, self.guidelines, self.work, self.question, self.context, self.token,
+        return [self.state, self.status, self.notice, self.bar, self.guidelines, self.work, self.question, self.context,
+                self.token,
                 self.screen, self.done_panel, self.end_note, self.revise_done, *self.pairwise.components(), *self.rating.components()]
 
     def unchanged(self) -> dict:
         # Not {}: Gradio reads an empty dict as one output value.
         return dict.fromkeys(self.screen_outputs(), gr.skip())
 
+    def refused(self, message: str, exc: Exception | None = None) -> dict:
+        """A refusal: every component keeps its value (what was entered stays), the notice says why;
+        after a conflicting retry the Revise button the message names is shown."""
+        out = {**self.unchanged(), self.notice: notice_html(message)}
+        if isinstance(exc, storage.AlreadyJudged):
+            out.update({self.pairwise.revise: gr.update(visible=True), self.rating.revise: gr.update(visible=True)})
+        return out
+
     def updates(self, screen: Screen) -> dict:
         return {
-            self.state: screen.state, self.status: screen.shown_status(),
-            self.bar: progress_bar(screen.judged, screen.total, screen.study),
+            self.state: screen.state, self.status: screen.shown_status(), self.notice: notice_html(""),
+            self.bar: progress_bar(screen.judged, screen.total, screen.study, screen.token),
             self.guidelines: guidelines_markdown(screen.guidelines), self.work: gr.update(visible=screen.judging),
-            self.question: screen.question, self.context: screen.context, self.token: screen.token,
+            self.question: shown_text(screen.question), self.context: shown_text(screen.context),
+            self.token: screen.token,
             self.screen: screen.public(), self.done_panel: gr.update(visible=screen.done),
             self.end_note: screen.end_note(), self.revise_done: gr.update(visible=screen.done and screen.judged > 0),
             **self.pairwise.updates(screen), **self.rating.updates(screen),
@@ -99,35 +121,38 @@ def open_study(study_name: str | None, request: gr.Request, *, ctx: Context) -> 
 @storage_errors
 def revise_last(state: dict | None, request: gr.Request, *, ctx: Context) -> dict:
     if not state or not state.get("study"):
-        raise gr.Error("Choose a study first.")
+        raise Refused("Not saved: choose a study first.")
     with storage.transaction(ctx.engine) as session:
         user = caller(session, request, state, Role.physician)
         study = storage.get_study(session, state["study"])
         last = storage.last_judged_assignment(session, study, user)
         if last is None:
-            raise gr.Error("You have not judged anything yet.")
+            raise Refused("Nothing to revise: you have not judged anything in this study yet.")
         return ctx.ui.updates(next_screen(session, user, study, state, revising=last.id))
 
 
 def _layout() -> UI:
     state = gr.State(None)
-    with gr.Row():
-        gr.Markdown("## medalign: judging answers")
+    with gr.Row(elem_id="top_row", equal_height=True):
+        gr.HTML('<h1 class="app-title">medalign: judging answers</h1>', elem_id="app_title")
         # A Textbox, not Markdown: the user name is shown as plain text.
-        whoami = gr.Textbox(label="Signed in as", interactive=False, max_lines=1, elem_id="whoami", scale=0, min_width=200)
+        whoami = gr.Textbox(label="Signed in as", interactive=False, max_lines=1, elem_id="whoami", scale=0, min_width=160)
+        gr.Button("Log out", link="/logout", size="sm", elem_id="logout", scale=0, min_width=90)
     with gr.Tabs(selected="judge") as tabs:
         with gr.Tab("Judge", id="judge", visible=False) as judge_tab:  # shown to physicians by on_load
-            picker = gr.Dropdown(label="Study", choices=[], interactive=True, allow_custom_value=True,
-                                 elem_id="study_picker")
-            with gr.Accordion("Guidelines", open=False):
-                # Markdown made safe by guidelines_markdown (escaped first, sanitised after).
-                guidelines = gr.Markdown(elem_id="guidelines", sanitize_html=True)
+            with gr.Row(elem_id="study_row", equal_height=True):
+                picker = gr.Dropdown(label="Study", choices=[], interactive=True, allow_custom_value=True,
+                                     elem_id="study_picker", scale=1)
+                with gr.Accordion("Guidelines", open=False, elem_id="guidelines_accordion"):
+                    # Markdown made safe by guidelines_markdown (escaped first, sanitised after).
+                    guidelines = gr.Markdown(elem_id="guidelines", sanitize_html=True)
             with gr.Column(visible=False) as work:
                 with gr.Column(elem_id="work"):
-                    question = gr.Textbox(label="Question", interactive=False, lines=1, max_lines=12, elem_id="question")
+                    question = text_pane("Question", "question")
+                    # Its own scroll pane of bounded height (CSS): open, it never pushes the answers
+                    # below the window.
                     with gr.Accordion("Abstract context", open=False, elem_id="context_accordion"):
-                        context = gr.Textbox(label="Context", interactive=False, lines=2, max_lines=40,
-                                             show_label=False, elem_id="context")
+                        context = text_pane("Abstract context", "context", show_label=False)
                     pairwise = build_pairwise_panel()
                     rating = build_rating_panel()
             token = gr.Textbox(visible=False, elem_id="pair_token")
@@ -135,19 +160,20 @@ def _layout() -> UI:
             with gr.Column(visible=False) as done_panel:
                 end_note = gr.Markdown(elem_id="end_note")
                 revise_done = gr.Button("Revise my last judgment", elem_id="revise_done", visible=False)
-            # Fixed to the bottom of the window: progress, status ("Saved (n of N)"), the choice
-            # and Submit are in view at any scroll position (app/ui/keyboard.py CSS).
-            with gr.Column(elem_classes=["action-bar"], elem_id="action_bar"):
-                with gr.Row(equal_height=True):
+            # Fixed to the bottom of the window: progress, status ("Saved (n of N)"), refusals, the
+            # choice and Submit are in view at any scroll position (app/ui/keyboard.py CSS).
+            with gr.Row(elem_classes=["action-bar"], elem_id="action_bar"):
+                with gr.Column(scale=1, min_width=240, elem_id="bar_status"):
                     status = gr.Markdown("Choose a study.", elem_id="status")
                     bar = gr.HTML(progress_bar(0, 0), elem_id="progress")
-                gr.HTML('<div class="key-note" role="status" aria-live="polite"></div>', elem_id="key_note")
-                pairwise_actions(pairwise)
-                rating_actions(rating)
+                    notice = gr.HTML(notice_html(""), elem_id="notice")
+                    gr.HTML('<div class="key-note" role="status" aria-live="polite"></div>', elem_id="key_note")
+                with gr.Column(scale=3, min_width=300, elem_id="bar_actions"):
+                    pairwise_actions(pairwise)
+                    rating_actions(rating)
         researcher = build_researcher_tab()
-    gr.Button("Log out", link="/logout", size="sm", elem_id="logout")
-    return UI(state, whoami, tabs, picker, status, bar, guidelines, judge_tab, end_note, work, question, context, token,
-              screen, done_panel, revise_done, pairwise, rating, researcher)
+    return UI(state, whoami, tabs, picker, status, bar, guidelines, judge_tab, end_note, work, question, context, notice,
+              token, screen, done_panel, revise_done, pairwise, rating, researcher)
 
 
 def _wire(blocks: gr.Blocks, ui: UI, ctx: Context) -> None:

@@ -12,7 +12,7 @@ from app import storage
 from app.study_files import read_study_items
 from evaluation.contract import Choice
 from tests.app.conftest import PASSWORD
-from tests.browser import browser_page, chromium_path, log_in
+from tests.browser import browser_page, chromium_path, log_in, shown_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -49,7 +49,7 @@ def test_keyboard_judging_resume_blinding_and_xss(server, recorder, engine, blin
         page.wait_for_selector("text=0 of 4 judged", timeout=30_000)
         seen = set()
         for n in range(1, 4):
-            seen.add((page.locator("#answer_a textarea").input_value(), page.locator("#answer_b textarea").input_value()))
+            seen.add((shown_text(page, "answer_a"), shown_text(page, "answer_b")))
             page.locator("body").click(position={"x": 5, "y": 5})
             page.keyboard.press("2")
             page.keyboard.press("e")
@@ -57,12 +57,12 @@ def test_keyboard_judging_resume_blinding_and_xss(server, recorder, engine, blin
             page.wait_for_selector(f"text={n} of 4 judged", timeout=30_000)
         # the XSS payload was shown as text, somewhere among the pairs, and ran nothing
         texts = {t for pair in seen for t in pair}
-        current = (page.locator("#answer_a textarea").input_value(), page.locator("#answer_b textarea").input_value())
+        current = (shown_text(page, "answer_a"), shown_text(page, "answer_b"))
         texts |= set(current)
         assert XSS in texts
         page.reload()
         page.wait_for_selector("text=3 of 4 judged", timeout=30_000)
-        resumed = (page.locator("#answer_a textarea").input_value(), page.locator("#answer_b textarea").input_value())
+        resumed = (shown_text(page, "answer_a"), shown_text(page, "answer_b"))
         assert resumed == current  # the same open pair after a reload
         assert page.evaluate("window.__xss") is None
         assert dialogs == []

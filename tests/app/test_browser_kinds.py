@@ -15,7 +15,7 @@ from app.study_files import read_study_items
 from evaluation.contract import Choice
 from evaluation.rubric import load_rubric
 from tests.app.conftest import PASSWORD, RUBRIC
-from tests.browser import browser_page, chromium_path, log_in
+from tests.browser import browser_page, chromium_path, log_in, shown_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -33,7 +33,7 @@ def write_items(path, n, systems):
 
 
 def text_of(page, elem_id: str) -> str:
-    return page.locator(f"#{elem_id} textarea").input_value()
+    return shown_text(page, elem_id)
 
 
 def scan(recorder) -> tuple[list[str], str]:

@@ -1,7 +1,7 @@
 """The physician's screen in Chromium (issue 14): the action bar in view after a key press with
-the context open (desktop and phone), Enter on a focused control acting on that control, the
-session-expired message and the return to the same pair, the login page keeping the user name,
-and the researcher dashboard refused to a physician (server side) while a researcher sees it."""
+the context open (desktop and phone), the login page keeping the user name, and the researcher
+dashboard refused to a physician (server side) while a researcher sees it. Keys from every
+focus: test_browser_keys.py; session loss and other refusals: test_browser_refusals.py."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_action_bar_in_view_after_a_key_with_the_context_open(server, long_study
         log_in(page, server, "dr_bar", PASSWORD)
         page.wait_for_selector("text=0 of 6 judged", timeout=30_000)
         page.get_by_text("Abstract context").click()
-        page.wait_for_selector("#context textarea", timeout=10_000)
+        page.wait_for_selector("#context .prose", timeout=10_000)
         page.mouse.wheel(0, 3000)  # scrolled down into the long context
         page.locator("body").click(position={"x": 2, "y": 2})
         page.keyboard.press("2")
@@ -77,68 +77,6 @@ def test_action_bar_in_view_after_a_key_with_the_context_open(server, long_study
         page.wait_for_timeout(300)
         assert page.evaluate("window.__xss") is None
         browser.close()
-
-
-def test_enter_on_a_focused_control_acts_on_that_control(server, long_study, make_user):
-    make_user("dr_enter")
-    with browser_page() as page:
-        log_in(page, server, "dr_enter", PASSWORD)
-        page.wait_for_selector("text=0 of 6 judged", timeout=30_000)
-        assert page.locator("#revise").count() == 0 or not page.locator("#revise").is_visible()  # nothing to revise
-        page.locator("body").click(position={"x": 2, "y": 2})
-        page.keyboard.press("1")
-        page.keyboard.press("Enter")
-        page.wait_for_selector("text=1 of 6 judged", timeout=30_000)
-        first = page.locator("#answer_a textarea").input_value()
-        # Enter on the focused "Revise" button revises, it does not submit the open pair
-        page.locator("#choice input[type=radio]").nth(1).check()
-        page.locator("#revise").focus()
-        page.keyboard.press("Enter")
-        page.wait_for_selector("text=Revising your last judgment", timeout=30_000)
-        assert page.locator("#answer_a textarea").input_value() != first
-        # Enter on the focused accordion header opens it and submits nothing
-        header = page.locator("#context_accordion").get_by_role("button").first
-        header.focus()
-        page.keyboard.press("Enter")
-        page.wait_for_selector("#context textarea", timeout=10_000)
-        assert "Revising your last judgment (1 of 6 judged)" in page.locator("#status").inner_text()
-        # a digit typed in the rationale stays text; Ctrl+Enter submits from there
-        page.keyboard.press("Escape")
-        page.locator("body").click(position={"x": 2, "y": 2})
-        page.keyboard.press("3")
-        page.locator("#rationale textarea").click()
-        page.keyboard.type("grade 2 evidence")
-        assert page.locator("#choice input[type=radio]").nth(2).is_checked()
-        page.keyboard.press("Control+Enter")
-        page.wait_for_selector("text=Saved (1 of 6)", timeout=30_000)
-
-
-def test_session_loss_says_so_and_returns_to_the_same_pair(server, long_study, make_user):
-    make_user("dr_lost")
-    with browser_page() as page:
-        log_in(page, server, "dr_lost", PASSWORD)
-        page.wait_for_selector("text=0 of 6 judged", timeout=30_000)
-        page.locator("body").click(position={"x": 2, "y": 2})
-        page.keyboard.press("1")
-        page.keyboard.press("Enter")
-        page.wait_for_selector("text=1 of 6 judged", timeout=30_000)
-        open_pair = page.locator("#answer_a textarea").input_value()
-        page.context.clear_cookies()  # the session is gone (expired cookie, or a restart forgot it)
-        page.locator("body").click(position={"x": 2, "y": 2})
-        page.keyboard.press("2")
-        page.keyboard.press("Enter")
-        page.wait_for_url("**/login?expired=1&study=long-context", timeout=30_000)
-        assert "Your session ended" in page.locator("#expired").inner_text()
-        assert page.title() == "medalign: log in"
-        page.get_by_label("username").fill("dr_lost")
-        page.get_by_label("password").fill("wrong password")
-        page.get_by_role("button", name="Login").click()
-        page.wait_for_selector("text=Incorrect credentials.", timeout=30_000)
-        assert page.get_by_label("username").input_value() == "dr_lost"  # kept
-        page.get_by_label("password").fill(PASSWORD)
-        page.get_by_role("button", name="Login").click()
-        page.wait_for_selector("text=1 of 6 judged", timeout=30_000)  # the study reopened by itself
-        assert page.locator("#answer_a textarea").input_value() == open_pair
 
 
 def test_researcher_dashboard_refuses_a_physician(server, long_study, make_user):

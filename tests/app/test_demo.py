@@ -118,7 +118,7 @@ def test_round_two_from_judgments(demo, monkeypatch):
 @pytest.mark.browser
 def test_demo_physician_judges_in_a_browser(demo):
     from medalign.demo.run import free_port, start_server
-    from tests.browser import browser_page, chromium_path, log_in
+    from tests.browser import browser_page, chromium_path, log_in, shown_text
 
     chromium_path()
     workdir, summary = demo
@@ -132,7 +132,7 @@ def test_demo_physician_judges_in_a_browser(demo):
             page.locator("#study_picker input").click()
             page.get_by_role("option", name=READABLE_STUDY).click()
             page.wait_for_selector("text=0 of 12 judged", timeout=30_000)
-            assert page.locator("#answer_a textarea").input_value()
+            assert shown_text(page, "answer_a")
             page.locator("body").click(position={"x": 5, "y": 5})
             page.keyboard.press("1")
             page.keyboard.press("Enter")

@@ -17,7 +17,7 @@ from app.study_files import StudyItem
 from evaluation.contract import Choice
 from tests.app.conftest import PASSWORD
 from tests.app.xss_payloads import PAYLOADS
-from tests.browser import browser_page, chromium_path, log_in
+from tests.browser import browser_page, chromium_path, log_in, shown_text
 
 pytestmark = pytest.mark.slow
 SYSTEMS = ("sysalpha_sft", "sysbeta_dpo")
@@ -58,9 +58,8 @@ def test_payloads_show_as_text_and_never_run_and_nothing_leaks(server, recorder,
         page.get_by_text("Abstract context", exact=True).click()
         shown_texts.add(page.locator("#guidelines").inner_text())  # rendered Markdown (issue 14): HTML escaped to text
         for n in range(1, 8):
-            for field in ("#answer_a textarea", "#answer_b textarea", "#question textarea"):
-                shown_texts.add(page.locator(field).input_value())
-            shown_texts.add(page.locator("#context textarea").input_value())
+            for field in ("answer_a", "answer_b", "question", "context"):  # plain-text panes (issue 22)
+                shown_texts.add(shown_text(page, field))
             page.locator("#rationale textarea").fill(PAYLOADS[n])  # a rationale carrying a payload
             page.locator(f"#choice input[value='{Choice.tie.value}']").click()
             page.locator("#submit").click()

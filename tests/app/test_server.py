@@ -13,10 +13,10 @@ import statsmodels.api as sm
 from gradio_client import Client
 
 from app import storage
-from medalign.demo.simulate import JudgingClient, named_outputs, simulate_rater
 from app.study_files import read_study_items
 from evaluation.contract import Choice
 from evaluation.rubric import load_rubric
+from medalign.demo.simulate import JudgingClient, named_outputs, simulate_rater
 from tests.app.conftest import PASSWORD, RUBRIC
 
 pytestmark = pytest.mark.slow
@@ -79,8 +79,9 @@ def test_retry_is_idempotent_and_a_different_verdict_names_the_stored_one(server
     make_user("dr_a")
     client = JudgingClient(server, "dr_a", PASSWORD)
     first = client.open(study.name)
-    # no choice yet: a warning, the screen stays as it is, nothing is stored
-    client.client.predict(first["token"], None, False, False, "", api_name="/submit")
+    # no choice yet: refused (an API client gets an error; a browser keeps its screen), nothing is stored
+    with pytest.raises(Exception, match="choose A better"):  # noqa: B017
+        client.client.predict(first["token"], None, False, False, "", api_name="/submit")
     with storage.transaction(engine) as session:
         assert storage.export_judgments(session, study) == []
     after = client.submit_pairwise(first, Choice.a)
@@ -102,7 +103,7 @@ def test_rating_refusals_retry_and_revision(server, engine, kinds, make_user):
     screen = client.open(rating.name)
     assert screen["kind"] == "rating" and "answer_a" not in screen and screen["answer"].startswith("Answer")
     assert [c["id"] for c in screen["criteria"]] == ["quality", "harmful", "style"]
-    with pytest.raises(Exception, match="'harmful' needs an answer"):  # noqa: B017
+    with pytest.raises(Exception, match=r'please answer "Could it cause harm\?"'):  # noqa: B017 - named by its question
         client.submit_rating(screen, {"quality": 4})
     with pytest.raises(Exception, match="not in the list of choices"):  # noqa: B017 - the radio refuses off-scale values
         client.submit_rating(screen, {"quality": 7, "harmful": 0})
