@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evaluation.kinds import StudyKind, get_kind
-from medalign.errors import add_commands, fail
+from medalign.errors import add_commands, fail, warn
 from medalign.options import DB
 
 err = Console(stderr=True, soft_wrap=True)
@@ -46,6 +46,8 @@ def study_create(
                                                          "random sample of N items (seeded, recorded); a model judge "
                                                          "judges all, and the report's PPI interval combines both.")
                                 ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse, instead of warning, when an answer names a system, "
+                                         "model or training stage, or both answers of a pair are identical.")] = False,
     db: DB = None,
 ) -> None:
     """Import a generation file as a study (one transaction: all lines or none), with its analysis
@@ -53,7 +55,7 @@ def study_create(
     # SQLModel and the storage functions cost start-up time: imported when a command runs.
     from app import storage
     from app.admin import in_transaction
-    from app.study_files import read_study_items
+    from app.study_files import blinding_warnings, check_study_name, read_study_items
     from data.tables import read_text, sha256_file
     from evaluation.plan import AnalysisPlan, PlanError
     from evaluation.rubric import load_rubric
@@ -64,8 +66,15 @@ def study_create(
     if len(names) < needed or not all(names) or len(set(names)) != len(names):
         raise fail(f"--systems needs {needed} or more different names, e.g. " + ("sft,dpo" if needed == 2 else "dpo"))
     comparisons = storage.parse_comparisons(pairs, names) if answers_per_unit == 2 else None
+    check_study_name(name, in_transaction(db, lambda session: [s.name for s in storage.list_studies(session)]))
     items = read_study_items(answers, names)
     gold_items = read_study_items(gold, names, gold=True) if gold else []
+    unblinding = blinding_warnings(items, names)  # gold items may differ on purpose: not checked
+    if unblinding:
+        shown = "; ".join(unblinding[:5]) + (f"; and {len(unblinding) - 5} more" if len(unblinding) > 5 else "")
+        if strict:
+            raise fail(f"{answers}: {len(unblinding)} answers could unblind physicians (--strict): {shown}")
+        warn(f"{answers}: {len(unblinding)} answers could unblind physicians: {shown} (--strict refuses)")
     guideline_text = read_text(guidelines) if guidelines else ""
     rubric_model = load_rubric(rubric) if rubric else None
     try:

@@ -156,3 +156,55 @@ def test_excel_with_wrong_columns(tmp_path):
     result = runner.invoke(app, ["data", "prepare", "meqsum", "--source", str(path), "--out", str(out)])
     assert result.exit_code == 2 and "MeQSum.xlsx:1: field 'CHQ': sheet 'Sheet' lacks column(s) ['CHQ', 'Summary']" in result.output
     assert not out.exists()
+
+
+# Issue 23: look-alike ids and names, control characters, names of dots, and blinding by content.
+@pytest.mark.parametrize("change, message", [
+    (lambda rows: rows[1].update(id="q\uff10"), "duplicate id (first on line 1, same after NFKC and case folding)"),
+    (lambda rows: rows[1].update(id="Q0"), "duplicate id (first on line 1"),
+    (lambda rows: rows[2].update(question="What\u0000now?"), "record 'q2': field 'question': control character U+0000"),
+    (lambda rows: rows[0]["outputs"].update(dpo="fine\u001b[31m red"), "field 'outputs.dpo': control character U+001B"),
+])
+def test_look_alike_ids_and_control_characters(tmp_path, database, change, message):
+    answers = tmp_path / "a.jsonl"
+    answers.write_bytes(mutate(change))
+    before = db_dump(database)
+    result = runner.invoke(app, ["study", "create", "--name", "new-study", "--answers", str(answers)])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert "Traceback" not in result.output and db_dump(database) == before
+
+
+@pytest.mark.parametrize("name, message", [
+    ("..", "only dots or spaces"), (".", "only dots or spaces"),
+    ("EXISTING", "looks like the existing study 'existing'"),
+    ("\uff45\uff58\uff49\uff53\uff54\uff49\uff4e\uff47", "looks like the existing study 'existing'"),
+])
+def test_look_alike_and_dot_study_names(tmp_path, database, name, message):
+    answers = tmp_path / "a.jsonl"
+    answers.write_bytes(jsonl(good_rows()))
+    before = db_dump(database)
+    result = runner.invoke(app, ["study", "create", "--name", name, "--answers", str(answers)])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert db_dump(database) == before
+
+
+def test_answers_that_unblind_warn_and_strict_refuses(tmp_path, database):
+    rows = good_rows(4)
+    rows[0]["outputs"]["sft"] = "I am the SFT model; the answer is yes."
+    rows[1]["outputs"]["dpo"] = "As an AI language model trained with direct preference optimization, I think no."
+    rows[2]["outputs"]["dpo"] = rows[2]["outputs"]["sft"]
+    answers = tmp_path / "a.jsonl"
+    answers.write_bytes(jsonl(rows))
+    before = db_dump(database)
+    strict = runner.invoke(app, ["study", "create", "--name", "leaky", "--answers", str(answers), "--strict"])
+    assert strict.exit_code == 2 and "3 answers could unblind physicians (--strict)" in strict.output, strict.output
+    for expected in ("item 'q0': the sft answer says 'sft'", "item 'q1': the dpo answer says",
+                     "item 'q2': the sft and dpo answers are identical"):
+        assert expected in strict.output
+    assert db_dump(database) == before
+    warned = runner.invoke(app, ["study", "create", "--name", "leaky", "--answers", str(answers)])
+    assert warned.exit_code == 0 and "warning:" in warned.output and "could unblind" in warned.output
+    clean = tmp_path / "clean.jsonl"
+    clean.write_bytes(jsonl(good_rows()))
+    quiet = runner.invoke(app, ["study", "create", "--name", "clean", "--answers", str(clean), "--strict"])
+    assert quiet.exit_code == 0 and "unblind" not in quiet.output, quiet.output
