@@ -10,7 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from evaluation.inert import inert_html, md_text
+from evaluation.inert import md_text
+from evaluation.page import html_page
 from evaluation.report import strict
 
 
@@ -111,14 +112,12 @@ STYLE = ("body{font-family:sans-serif;max-width:70em;margin:2em auto}table{borde
 
 def to_html(summary: dict) -> str:
     esc = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(summary['task']['name'])}</title>"
-             f"<style>{STYLE}</style></head><body><h1>SFT vs DPO: {esc(summary['task']['name'])}</h1>"]
+    parts = [f"<h1>SFT vs DPO: {esc(summary['task']['name'])}</h1>"]
     for title, header, rows, note in tables(summary):
         parts.append(f"<h2>{esc(title)}</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
         parts += ["<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>" for row in rows]
         parts.append("</table>" + (f"<p class='note'>{esc(note)}</p>" if note else ""))
-    parts.append("</body></html>\n")
-    return inert_html("".join(parts))
+    return html_page(summary["task"]["name"], "".join(parts), STYLE)
 
 
 def write_comparison(summary: dict, out_dir: Path) -> list[Path]:

@@ -81,15 +81,3 @@ def _rows_of_kind(path: Path, kind: Kind) -> list:
     if found != kind.name:
         raise DataError(f"this is a {found}-study export, not {kind.name}", file=str(path))
     return rows
-
-
-def load_generations(path: Path) -> list[dict]:
-    """A generation file (`id`, `question`, `reference`?, `outputs` {system: text})."""
-    rows = []
-    for line, row in iter_jsonl(Path(path)):
-        if not isinstance(row.get("outputs"), dict):
-            raise DataError("missing or not an object", file=str(path), line=line, field="outputs")
-        rows.append(row)
-    if not rows:
-        raise DataError("the file holds no generations", file=str(path))
-    return rows

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from data.files import write_atomic
 from data.records import DataError
-from evaluation.contract import StudyKind, kind_of_columns
-from evaluation.inert import inert_html, md_text
+from evaluation.inert import md_text
+from evaluation.judgments import export_kind, read_export
+from evaluation.page import html_page
 from evaluation.ratings import BOOTSTRAP_ASSUMES, INDEPENDENT_ASSUMES, summarise_ratings
 from evaluation.report import _version, strict
 
@@ -192,9 +193,7 @@ def render_html(markdown_text: str, images: Mapping[str, bytes]) -> str:
     body = markdown.markdown(markdown_text, extensions=["tables"])
     for name, data in images.items():
         body = body.replace(f'src="{name}"', f'src="data:image/png;base64,{base64.b64encode(data).decode()}"')
-    return inert_html("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-                      "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-                      f"<title>medalign rating report</title><style>{STYLE}</style></head><body>{body}</body></html>")
+    return html_page("medalign rating report", body, STYLE)
 
 
 def _plot(entry: Mapping) -> tuple[bytes, bytes, bytes]:
@@ -283,42 +282,14 @@ def write_rating_report(rows: list[Mapping], settings: Mapping | None, out_dir: 
     return [out_dir / name for name in files]
 
 
-def is_rating_study(rows: list[Mapping], settings: Mapping | None = None) -> bool:
-    """A study's kind as stored (settings["kind"]), else as its rows' columns say."""
-    kind = (settings or {}).get("kind")
-    if kind:
-        return kind == StudyKind.rating
-    return bool(rows) and kind_of_columns(rows[0].keys()) is StudyKind.rating
-
-
 def is_rating_export(path: Path) -> bool:
     """Whether a .csv/.jsonl judgment export holds ratings (by its header or first record)."""
-    import csv
-
-    path = Path(path)
-    from data.bounded import read_first_line
-
-    head = read_first_line(path)  # the first non-blank line only, bounded (the loader reports bad files)
-    if not head:
-        return False
-    text = head.decode("utf-8-sig", errors="replace")
-    if path.suffix.lower() == ".csv":
-        return kind_of_columns(next(csv.reader([text]), [])) is StudyKind.rating
-    if path.suffix.lower() == ".jsonl":
-        first = text.strip() or "{}"
-        try:
-            record = json.loads(first)
-        except json.JSONDecodeError:
-            return False  # the judgment loader reports the bad line
-        return isinstance(record, dict) and kind_of_columns(record.keys()) is StudyKind.rating
-    return False
+    return export_kind(path).name == "rating"
 
 
 def load_ratings(path: Path) -> list[dict]:
     """A rating export (.csv/.jsonl, one row per rating), each row checked by contract.parse_rating."""
-    from evaluation.judgments import read_export
-
     kind, rows = read_export(path)
-    if kind is not StudyKind.rating:
+    if kind != "rating":
         raise DataError("this is a pairwise export; a rating report needs a rating study's export", file=str(path))
     return [dict(row) for row in rows]

@@ -6,8 +6,9 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from evaluation.inert import inert_html, md_text
+from evaluation.inert import md_text
 from evaluation.intervals import ASSUMES, MIN_RATERS, population_sentence
+from evaluation.page import html_page
 
 _METHOD_NAMES = {"two_way_robust": "two-way cluster-robust", "two_way_bootstrap": "two-way (pigeonhole) bootstrap",
                  "bootstrap_item": "bootstrap over items", "bootstrap_rater": "bootstrap over physicians"}
@@ -395,6 +396,4 @@ def render_html(markdown_text: str, plots: list[str] | None = None, plot_dir: Pa
         data = base64.b64encode(svg.read_bytes()).decode()
         images.append(f'<h2>{html.escape(title)}</h2><img src="data:image/svg+xml;base64,{data}" '
                       f'alt="{html.escape(title)}">')
-    return inert_html("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-                      "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-                      f"<title>medalign report</title><style>{HTML_STYLE}</style></head><body>{body}{''.join(images)}</body></html>")
+    return html_page("medalign report", body + "".join(images), HTML_STYLE)

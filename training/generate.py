@@ -26,6 +26,7 @@ from pathlib import Path
 from rich.console import Console
 
 from data.files import write_atomic
+from data.generations import read_generations
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,6 @@ def resolved_precision(settings: GenerationSettings) -> str:
     if settings.precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {settings.precision!r}")
     return settings.precision if settings.precision == "4bit" else resolve_precision(settings.precision)
-
-
-def read_generation_file(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def generate_texts(model, tokenizer, prompts: list[str], settings: GenerationSettings) -> list[str]:
@@ -232,7 +227,7 @@ def generate_file(
         from training.task_data import task_examples
 
         examples, _ = task_examples(task, examples, file=str(data_file))
-    rows, order = merge_examples(read_generation_file(Path(out_file)), examples)
+    rows, order = merge_examples(read_generations(Path(out_file), may_be_absent=True), examples)
     todo = [e for e in examples if system not in rows[e["id"]]["outputs"]]
     stats = {"generated": len(todo), "skipped_existing": len(examples) - len(todo), "total": len(examples)}
     if not todo:

@@ -12,8 +12,9 @@ import json
 import sys
 from pathlib import Path
 
+from data.generations import read_generations
 from data.prepare import normalise_text, read_examples
-from training.generate import GenerationSettings, generate_file, read_generation_file
+from training.generate import GenerationSettings, generate_file
 from training.task_data import as_task, choice_pairs, parsed_predictions, task_examples
 
 
@@ -64,7 +65,7 @@ def make_pairs(model_dir: str, data_file: Path, out_dir: Path, settings: Generat
     if task is not None:
         examples, _ = task_examples(task, examples, file=str(data_file))  # checked before the model is loaded
     stats = generate_file(model_dir, data_file, "sft", generations, settings, task=task)
-    answers = {row["id"]: row["outputs"]["sft"] for row in read_generation_file(generations) if "sft" in row["outputs"]}
+    answers = {row["id"]: row["outputs"]["sft"] for row in read_generations(generations) if "sft" in row["outputs"]}
     source = {"model": model_dir, "data": str(data_file), "generation": stats}
     if task is not None and task.output != "free-text":
         return write_choice_pairs(task, examples, parsed_predictions(task, examples, answers), out_dir, seed=seed,

@@ -30,10 +30,10 @@ def _print_metrics(metrics: dict) -> None:
 
 def _score_and_write(spec, examples: list[dict], generations: Path, system: str, out_file: Path, rounds: int) -> None:
     # evaluation.predictions imports numpy/scipy through evaluation.compare: start-up cost.
-    from evaluation.judgments import load_generations
+    from data.generations import read_generations
     from evaluation.predictions import score_rows, write_predictions
 
-    by_id = {row["id"]: row for row in load_generations(generations)}
+    by_id = {row["id"]: row for row in read_generations(generations)}
     rows = score_rows(spec, examples, by_id, system, file=str(generations))
     _print_metrics(write_predictions(spec, rows, out_file, rounds=rounds))
     err.print(f"{system}: {len(rows)} predictions -> {out_file}", highlight=False)

@@ -37,7 +37,8 @@ def report(
     if ctx.invoked_subcommand is not None:
         return
     # statsmodels, scipy, matplotlib and SQLModel cost seconds of start-up: imported when a report is made.
-    from evaluation.judgments import load_generations, read_for_report
+    from data.generations import read_generations
+    from evaluation.judgments import read_for_report
     from evaluation.kinds import DEFAULT_KIND, get_kind
     from evaluation.report import read_run
 
@@ -64,7 +65,7 @@ def report(
 
         options["plan"] = {"primary": AnalysisPlan(primary=primary).primary, "declared": False, "source": "--primary"}
     if generations and "generations" not in unused:
-        options["generations"] = load_generations(generations)
+        options["generations"] = read_generations(generations)
         settings["generations_file"] = str(generations)
     if run and "run" not in unused:
         options["run"] = read_run(run)
@@ -81,10 +82,10 @@ def report_hq(
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the numbers to this file.")] = None,
 ) -> None:
     """Helpfulness Quotient of every system in a generation file (automatic detector)."""
+    from data.generations import read_generations
     from evaluation.helpfulness import EvasionDetector, hq_from_generations  # scipy: start-up cost
-    from evaluation.judgments import load_generations
 
-    rows = load_generations(generations)
+    rows = read_generations(generations)
     detector = EvasionDetector.for_task(task)
     if no_stance_check:
         detector = EvasionDetector(require_stance=False, signals=detector.signals)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data import pubmedqa
+from data.generations import read_generations
 from data.prepare import build_examples, write_prepared
 from data.prompts import PUBMEDQA_TEMPLATE
 from data.task_prepare import prepare_task
@@ -16,7 +17,6 @@ from evaluation.compare import compare_systems
 from evaluation.compare_render import write_comparison
 from evaluation.compute import read_run_record
 from evaluation.helpfulness import hq_from_generations
-from evaluation.judgments import load_generations
 from evaluation.predictions import read_gold_examples, score_rows, write_predictions
 from medalign.demo.stepper import Step
 from medalign.demo.studies import READABLE_PAIRS, create_demo_studies
@@ -145,7 +145,7 @@ def run_task_study(paths: DemoPaths, generation, *, rounds: int = 2000) -> Path:
     predictions = {}
     for system, model in models.items():
         generate_file(str(model), holdout, system, generations, generation, task=task)
-        rows = score_rows(task, examples, {r["id"]: r for r in load_generations(generations)}, system,
+        rows = score_rows(task, examples, {r["id"]: r for r in read_generations(generations)}, system,
                           file=str(generations))
         write_predictions(task, rows, root / f"{system}.jsonl", rounds=rounds)
         predictions[system] = rows
@@ -164,7 +164,7 @@ def pipeline_steps(paths: DemoPaths, simulate_raters: int) -> list[Step]:
             generate_file(str(path), paths.data / "holdout.jsonl", system, paths.generations, generation)
 
     def hq_step():
-        results = [h.as_dict() for h in hq_from_generations(load_generations(paths.generations))]
+        results = [h.as_dict() for h in hq_from_generations(read_generations(paths.generations))]
         (paths.root / "hq.json").write_text(json.dumps(results, indent=2) + "\n")
 
     return [

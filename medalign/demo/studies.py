@@ -14,7 +14,7 @@ from pathlib import Path
 from app import storage
 from app.admin import in_transaction, study_judgments
 from app.study_files import read_study_items
-from evaluation.judgments import load_generations
+from data.generations import read_generations
 from evaluation.kinds import get_kind
 from evaluation.report import read_run
 from evaluation.rubric import load_rubric
@@ -111,7 +111,7 @@ def write_demo_reports(engine, paths) -> list[Path]:
         out = paths.reports if study.name == TINY_STUDY else paths.reports / study.name
         generated = study.source == "generations"
         get_kind(study.kind).write_report(rows, settings, out, target="dpo",
-                                          generations=load_generations(paths.generations) if generated else None,
+                                          generations=read_generations(paths.generations) if generated else None,
                                           run=read_run(paths.dpo) if generated else None)
         written.append(out)
     return written

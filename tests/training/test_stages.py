@@ -139,7 +139,8 @@ def test_dpo_margin_grows_and_lora_changes(tiny_model, tiny_data, tmp_path):
 
 
 def test_generate_is_resumable_and_merges_systems(tiny_model, tiny_data, tmp_path):
-    from training.generate import GenerationSettings, generate_file, read_generation_file
+    from data.generations import read_generations
+    from training.generate import GenerationSettings, generate_file
 
     out = tmp_path / "gen.jsonl"
     settings = GenerationSettings(batch_size=4, max_new_tokens=8)
@@ -148,7 +149,7 @@ def test_generate_is_resumable_and_merges_systems(tiny_model, tiny_data, tmp_pat
     again = generate_file(str(tiny_model), tiny_data / "holdout.jsonl", "base", out, settings, limit=10)
     assert again == {"generated": 5, "skipped_existing": 5, "total": 10}
     generate_file(str(tiny_model), tiny_data / "holdout.jsonl", "other", out, settings, limit=10)
-    rows = read_generation_file(out)
+    rows = read_generations(out)
     assert len(rows) == 10 and all(set(r["outputs"]) == {"base", "other"} for r in rows)
     assert all(r["reference"] and r["question"] for r in rows)
     # greedy decoding: the same model gives the same answers under another name
