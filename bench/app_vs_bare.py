@@ -226,7 +226,8 @@ def phase(server: Server, study: str, clients: int, judgments: int, seed: int, h
             "judgments": len(latencies), "errors": out["errors"][:3], "error_count": len(out["errors"]),
             "wall_s": wall, "harness_cpu_s": harness_cpu, "server_cpu_s": server_cpu_s,
             "harness_share": harness_cpu / (cpu_wall * (os.cpu_count() or 1)) if cpu_wall > 0 else float("nan"),
-            "harness_vs_server": harness_cpu / server_cpu_s if server_cpu_s > 0 else float("nan")}
+            "harness_vs_server": harness_cpu / server_cpu_s if server_cpu_s > 0 else float("nan"),
+            "server_cpu_ms": server_cpu_s * 1000 / len(latencies) if latencies else float("nan")}
 
 
 def servers_for(db_url: str, workdir: Path, baseline: Path | None) -> list[Server]:
@@ -293,7 +294,7 @@ def capacity_at_1s(rows: list[dict]) -> dict[tuple[str, str], str]:
     return found
 
 
-METRICS = ("p50_ms", "p99_ms", "per_s", "harness_share", "harness_vs_server")
+METRICS = ("p50_ms", "p99_ms", "per_s", "harness_share", "harness_vs_server", "server_cpu_ms")
 
 
 def medians(rows: list[dict]) -> dict:
@@ -316,8 +317,8 @@ def table(summary: dict, servers: list[str]) -> list[str]:
     head = "| database | clients | " + " | ".join(f"{s} p50 / p99" for s in servers) + " | " + \
            " | ".join(f"{s} judgments/s" for s in servers) + " | " + \
            " | ".join(f"{s}/bare p50, p99, throughput" for s in apps) + " | client errors | " + \
-           "harness CPU, share of all cores (vs the server's CPU) |"
-    lines = [head, "|" + "---|" * (4 + 2 * len(servers) + len(apps))]
+           "server CPU ms per judgment | harness CPU, share of all cores (vs the server's CPU) |"
+    lines = [head, "|" + "---|" * (5 + 2 * len(servers) + len(apps))]
     for database, _server, clients in sorted({(d, "", n) for d, _s, n in summary}):
         cells = [summary.get((database, s, clients)) for s in servers]
         if any(c is None for c in cells):
@@ -328,6 +329,7 @@ def table(summary: dict, servers: list[str]) -> list[str]:
         lines.append(f"| {database} | {clients} | " + " | ".join(f"{_ms(c['p50_ms'])} / {_ms(c['p99_ms'])}" for c in cells)
                      + " | " + " | ".join(f"{c['per_s']:.1f}" for c in cells) + " | " + " | ".join(ratios) + " | "
                      + " / ".join(str(c["errors"]) for c in cells) + " | "
+                     + " / ".join(f"{c['server_cpu_ms']:.0f}" for c in cells) + " | "
                      + " / ".join(f"{c['harness_share']:.0%} ({c['harness_vs_server']:.2f}x)" for c in cells) + " |")
     return lines
 

@@ -4,9 +4,9 @@
    same prompts, alternating for --rounds rounds in one process; the greedy answers must be
    identical (asserted). Target: batched gives at least 5x the answers per second (median of the
    rounds' ratios).
-2. The whole 500-question holdout through `generate_file` (what `medalign generate` runs), timed
-   from its run record's generation_s: loading the model is start-up and not counted. Target: under
-   10 s on 2 cores.
+2. The whole 500-question holdout through `medalign generate` in its own process, timed with
+   start-up (imports, loading the model, writing the file); the run record gives the generation's
+   own seconds and the torch thread count. Target: under 10 s with start-up on 2 cores.
 
 The model is built once per work folder (bench/tiny_setup.py). Skips when ../shared is absent.
 
@@ -19,13 +19,15 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 from bench.tiny_setup import DEFAULT_WORKDIR, tiny_pipeline  # noqa: E402
@@ -75,23 +77,31 @@ def compare(model_dir: Path, prompts: list[str], rounds: int, max_new_tokens: in
 
 
 def whole_holdout(model_dir: Path, data_file: Path, max_new_tokens: int) -> dict:
-    from training.generate import GenerationSettings, generate_file, generation_record_path
+    """`medalign generate` on the whole holdout as its own process: the wall time includes
+    start-up (imports, loading the model) and writing the file; the run record says how long the
+    generation itself took and with how many threads."""
+    from training.generate import generation_record_path
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "generations.jsonl"
+        command = [sys.executable, "-m", "medalign", "generate", "--model", str(model_dir), "--data", str(data_file),
+                   "--system", "sft", "--out", str(out), "--max-new-tokens", str(max_new_tokens)]
+        before = os.times()
         started = time.perf_counter()
-        generate_file(str(model_dir), data_file, "sft", out, GenerationSettings(max_new_tokens=max_new_tokens))
+        subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
         total = time.perf_counter() - started
+        after = os.times()
         record = json.loads(generation_record_path(out).read_text())["systems"]["sft"]["stats"]
-    return {**record, "total_with_startup_s": round(total, 2)}
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return {**record, "total_with_startup_s": round(total, 2), "process_cpu_s": round(cpu, 2)}
 
 
 def render(result: dict, whole: dict, args, load: tuple[float, ...]) -> str:
     c = result
     ok_ratio = "met" if c["ratio_median"] >= 5 else "missed"
-    ok_time = "met" if whole["generation_s"] < 10 else "missed"
+    ok_time = "met" if whole["total_with_startup_s"] < 10 else "missed"
     return "\n".join([
-        f"## Generation speed (bench/generation.py, issue 15), {date(2026, 11, 22)}",
+        f"## Generation speed (bench/generation.py), {date.today()}",
         "",
         f"Machine: {MACHINE}; load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}.",
         f"Command: `.venv/bin/python bench/generation.py --compare {args.compare} --rounds {args.rounds} "
@@ -109,10 +119,12 @@ def render(result: dict, whole: dict, args, load: tuple[float, ...]) -> str:
         f"Same greedy answers batched and one at a time: asserted for all {c['prompts']} prompts in every round.",
         f"Target >= 5x answers/s: {ok_ratio}.",
         "",
-        f"Whole holdout ({whole['generated']} questions, `generate_file`, batch {whole['batch_size']}): "
-        f"**{whole['generation_s']:.2f} s** generating (start-up excluded; {whole['total_with_startup_s']:.2f} s with "
-        f"loading the model and writing the file), {whole['answers_per_s']} answers/s, {whole['tokens_per_s']} "
-        f"tokens/s ({whole['tokens_generated']} tokens). Target < 10 s: {ok_time}.",
+        f"Whole holdout ({whole['generated']} questions, `medalign generate` as its own process, batch "
+        f"{whole['batch_size']}, {whole.get('torch_threads', '?')} torch threads as recorded in the run record): "
+        f"**{whole['total_with_startup_s']:.2f} s** with start-up (imports, loading the model, writing the file; "
+        f"{whole['process_cpu_s']:.2f} s of CPU), of which {whole['generation_s']:.2f} s generating, "
+        f"{whole['answers_per_s']} answers/s, {whole['tokens_per_s']} tokens/s ({whole['tokens_generated']} tokens). "
+        f"Target < 10 s with start-up: {ok_time}.",
         "",
     ])
 
