@@ -12,17 +12,8 @@ from scipy.stats import t as t_dist
 from statsmodels.stats.proportion import proportion_confint
 
 from evaluation import intervals
-from evaluation.contract import DECISIVE
 
 WORDS = re.compile(r"[^ \t\n\r\f\v]+")  # same rule as evaluation.table.WORD_PATTERN
-
-
-def position_bias(rows: list[dict], *, alpha: float = 0.05) -> dict:
-    from evaluation.table import from_rows
-
-    if not any(r["choice"] in DECISIVE for r in rows):
-        return {"n": 0, "note": "no decisive judgments"}
-    return position_bias_table(from_rows(rows), alpha=alpha)
 
 
 def position_bias_table(table, *, alpha: float = 0.05) -> dict:
@@ -154,14 +145,6 @@ def logistic_two_way(y: np.ndarray, design: np.ndarray, raters, items, *, iterat
 
     covariance = bread @ (meat(raters, n_r) + meat(items, n_i) - meat(cells, n_c)) @ bread
     return beta, covariance, converged and bool(np.all(np.isfinite(beta)))
-
-
-def length_bias(rows: list[dict], system: str, *, alpha: float = 0.05) -> dict:
-    from evaluation.table import from_rows
-
-    if not rows:
-        return {"n": 0, "note": "no judgments"}
-    return length_bias_table(from_rows(rows), system, alpha=alpha)
 
 
 def length_bias_table(table, system: str, *, alpha: float = 0.05) -> dict:

@@ -1,11 +1,10 @@
 """Several systems in one study: Bradley-Terry scores (ties as half a win) with bootstrap
-intervals, and the pairwise win-rate matrix of direct comparisons. fit_bradley_terry is the
-reference fit (L-BFGS on rows); the report uses the vectorised fit on aggregated pair tables."""
+intervals, and the pairwise win-rate matrix of direct comparisons. The report uses the vectorised
+fit on aggregated pair tables; its reference (L-BFGS on rows) lives in tests/evaluation/reference.py."""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import expit
 
 
@@ -19,34 +18,10 @@ def _outcomes(rows: list[dict]) -> list[tuple[str, str, float]]:
     return out
 
 
-def fit_bradley_terry(rows: list[dict]) -> dict[str, float]:
-    """Maximum-likelihood log-strengths, centred to mean 0 (a tiny ridge keeps them finite
-    when one system wins everything)."""
-    outcomes = _outcomes(rows)
-    systems = sorted({s for a, b, _ in outcomes for s in (a, b)})
-    if len(systems) < 2:
-        raise ValueError("Bradley-Terry needs judgments between at least two systems")
-    index = {s: i for i, s in enumerate(systems)}
-    a = np.array([index[o[0]] for o in outcomes])
-    b = np.array([index[o[1]] for o in outcomes])
-    y = np.array([o[2] for o in outcomes])
-
-    def loss(theta):
-        d = theta[a] - theta[b]
-        nll = -(y * -np.logaddexp(0, -d) + (1 - y) * -np.logaddexp(0, d)).sum()
-        grad_d = -(y - 1 / (1 + np.exp(-d)))
-        grad = np.bincount(a, grad_d, len(systems)) - np.bincount(b, grad_d, len(systems))
-        return nll + 1e-6 * theta @ theta, grad + 2e-6 * theta
-
-    theta = minimize(loss, np.zeros(len(systems)), jac=True, method="L-BFGS-B").x
-    theta -= theta.mean()
-    return {s: float(theta[index[s]]) for s in systems}
-
-
 def _fit_batch(first: np.ndarray, second: np.ndarray, score: np.ndarray, count: np.ndarray, n_systems: int,
                iterations: int = 60) -> np.ndarray:
     """Bradley-Terry log-strengths for many aggregated tables at once (rounds x pairs of score and
-    count), by Newton's method with the same tiny ridge as fit_bradley_terry; centred."""
+    count), by Newton's method with a tiny ridge (1e-6, as the reference fit in tests); centred."""
     rounds = score.shape[0]
     theta = np.zeros((rounds, n_systems))
     eye = np.eye(n_systems)

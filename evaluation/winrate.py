@@ -13,8 +13,6 @@ import numpy as np
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
-from evaluation.contract import Choice
-
 
 class NoJudgments(ValueError):
     """Raised instead of dividing by zero: there is nothing to compute a rate from."""
@@ -43,25 +41,6 @@ class WinRate:
         return asdict(self)
 
 
-def tally(rows: list[dict], system: str) -> tuple[int, int, int, int]:
-    """(wins, losses, ties, both_bad) of `system`."""
-    wins = losses = ties = both_bad = 0
-    for row in rows:
-        if row["choice"] == Choice.tie:
-            ties += 1
-        elif row["choice"] == Choice.both_bad:
-            both_bad += 1
-        elif row["preferred_system"] == system:
-            wins += 1
-        else:
-            losses += 1
-    return wins, losses, ties, both_bad
-
-
-def win_rate(rows: list[dict], system: str, *, alpha: float = 0.05) -> WinRate:
-    return from_counts(system, *tally(rows, system), alpha=alpha)
-
-
 def from_counts(system: str, wins: int, losses: int, ties: int, both_bad: int, *, alpha: float = 0.05) -> WinRate:
     """Every definition with its simple interval (these assume independent judgments)."""
     wins, losses, ties, both_bad = int(wins), int(losses), int(ties), int(both_bad)
@@ -84,13 +63,6 @@ def from_counts(system: str, wins: int, losses: int, ties: int, both_bad: int, *
         decisive_ci_low=None if dl is None else float(dl), decisive_ci_high=None if dh is None else float(dh),
         sign_test_p=None if p_value is None else float(p_value),
     )
-
-
-def per_rater(rows: list[dict], system: str) -> list[dict]:
-    """Win rate of `system` for each rater, with their gold-item accuracy."""
-    from evaluation.table import from_rows
-
-    return per_rater_table(from_rows(rows), system)
 
 
 def per_rater_table(table, system: str, *, alpha: float = 0.05) -> list[dict]:
@@ -128,16 +100,6 @@ def credibly_below(hits: int, judged: int, threshold: float, *, level: float = 0
     """True when gold accuracy is credibly below `threshold`: the one-sided exact binomial test of
     accuracy >= threshold rejects at `level` (3 of 4 right at a 0.8 threshold does not: p = 0.59)."""
     return judged > 0 and binomtest(int(hits), int(judged), threshold, alternative="less").pvalue < level
-
-
-def excluding_low_gold(rows: list[dict], threshold: float) -> tuple[list[dict], list[str]]:
-    """Rows of raters whose gold accuracy is not credibly below `threshold` (raters without gold stay)."""
-    accuracy: dict[str, list[bool]] = {}
-    for row in rows:
-        if row.get("is_gold"):
-            accuracy.setdefault(row["rater"], []).append(row["preferred_system"] == row["gold_better"])
-    dropped = sorted(r for r, hits in accuracy.items() if credibly_below(sum(hits), len(hits), threshold))
-    return [r for r in rows if r["rater"] not in dropped], dropped
 
 
 def target_mask(table, system: str) -> np.ndarray:

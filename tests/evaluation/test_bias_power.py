@@ -4,9 +4,10 @@ import statsmodels.api as sm
 from scipy.stats import binom, binomtest
 from statsmodels.stats.contingency_tables import StratifiedTable
 
-from evaluation.bias import length_bias, length_difference, position_bias
+from evaluation.bias import length_difference
 from evaluation.power import exact_n, exact_power, normal_approximation_n, sample_size
 from tests.evaluation.conftest import judgment
+from tests.evaluation.reference import length_bias, position_bias
 
 
 def test_position_bias_raw_share_against_binomtest():

@@ -3,8 +3,9 @@ import pytest
 import statsmodels.api as sm
 from rouge_score import rouge_scorer
 
-from evaluation.bradley_terry import bradley_terry, fit_bradley_terry, win_matrix
+from evaluation.bradley_terry import bradley_terry, win_matrix
 from evaluation.rouge import paired_comparison, rouge_by_system
+from tests.evaluation.reference import fit_bradley_terry
 
 ROWS = [
     {"id": "1", "reference": "What causes a chronic cough?", "outputs": {"sft": "cough", "dpo": "What causes chronic cough?"}},

@@ -6,8 +6,9 @@ import pytest
 from scipy.stats import beta, binom
 
 from evaluation.table import from_rows
-from evaluation.winrate import NoJudgments, excluding_low_gold, per_rater, win_rate, win_rate_table
+from evaluation.winrate import NoJudgments, win_rate_table
 from tests.evaluation.conftest import judgment, synthetic_study
+from tests.evaluation.reference import excluding_low_gold, per_rater, win_rate
 
 
 def wilson(k, n, z=1.959963984540054):
