@@ -6,26 +6,14 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from evaluation.inert import md_text
 from evaluation.intervals import ASSUMES, MIN_RATERS, population_sentence
 from evaluation.page import html_page
+from evaluation.report_render_checks import appendix, bias_section, p_text, tests_listed
+from evaluation.report_render_checks import ci as _ci
+from evaluation.report_render_checks import fmt as _fmt
 
 _METHOD_NAMES = {"two_way_robust": "two-way cluster-robust", "two_way_bootstrap": "two-way (pigeonhole) bootstrap",
                  "bootstrap_item": "bootstrap over items", "bootstrap_rater": "bootstrap over physicians"}
-
-
-def _fmt(value, digits: int = 3) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return md_text(value)  # escaped for Markdown and HTML at once (evaluation/inert.py)
-
-
-def _ci(entry: dict | None, low: str = "ci_low", high: str = "ci_high") -> str:
-    if not entry or entry.get(low) is None or entry.get(high) is None:
-        return "-"
-    return f"{entry[low]:.3f}-{entry[high]:.3f}"
 
 
 def _headline_text(headline: dict) -> str:
@@ -50,10 +38,6 @@ def _overview(summary: dict) -> list[str]:
     return lines
 
 
-def _p(value) -> str:
-    return "-" if value is None else ("< 0.0001" if value < 1e-4 else f"{value:.4f}")
-
-
 def _headline(summary: dict) -> list[str]:
     """The one primary number of the analysis plan, labelled by what it is, with its population,
     its design-aware test against 0.5 and the workload warning."""
@@ -64,7 +48,7 @@ def _headline(summary: dict) -> list[str]:
                 if plan.get("source") == "--primary" else "the default: no analysis plan was declared")
     lines = ["## Headline", "", f"**Primary estimand** ({declared}): win rate of {_fmt(summary['target'])}, "
              f"{_fmt(h['label'])}: {_headline_text(h)}.", "",
-             f"Test against 0.5 with the headline's design: p = {_p(h.get('p_value'))} ({_fmt(h.get('test'))}).", "",
+             f"Test against 0.5 with the headline's design: p = {p_text(h.get('p_value'))} ({_fmt(h.get('test'))}).", "",
              population_sentence(h["physicians"], h["items"], h) + f" The interval assumes {h['assumes']}.", ""]
     if h.get("workload_warning"):
         lines += [f"**Warning: {_fmt(h['workload_warning'])}**", ""]
@@ -101,7 +85,8 @@ def _published(summary: dict) -> list[str]:
     run = summary.get("run") or {}
     lines = ["## Published vs measured", "",
              "| Model | Win rate, published (decisive votes) | Measured decisive-vote rate (95%) | Ties | Both bad | "
-             "HQ published | HQ physicians (95%) | HQ detector (95% Wilson) | Reward margin published | measured |",
+             "HQ published | HQ physicians, primary (95%) | HQ detector, screening aid (95% Wilson) | Reward margin published | "
+             "measured |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for key, published in by_stage.items():
         measured = ties = both_bad = "-"
@@ -148,7 +133,7 @@ def _win_rate(summary: dict) -> list[str]:
         by_rater = _ci(m["bootstrap_rater"]) if physicians >= MIN_RATERS else f"not valid with {physicians} physicians"
         role = "**primary**: " if name == primary else "secondary: "
         lines.append(f"| {role}{_fmt(entry['definition'])} | {_fmt(entry['estimate'])} | "
-                     f"{_headline_text(entry['headline'])} | {_p(entry['headline'].get('p_value'))} | "
+                     f"{_headline_text(entry['headline'])} | {p_text(entry['headline'].get('p_value'))} | "
                      f"{_ci(m['bootstrap_item'])} | {by_rater} | {counts[name]} |")
     lines += ["", "What each interval assumes: " + "; ".join(f"*{_METHOD_NAMES[k]}*: {v}" for k, v in ASSUMES.items()
                                                            if k in _METHOD_NAMES) +
@@ -191,8 +176,9 @@ def _several_systems(summary: dict) -> list[str]:
 def _helpfulness(summary: dict) -> list[str]:
     lines = ["## Helpfulness Quotient", ""]
     if summary.get("hq_physicians"):
-        lines += ["Physicians' flags, counted per answer (an answer seen by several physicians is one answer with a "
-                  "flag rate; HQ = 1 - mean flag rate):", "",
+        lines += ["**Primary HQ: the physicians' evasive flags**, counted per answer (an answer seen by several "
+                  "physicians is one answer with a flag rate; HQ = 1 - mean flag rate), with the headline interval "
+                  "(answers clustered by item and by physician):", "",
                   "| System | Answers | Views | Flagged by anyone | HQ | Headline 95% | Clustered by item | "
                   "Wilson on answers (independence) |", "|---|---|---|---|---|---|---|---|"]
         for h in summary["hq_physicians"]:
@@ -200,7 +186,8 @@ def _helpfulness(summary: dict) -> list[str]:
                          f"{_fmt(h['hq'])} | {_headline_text(h['headline'])} | {_ci(h['item_clustered'])} | {_ci(h)} |")
         lines.append("")
     if summary.get("hq"):
-        lines += ["Automatic detector on the generation file:", "",
+        lines += ["Screening aid, not the primary HQ: the automatic evasion detector on the generation file (its "
+                  "figures below are from answers it was not tuned on):", "",
                   "| System | HQ | 95% Wilson (answers independent) | Evasive / total | Reasons |", "|---|---|---|---|---|"]
         for h in summary["hq"]:
             reasons = ", ".join(f"{_fmt(k)} {v}" for k, v in sorted(h["reasons"].items()))
@@ -237,36 +224,6 @@ def _agreement(ag: dict) -> list[str]:
         for pair in pairs:
             lines.append(f"- Cohen's kappa {_fmt(pair['raters'][0])} / {_fmt(pair['raters'][1])}: "
                          f"{_fmt(pair['kappa'])} ({_ci(pair)}), n = {pair['n']}")
-    return lines + [""]
-
-
-def _bias(pb: dict, lb: dict) -> list[str]:
-    """Bias tests with the headline's design; their independence versions are in the appendix."""
-    lines = ["## Bias checks", "", "Every test here treats physicians and items as random samples (two-way "
-             "cluster-robust, t on effective physicians - 1 df), like the headline.", ""]
-    if pb.get("n"):
-        lines.append(f"- Position: the left answer won {pb['left_wins']} of {pb['n']} decisive judgments "
-                     f"({pb['left_share']:.3f}, 95% {_ci(pb)}; test vs 0.5: p = {_p(pb.get('p_value'))}; valid when "
-                     f"sides are drawn at random).")
-        if pb.get("odds_ratio_left") is not None:
-            lines.append(f"- Position, one intercept per comparison (not confounded by which system sat on the left): "
-                         f"balanced left share {pb['balanced_left_share']:.3f} ({pb['left_advantage_points']:+.1f} "
-                         f"points); odds ratio of winning on the left {pb['odds_ratio_left']:.2f} "
-                         f"({_ci(pb, 'odds_ratio_ci_low', 'odds_ratio_ci_high')}), p = {_p(pb['odds_ratio_p_value'])}.")
-        elif pb.get("note") or pb.get("regression_note"):
-            lines.append(f"- {_fmt(pb.get('note') or pb.get('regression_note'))}")
-    if lb.get("with_length_difference"):
-        lines.append(f"- Length: the longer answer won {lb['longer_wins']} of {lb['with_length_difference']} decisive "
-                     f"judgments ({lb['longer_share']:.3f}, 95% {_ci(lb, 'longer_ci_low', 'longer_ci_high')}; test vs "
-                     f"0.5: p = {_p(lb.get('longer_p_value'))}).")
-    if "coefficient" in lb:
-        lines.append(f"- Logistic regression on the normalised length difference (scale: {lb['scale']}): coefficient "
-                     f"{lb['coefficient']:.3f} (p = {_p(lb['coefficient_p_value'])}; win odds x "
-                     f"{lb['odds_ratio_per_0_1']:.3f} per 0.1 of length difference); length-controlled decisive-vote "
-                     f"win rate {lb['length_controlled_win_rate']:.3f} ({_ci(lb, 'lc_ci_low', 'lc_ci_high')}, "
-                     f"{lb['interval']})." + (f" **{lb['interval_note']}**" if lb.get("interval_note") else ""))
-    elif lb.get("note"):
-        lines.append(f"- Length regression: {_fmt(lb['note'])}")
     return lines + [""]
 
 
@@ -313,33 +270,6 @@ def _rouge(summary: dict) -> list[str]:
     return lines + [""]
 
 
-def _appendix(summary: dict) -> list[str]:
-    """Tests and intervals that assume independent judgments: shown for comparison only."""
-    wr, pb, lb = summary.get("win_rate") or {}, summary.get("position_bias") or {}, summary.get("length_bias") or {}
-    rows = []
-    if wr:
-        rows += [("Win rate, wins / all judgments", f"{_fmt(wr['rate'])}: Wilson {_ci(wr)}, Clopper-Pearson "
-                  f"{_ci(wr, 'cp_low', 'cp_high')}"),
-                 ("Win rate, decisive votes", f"{_fmt(wr['rate_decisive'])}: Wilson "
-                  f"{_ci(wr, 'decisive_ci_low', 'decisive_ci_high')}; exact sign test p = {_p(wr['sign_test_p'])}")]
-    ind = pb.get("independent") or {}
-    if ind:
-        rows.append(("Position, left share", f"Wilson {_ci(ind, 'wilson_low', 'wilson_high')}, binomial p = "
-                     f"{_p(ind['binomial_p_value'])}"))
-    if ind.get("cmh_p_value") is not None:
-        rows.append(("Position, stratified", f"Mantel-Haenszel odds ratio {ind['mh_odds_ratio']:.2f} "
-                     f"({_ci(ind, 'mh_ci_low', 'mh_ci_high')}), CMH p = {_p(ind['cmh_p_value'])}"))
-    if (lb.get("independent") or {}).get("binomial_p_value") is not None:
-        rows.append(("Length, longer answer's share", f"binomial p = {_p(lb['independent']['binomial_p_value'])}"))
-    if not rows:
-        return []
-    lines = ["## Appendix: tests that assume independent judgments", "",
-             "These ignore that physicians and items repeat; with a true win rate of 0.5 the sign test rejected in 31% "
-             "of simulated studies at a nominal 5% (bench/RESULTS.md). Do not read them as evidence.", "",
-             "| Statistic | Assumes independent judgments |", "|---|---|"]
-    return lines + [f"| {name} | {text} |" for name, text in rows] + [""]
-
-
 def render_markdown(summary: dict) -> str:
     """The report as Markdown; every value is escaped (names come from user data)."""
     lines = _overview(summary) + _published(summary)
@@ -352,12 +282,14 @@ def render_markdown(summary: dict) -> str:
     if summary.get("agreement"):
         lines += _agreement(summary["agreement"])
     if summary.get("position_bias"):
-        lines += _bias(summary["position_bias"], summary["length_bias"])
+        lines += bias_section(summary["position_bias"], summary["length_bias"])
     if summary.get("power"):
         lines += _power(summary["power"])
     if summary.get("rouge"):
         lines += _rouge(summary)
-    lines += _appendix(summary)
+    if summary.get("win_rate"):
+        lines += tests_listed()
+    lines += appendix(summary)
     run = summary.get("run")
     if run:
         lines += ["## DPO training run", "", f"Reward margin: final {_fmt(run.get('final_margin'))}, maximum "
