@@ -142,12 +142,15 @@ def load_recipe(path: Path, overrides: list[str] = (), *, stage: str | None = No
     from data.config_files import resolve_config
 
     path = resolve_config(path)
-    try:
-        tree = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RecipeError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise RecipeError(f"{path}: invalid YAML: {exc}") from exc
+    from data.bounded import load_yaml
+    from data.records import DataError
+
+    try:  # bounded, depth-limited, repeated keys refused (issue 23)
+        tree = load_yaml(Path(path))
+    except DataError as exc:
+        if exc.message.startswith("not valid YAML: "):
+            raise RecipeError(f"{path}: invalid YAML (line {exc.line}): {exc.message[16:]}") from None
+        raise RecipeError(str(exc)) from None
     if not isinstance(tree, dict):
         raise RecipeError(f"{path}: a recipe is a mapping of keys")
     for key, value in parse_overrides(list(overrides)):
