@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.console import Console
 
 from data.records import DataError
+from training.chat import template_record
 from training.checkpoints import prepare_checkpoints
 from training.common import (
     cuda_available,
@@ -60,16 +61,21 @@ def read_pairs(pairs_dir: Path) -> list[dict]:
     return rows
 
 
-def dpo_rows(pairs_dir: Path, tokenizer, max_length: int, *, truncate: str = "none") -> tuple[list[dict], dict]:
+def dpo_rows(pairs_dir: Path, tokenizer, max_length: int, *, truncate: str = "none",
+             chat_template: bool = False) -> tuple[list[dict], dict]:
     """The pairs TRL will train on, and what was dropped or cut, with ids (training/fit.py: TRL
     itself drops a pair whose prompt alone reaches max_length without saying so)."""
+    from training.chat import chat_prompt, conversational
+
     kept, report = fit_rows(read_pairs(pairs_dir), tokenizer, max_length, truncate=truncate,
-                            answers=("chosen", "rejected"))
+                            answers=("chosen", "rejected"), wrap=lambda prompt: chat_prompt(tokenizer, prompt, use=chat_template))
     announce("DPO", report, max_length)
     if not kept:
         raise DataError(f"no usable pairs (none, or every prompt reaches max_length={max_length} tokens)",
                         file=str(Path(pairs_dir) / "pairs.jsonl"))
     rows = [{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"]} for r in kept]
+    if chat_template:  # TRL's conversational format: the prompt is the user's turn, each answer the assistant's
+        rows = [conversational(r, ("chosen", "rejected")) for r in rows]
     return rows, {"pairs_read": report["rows_read"], "pairs_used": len(rows),
                   **{k: v for k, v in report.items() if k not in ("rows_read", "rows_used")}}
 
@@ -138,7 +144,9 @@ def run_dpo(recipe: DPORecipe, *, pairs_dir: Path | None = None, resume: bool = 
     tracking(recipe.training.report_to)  # a tracker that is not installed stops here, before the model loads
     quantization = effective_quantization(recipe, record)
     tokenizer = load_tokenizer(recipe.model_name_or_path)
-    rows, counts = dpo_rows(pairs_dir, tokenizer, recipe.training.max_length, truncate=recipe.training.truncate)
+    record.chat_template = template_record(tokenizer, recipe.training.chat_template)
+    rows, counts = dpo_rows(pairs_dir, tokenizer, recipe.training.max_length, truncate=recipe.training.truncate,
+                            chat_template=record.chat_template["used"])
     train_rows, eval_rows = split_eval(rows, recipe.training.eval_fraction, recipe.training.seed)
     record.counts.update({**counts, "train_rows": len(train_rows), "eval_rows": len(eval_rows)})
     checkpoint = prepare_checkpoints(output_dir / "checkpoints", record.config, record.inputs, resume=resume)

@@ -19,14 +19,14 @@ def _length(tokenizer, text: str) -> int:
     return len(tokenizer(text)["input_ids"])
 
 
-def _cut_context(tokenizer, prompt: str, context: str, budget: int) -> str | None:
+def _cut_context(tokenizer, prompt: str, context: str, budget: int, wrap) -> str | None:
     """The prompt with the longest prefix of its context that keeps it within `budget` tokens; None if none does."""
     ids = tokenizer(context, add_special_tokens=False)["input_ids"]
     low, high, best = 0, len(ids), None
     while low <= high:  # binary search on the number of context tokens kept
         middle = (low + high) // 2
         candidate = prompt.replace(context, tokenizer.decode(ids[:middle]).rstrip(), 1)
-        if _length(tokenizer, candidate) <= budget:
+        if _length(tokenizer, wrap(candidate)) <= budget:
             best, low = candidate, middle + 1
         else:
             high = middle - 1
@@ -34,21 +34,22 @@ def _cut_context(tokenizer, prompt: str, context: str, budget: int) -> str | Non
 
 
 def fit_rows(rows: list[dict], tokenizer, max_length: int, *, truncate: str = "none",
-             answers: tuple[str, ...] = ("completion",)) -> tuple[list[dict], dict]:
-    """Rows (prompt + answer columns, optional id and context) that fit, and what happened to the rest."""
+             answers: tuple[str, ...] = ("completion",), wrap=lambda prompt: prompt) -> tuple[list[dict], dict]:
+    """Rows (prompt + answer columns, optional id and context) that fit, and what happened to the rest.
+    `wrap` gives the text the model sees for a prompt (its chat template, training/chat.py)."""
     kept, dropped, cut_answer, cut_context = [], [], [], []
     for number, row in enumerate(rows):
         row_id = str(row.get("id") or f"#{number + 1}")
         answer_tokens = max(_length(tokenizer, row[a]) for a in answers) + 1  # + EOS
         prompt = row["prompt"]
-        fits = _length(tokenizer, prompt) + answer_tokens <= max_length
+        fits = _length(tokenizer, wrap(prompt)) + answer_tokens <= max_length
         context = row.get("context") or ""
         if not fits and truncate == "context" and context and context in prompt:
-            shorter = _cut_context(tokenizer, prompt, context, max_length - answer_tokens)
+            shorter = _cut_context(tokenizer, prompt, context, max_length - answer_tokens, wrap)
             if shorter is not None:
                 prompt, fits = shorter, True
                 cut_context.append(row_id)
-        prompt_tokens = _length(tokenizer, prompt)
+        prompt_tokens = _length(tokenizer, wrap(prompt))
         if prompt_tokens >= max_length:
             dropped.append(row_id)
             continue

@@ -39,6 +39,8 @@ class GenerationSettings:
     seed: int = 0
     precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU), bf16, fp16, fp32, or 4bit (NF4)
     engine: str = "transformers"  # or "vllm" (optional extra, CUDA)
+    chat_template: bool = True  # the tokenizer's chat template when it has one (training/chat.py)
+    threads: int | None = None  # CPU threads for torch; None: torch's default (one per core)
 
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32", "4bit")
@@ -107,14 +109,16 @@ def default_batch_size(config, max_tokens: int, free_bytes: int, dtype_bytes: in
     return size
 
 
-def cpu_threads(load_average: float, cores: int, current: int) -> int:
-    """Threads for CPU generation: the cores that other work leaves idle, at least 1, at most `current`.
+def apply_threads(settings: GenerationSettings) -> int:
+    """Set torch's CPU thread count when asked (`--threads`); returns the count in use, for the run
+    record. Never derived from the load average: it still counts work that ended seconds ago."""
+    import torch
 
-    A decoding step is many small parallel operations, and each waits for all its threads: when
-    another process holds a core, the descheduled thread stalls every one of them (on a busy
-    2-core machine, 100 answers took 8-28 s with 2 threads and 6-8 s with 1; bench/generation.py).
-    """
-    return max(1, min(current, int(cores - load_average + 0.5)))
+    if settings.threads is not None:
+        if settings.threads < 1:
+            raise ValueError(f"--threads must be at least 1, got {settings.threads}")
+        torch.set_num_threads(settings.threads)
+    return torch.get_num_threads()
 
 
 def free_memory_bytes(device) -> int:
@@ -171,12 +175,6 @@ def load_engine(model_dir: str, settings: GenerationSettings, prompts: list[str]
     if settings.engine != "transformers":
         raise ValueError(f"engine must be one of {ENGINES}, got {settings.engine!r}")
     model, tokenizer = load_for_generation(model_dir, settings)
-    if model.device.type == "cpu":
-        import os
-
-        import torch
-
-        torch.set_num_threads(cpu_threads(os.getloadavg()[0], os.cpu_count() or 1, torch.get_num_threads()))
 
     def prompt_length(prompt: str) -> int:
         return len(tokenizer(prompt)["input_ids"])
@@ -233,7 +231,8 @@ def generate_file(
     if not todo:
         write_atomic(Path(out_file), _render(rows, order))
         return stats
-    prompts = [e["prompt"] for e in todo]
+    prompts, chat = chat_prompts(model_dir, [e["prompt"] for e in todo], settings)
+    threads = apply_threads(settings)
     engine = load_engine(model_dir, settings, prompts)
     progress = tqdm(total=len(todo), desc=f"generating {system}", unit="answer")
 
@@ -250,8 +249,19 @@ def generate_file(
     speed = generation_speed(len(todo), sum(tokens), time.time() - generation_started, engine.batch_size,
                              counted=settings.engine == "transformers")
     record_generation(Path(out_file), system, model_dir, replace(settings, batch_size=engine.batch_size), precision,
-                      dict(stats, **speed, wall_time_s=round(time.time() - started, 2)), task=task)
+                      dict(stats, **speed, torch_threads=threads, wall_time_s=round(time.time() - started, 2)), task=task,
+                      chat=chat)
     return stats
+
+
+def chat_prompts(model_dir: str, prompts: list[str], settings: GenerationSettings) -> tuple[list[str], dict]:
+    """The prompts as the model is asked them (its chat template, unless switched off) and the run record's note."""
+    from training.chat import chat_prompt, template_record
+    from training.common import load_tokenizer
+
+    tokenizer = load_tokenizer(model_dir)
+    chat = template_record(tokenizer, settings.chat_template)
+    return [chat_prompt(tokenizer, p, use=chat["used"]) for p in prompts], chat
 
 
 def generation_speed(answers: int, tokens: int, seconds: float, batch_size: int, *, counted: bool = True) -> dict:
@@ -281,7 +291,7 @@ def generation_record_path(out_file: Path) -> Path:
 
 
 def record_generation(out_file: Path, system: str, model_dir: str, settings: GenerationSettings, precision: str,
-                      stats: dict, *, task=None) -> dict:
+                      stats: dict, *, task=None, chat: dict | None = None) -> dict:
     """Add this system to `<out>.run.json`; note (and print) when systems differ in precision or engine."""
     from training.runs import device_summary, git_commit, package_versions
 
@@ -290,7 +300,8 @@ def record_generation(out_file: Path, system: str, model_dir: str, settings: Gen
     record["systems"][system] = {"model": str(model_dir), "precision": precision, "engine": settings.engine,
                                  "settings": asdict(settings), "stats": stats, "device": device_summary(),
                                  "versions": package_versions(), "git_commit": git_commit(),
-                                 "task": {"name": task.name, "version": task.version} if task is not None else None}
+                                 "task": {"name": task.name, "version": task.version} if task is not None else None,
+                                 "chat_template": chat}
     shapes = {name: (s["precision"], s["engine"]) for name, s in record["systems"].items()}
     record["same_precision_and_engine"] = len(set(shapes.values())) == 1
     if not record["same_precision_and_engine"]:

@@ -104,6 +104,7 @@ class TinyModelRecipe(Strict):
     pretrain_batch_size: int = Field(8, gt=0)
     pretrain_learning_rate: float = Field(3e-3, gt=0)
     seed: int = 0
+    chat_template: bool = False  # give the tokenizer a chat template (training/chat.py) and pre-train in that format
 
     @model_validator(mode="after")
     def heads_divide(self) -> TinyModelRecipe:

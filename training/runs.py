@@ -104,6 +104,7 @@ class RunRecord:
                        if Path(path).is_file()}
         self.counts: dict = {}
         self.notes: list[str] = []
+        self.chat_template: dict | None = None  # training/chat.py's template_record: used or not, and its sha256
         self.started = time.time()
         self.cpu_started = time.process_time()  # all threads of this process
         self.peak_reset = reset_host_peak()
@@ -131,6 +132,7 @@ class RunRecord:
             "processes": distributed_summary(),
             "versions": package_versions(),
             "git_commit": git_commit(),
+            "chat_template": self.chat_template,
             **(extra or {}),
         }
         if is_main_process():

@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from data.records import DataError
+from training.chat import template_record
 from training.checkpoints import prepare_checkpoints
 from training.common import (
     keep_adapters_fp32,
@@ -29,15 +30,18 @@ console = Console(stderr=True)
 SFT_PANELS = [("loss", "eval_loss"), ("mean_token_accuracy", "eval_mean_token_accuracy")]
 
 
-def sft_rows(train_file: Path, tokenizer, max_length: int, task=None, *, truncate: str = "none") -> tuple[list[dict], dict]:
+def sft_rows(train_file: Path, tokenizer, max_length: int, task=None, *, truncate: str = "none",
+             chat_template: bool = False) -> tuple[list[dict], dict]:
     """prompt/completion rows (TRL computes the loss on the completion only); with a task, the
     task's template and SFT targets (training/task_data.py).
 
     Examples whose prompt alone fills max_length have no answer token left to learn from: they
     are dropped, longer ones have their answer cut, or with truncate="context" their context cut;
-    each is counted with its id and said on the terminal (training/fit.py).
+    each is counted with its id and said on the terminal (training/fit.py). With chat_template
+    (the tokenizer has one): TRL's conversational format, the prompt as the user's turn.
     """
     from data.prepare import read_examples
+    from training.chat import chat_prompt, conversational
     from training.task_data import task_examples
 
     examples, rerendered = read_examples(train_file), 0
@@ -45,9 +49,12 @@ def sft_rows(train_file: Path, tokenizer, max_length: int, task=None, *, truncat
         examples, rerendered = task_examples(task, examples, file=str(train_file))
     rows = [{"id": e["id"], "prompt": e["prompt"], "completion": e["answer"], "context": e.get("context") or ""}
             for e in examples]
-    kept, report = fit_rows(rows, tokenizer, max_length, truncate=truncate)
+    kept, report = fit_rows(rows, tokenizer, max_length, truncate=truncate,
+                            wrap=lambda prompt: chat_prompt(tokenizer, prompt, use=chat_template))
     announce("SFT", report, max_length)
     rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in kept]
+    if chat_template:
+        rows = [conversational(r, ("completion",)) for r in rows]
     return rows, {"examples_read": report["rows_read"], "examples_used": len(rows), "truncated": report["answer_truncated"],
                   **{k: v for k, v in report.items() if k not in ("rows_read", "rows_used")},
                   **({"prompts_rerendered_from_task_template": rerendered} if task is not None else {})}
@@ -66,8 +73,9 @@ def run_sft(recipe: SFTRecipe, *, resume: bool = False, callbacks: list = (), ta
     precision = resolve_precision(recipe.training.precision)
     tracking(recipe.training.report_to)  # a tracker that is not installed stops here, before the model loads
     tokenizer = load_tokenizer(recipe.model_name_or_path)
+    record.chat_template = template_record(tokenizer, recipe.training.chat_template)
     rows, counts = sft_rows(Path(recipe.train_file), tokenizer, recipe.training.max_length, task,
-                            truncate=recipe.training.truncate)
+                            truncate=recipe.training.truncate, chat_template=record.chat_template["used"])
     record.counts.update(counts)
     if not rows:
         raise DataError(f"no usable examples (none, or every prompt reaches max_length={recipe.training.max_length} tokens)",

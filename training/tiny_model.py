@@ -17,8 +17,9 @@ from training.recipes import TinyModelRecipe
 SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}
 
 
-def corpus_texts(data_dir: Path) -> list[str]:
-    """Full training texts (prompt + answer) of the prepared train.jsonl in data_dir.
+def corpus_texts(data_dir: Path, *, chat: bool = False) -> list[str]:
+    """Full training texts (prompt + answer) of the prepared train.jsonl in data_dir; with chat, in
+    the tiny chat template's format (user turn, assistant turn), so the model learns its markers.
 
     The holdout stays out: the model later answers those questions and must not have seen them.
     """
@@ -27,6 +28,8 @@ def corpus_texts(data_dir: Path) -> list[str]:
     path = Path(data_dir) / "train.jsonl"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found (run `medalign data prepare` first)")
+    if chat:  # the same text TINY_CHAT_TEMPLATE renders, without its EOS (added below)
+        return [f"<|user|>\n{row['prompt']}\n<|assistant|>\n{row['answer']}" for row in read_examples(path)]
     return [row["prompt"] + row["answer"] for row in read_examples(path)]
 
 
@@ -54,8 +57,12 @@ def build_tiny_model(data_dir: Path, out_dir: Path, recipe: TinyModelRecipe) -> 
     from transformers import MistralConfig, MistralForCausalLM, set_seed
 
     set_seed(recipe.seed)
-    texts = corpus_texts(data_dir)
+    from training.chat import TINY_CHAT_TEMPLATE
+
+    texts = corpus_texts(data_dir, chat=recipe.chat_template)
     tokenizer = train_tokenizer(texts, recipe.vocab_size)
+    if recipe.chat_template:
+        tokenizer.chat_template = TINY_CHAT_TEMPLATE
     config = MistralConfig(
         vocab_size=len(tokenizer),
         hidden_size=recipe.hidden_size,

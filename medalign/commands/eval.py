@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 
 from medalign.commands.tasks import load_task_checked
-from medalign.errors import add_commands
+from medalign.commands.train import CHAT, THREADS
+from medalign.errors import add_commands, fail
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -66,16 +67,27 @@ def eval_run(
                                                 "the same for every system of a comparison.")] = "auto",
     limit: Annotated[int | None, typer.Option(help="Only the first N examples.")] = None,
     rounds: ROUNDS = 2000,
+    engine: Annotated[str, typer.Option(help="transformers, or vllm (optional extra, CUDA GPUs), as in "
+                                             "`medalign generate`.")] = "transformers",
+    chat_template: CHAT = True,
+    threads: THREADS = None,
 ) -> None:
     """Generate greedy answers (kept in NAME.generations.jsonl, resumable), parse, score."""
     from evaluation.predictions import read_gold_examples  # numpy/scipy: start-up cost
-    from training.generate import GenerationSettings, generate_file  # torch, transformers: start-up cost
+    from training.generate import ENGINES, GenerationSettings, generate_file  # torch, transformers: start-up cost
+    from training.vllm_engine import EngineUnavailable
 
+    if engine not in ENGINES:
+        raise fail(f"--engine must be one of {', '.join(ENGINES)}")
     spec = load_task_checked(task)
     generations = out_file.with_name(out_file.stem + ".generations.jsonl")
     examples = read_gold_examples(spec, data)[:limit]
-    settings = GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens, precision=precision)
-    stats = generate_file(model, data, system, generations, settings, limit=limit, task=spec)
+    settings = GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens, precision=precision, engine=engine,
+                                  chat_template=chat_template, threads=threads)
+    try:
+        stats = generate_file(model, data, system, generations, settings, limit=limit, task=spec)
+    except EngineUnavailable as exc:  # the engine cannot run on this machine: say so, no traceback
+        raise fail(str(exc)) from exc
     err.print(f"{system}: generated {stats['generated']}, reused {stats['skipped_existing']}", highlight=False)
     _score_and_write(spec, examples, generations, system, out_file, rounds)
 

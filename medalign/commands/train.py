@@ -24,6 +24,13 @@ err = Console(stderr=True, soft_wrap=True)
 CONFIG = Annotated[Path, typer.Option("--config", help="YAML recipe (configs/...).")]
 SET = Annotated[list[str] | None, typer.Option("--set", help="Override a recipe key: section.key=value (repeatable).")]
 RESUME = Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in OUTPUT_DIR/checkpoints.")]
+CHAT = Annotated[bool, typer.Option("--chat-template/--no-chat-template", help="Use the tokenizer's chat template "
+                                    "when it has one (TRL's conversational format); recorded in run.json.")]
+THREADS = Annotated[int | None, typer.Option("--threads", help="CPU threads for torch (default: torch's, one per core); "
+                                             "kept in the run record.")]
+TRUNCATE = Annotated[str | None, typer.Option("--truncate", help="An example longer than max_length: none (drop it, or "
+                                              "cut the answer; counted with ids) or context (cut the context, keep the "
+                                              "question). Sets training.truncate.")]
 TASK = Annotated[str | None, typer.Option("--task", help="Task name (`medalign tasks list`) or a task .yaml path: its "
                                           "template, targets and pairs; fills {task} in the recipe's paths.")]
 
@@ -34,12 +41,15 @@ def _task(name: str | None):
     return load_stage_task(name) if name is not None else None
 
 
-def _recipe(path: Path, overrides: list[str] | None, stage: str, task_name: str | None = None):
+def _recipe(path: Path, overrides: list[str] | None, stage: str, task_name: str | None = None, *,
+            truncate: str | None = None, chat_template: bool = True):
     """The recipe with `{task}` in its paths filled in, and the task (None without --task)."""
     from training.recipes import load_recipe  # pydantic: start-up cost
     from training.task_data import resolve_recipe_paths
 
     task = _task(task_name)
+    overrides = [*(overrides or []), *([f"training.truncate={truncate}"] if truncate else []),
+                 *([] if chat_template else ["training.chat_template=false"])]
     return resolve_recipe_paths(load_recipe(path, overrides or [], stage=stage), task, source=str(path)), task
 
 
@@ -57,12 +67,13 @@ def tiny_model(
     err.print(f"tiny model: {summary['parameters']:,} parameters, saved to {out}")
 
 
-def sft(config: CONFIG, overrides: SET = None, resume: RESUME = False, task: TASK = None) -> None:
+def sft(config: CONFIG, overrides: SET = None, resume: RESUME = False, task: TASK = None, truncate: TRUNCATE = None,
+        chat_template: CHAT = True) -> None:
     """Supervised fine-tuning with LoRA; saves the adapter, the merged model and run.json."""
     from training.distributed import is_main_process
     from training.sft import run_sft  # torch, transformers, TRL: start-up cost
 
-    recipe, spec = _recipe(config, overrides, "sft", task)
+    recipe, spec = _recipe(config, overrides, "sft", task, truncate=truncate, chat_template=chat_template)
     record = run_sft(recipe, resume=resume, task=spec)
     if is_main_process():
         err.print(f"SFT done in {record['wall_time_s']} s: {recipe.output_dir}")
@@ -76,6 +87,8 @@ def pairs(
     max_new_tokens: int = 128,
     task: TASK = None,
     seed: Annotated[int, typer.Option(help="Label/option tasks: seed of the random wrong answers.")] = 0,
+    chat_template: CHAT = True,
+    threads: THREADS = None,
 ) -> None:
     """DPO pairs: chosen = gold answer, rejected = the SFT model's answer (for a label or option task,
     its wrong answer, or a random wrong one where it was right)."""
@@ -85,7 +98,8 @@ def pairs(
 
     spec = _task(task)
     single_process_only("pairs")
-    counts = make_pairs(model, data, out, GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens),
+    counts = make_pairs(model, data, out, GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens,
+                                                                       chat_template=chat_template, threads=threads),
                         task=spec, seed=seed)
     err.print(f"pairs: {json.dumps(counts)}")
 
@@ -96,12 +110,14 @@ def dpo(
     overrides: SET = None,
     resume: RESUME = False,
     task: TASK = None,
+    truncate: TRUNCATE = None,
+    chat_template: CHAT = True,
 ) -> None:
     """DPO with a new LoRA on the merged SFT model; 4-bit on CUDA (fp32 LoRA), unquantized on CPU."""
     from training.distributed import is_main_process
     from training.dpo import run_dpo  # torch, transformers, TRL: start-up cost
 
-    recipe, spec = _recipe(config, overrides, "dpo", task)
+    recipe, spec = _recipe(config, overrides, "dpo", task, truncate=truncate, chat_template=chat_template)
     record = run_dpo(recipe, pairs_dir=pairs_dir, resume=resume, task=spec)
     if is_main_process():
         err.print(f"DPO done in {record['wall_time_s']} s: reward margin {record['reward_margin_first']} -> "
@@ -125,6 +141,8 @@ def generate_command(
     engine: Annotated[str, typer.Option(help="transformers, or vllm (optional extra, CUDA GPUs).")] = "transformers",
     limit: Annotated[int | None, typer.Option(help="Only the first N examples.")] = None,
     task: TASK = None,
+    chat_template: CHAT = True,
+    threads: THREADS = None,
 ) -> None:
     """Batched generation (left padding, greedy by default); resumable; merges systems; records precision."""
     from training.distributed import single_process_only
@@ -136,7 +154,8 @@ def generate_command(
     if precision not in PRECISIONS or engine not in ENGINES:
         raise fail(f"--precision must be one of {', '.join(PRECISIONS)} and --engine one of {', '.join(ENGINES)}")
     settings = GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens, do_sample=sample,
-                                  temperature=temperature, top_p=top_p, seed=seed, precision=precision, engine=engine)
+                                  temperature=temperature, top_p=top_p, seed=seed, precision=precision, engine=engine,
+                                  chat_template=chat_template, threads=threads)
     try:
         stats = generate_file(model, data, system, out, settings, limit=limit, task=spec)
     except EngineUnavailable as exc:  # a RuntimeError: the engine cannot run on this machine

@@ -30,3 +30,15 @@ def tiny_model(tiny_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny-model")
     build_tiny_model(tiny_data, out, TinyModelRecipe(stage="tiny-model", pretrain_steps=60, vocab_size=1024))
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_model(tiny_data, tmp_path_factory):
+    """The same tiny model with a chat template (training/chat.py), pre-trained in that format."""
+    from training.recipes import TinyModelRecipe
+    from training.tiny_model import build_tiny_model
+
+    out = tmp_path_factory.mktemp("tiny-chat-model")
+    build_tiny_model(tiny_data, out, TinyModelRecipe(stage="tiny-model", pretrain_steps=60, vocab_size=1024,
+                                                     chat_template=True))
+    return out

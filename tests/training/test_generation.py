@@ -152,10 +152,21 @@ def test_run_record_has_tokens_per_second_and_the_batch_size(tiny_model, tiny_da
     assert json.loads(generation_record_path(out).read_text())["systems"]["base"]["settings"]["batch_size"] == 64
 
 
-def test_cpu_generation_uses_the_cores_other_work_leaves_idle():
-    from training.generate import cpu_threads
+def test_thread_count_is_torch_default_or_threads_and_is_recorded(tiny_model, tiny_data, tmp_path):
+    """Issue 26: never derived from the load average; `--threads` or torch's default, kept in the run record."""
+    import torch
 
-    assert cpu_threads(0.2, 2, 2) == 2  # a quiet 2-core machine: both
-    assert cpu_threads(1.0, 2, 2) == 1  # one core busy elsewhere
-    assert cpu_threads(6.5, 2, 2) == 1  # never fewer than one
-    assert cpu_threads(0.0, 16, 8) == 8  # never more than torch was given
+    from training.generate import GenerationSettings, apply_threads, generate_file, generation_record_path
+
+    default = torch.get_num_threads()
+    try:
+        assert apply_threads(GenerationSettings()) == default
+        out = tmp_path / "g.jsonl"
+        generate_file(str(tiny_model), tiny_data / "holdout.jsonl", "base", out,
+                      GenerationSettings(max_new_tokens=2, threads=1), limit=2)
+        system = json.loads(generation_record_path(out).read_text())["systems"]["base"]
+        assert system["stats"]["torch_threads"] == 1 and system["settings"]["threads"] == 1
+        with pytest.raises(ValueError, match="--threads"):
+            apply_threads(GenerationSettings(threads=0))
+    finally:
+        torch.set_num_threads(default)
