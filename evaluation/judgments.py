@@ -69,9 +69,15 @@ def export_kind(path: Path) -> Kind:
 def read_for_report(path: Path) -> tuple[Kind, object]:
     """(kind, judgments) of an export, as that kind's report takes them (its own reader, e.g. the
     pairwise columns, or rows checked by the contract)."""
-    from data.bounded import check_input_file
+    from data.bounded import check_input_file, read_first_line
 
     check_input_file(Path(path))  # a device, folder or oversized file: refused before any reader opens it
+    if Path(path).suffix.lower() == ".csv":  # a repeated column would make the columnar reader fail
+        header = next(csv.reader([read_first_line(Path(path)).decode("utf-8-sig", "replace")]), [])
+        repeated = sorted({c for c in header if header.count(c) > 1})
+        if repeated:
+            raise DataError(f"column(s) {repeated} appear more than once in the header", file=str(path), line=1,
+                            field=repeated[0])
     kind = export_kind(path)
     return kind, kind.read(path, lambda p: _rows_of_kind(p, kind))
 
