@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data import pubmedqa
+from data.config_files import configs_dir
 from data.generations import read_generations
 from data.prepare import build_examples, write_prepared
 from data.prompts import PUBMEDQA_TEMPLATE
@@ -27,7 +28,7 @@ from training.recipes import load_recipe
 from training.sft import run_sft
 from training.tiny_model import build_tiny_model
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = configs_dir()  # shipped with the package: the demo runs from any folder (issue 24)
 TASK_STUDY = "triage"  # the bundled synthetic sample: 30 messages, 3 urgency labels
 TASK_STUDY_RECIPES = CONFIGS / "study" / "tiny"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from app import storage
 from app.admin import in_transaction, study_judgments
 from app.study_files import read_study_items
+from data.config_files import configs_dir
 from data.generations import read_generations
 from evaluation.kinds import get_kind
 from evaluation.report import read_run
@@ -22,7 +23,7 @@ from medalign.demo.simulate import simulate_rater
 
 ROOT = Path(__file__).resolve().parents[2]
 READABLE_PAIRS = ROOT / "data" / "sample" / "readable_pairs.jsonl"
-SUMMARY_RUBRIC = ROOT / "configs" / "rubrics" / "summary-quality.yaml"
+SUMMARY_RUBRIC = configs_dir() / "rubrics" / "summary-quality.yaml"  # shipped: any folder (issue 24)
 TINY_STUDY = "pubmedqa-tiny-model"
 READABLE_STUDY = "readable-examples"
 RATING_STUDY = "readable-grades"
