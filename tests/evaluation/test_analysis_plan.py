@@ -130,3 +130,16 @@ def test_report_of_an_export_uses_primary_from_the_command_line(tmp_path):
         assert words in (out / "report.md").read_text()
     bad = runner.invoke(app, ["report", "--judgments", str(export), "--out", str(tmp_path / "x"), "--primary", "x"])
     assert bad.exit_code != 0 and "primary" in bad.output and "Traceback" not in bad.output
+
+
+def test_summary_json_leads_with_the_primary_number():
+    from evaluation.report import build_summary
+    from tests.evaluation.conftest import synthetic_study
+
+    rows = synthetic_study(0.63, items=120, raters=6, overlap=2, seed=4, tie_share=0.2)
+    summary = build_summary(rows, bootstrap_rounds=100)
+    first_key, lead = next(iter(summary.items()))
+    assert first_key == "headline" and lead["definition"] == "decisive"
+    assert lead["estimate"] == summary["win_rate"]["rate_decisive"] and "wins / (wins + losses)" in lead["what"]
+    assert lead["p_value_vs_0_5"] == summary["win_rate"]["headline"]["p_value"]
+    assert "random samples" in lead["population"] and "6 physicians" in lead["population"]
