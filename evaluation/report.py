@@ -210,7 +210,19 @@ def build_summary(
         summary["run"] = run
     summary["task"] = task or generations_task(generations)
     summary["published"] = published_numbers(summary["task"] or DEFAULT_TASK)
-    return summary
+    return {"headline": _lead(summary), **summary} if summary.get("win_rate") else summary
+
+
+def _lead(summary: dict) -> dict:
+    """summary.json's first entry: the analysis plan's one number, labelled by what it is."""
+    from evaluation.intervals import population_sentence
+
+    h = summary["win_rate"]["headline"]
+    return {"what": f"win rate of {summary['target']}: {h['label']}", "definition": h["definition"],
+            "estimate": h["estimate"], "ci_low": h["ci_low"], "ci_high": h["ci_high"], "method": h["method"],
+            "p_value_vs_0_5": h.get("p_value"), "population": population_sentence(h["physicians"], h["items"], h),
+            "physicians": h["physicians"], "effective_physicians": h.get("effective_physicians"),
+            "declared_in_plan": bool(summary["analysis_plan"].get("declared"))}
 
 
 def _version(package: str) -> str | None:
