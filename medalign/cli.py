@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from medalign.commands import data, demo, eval, export, report, serve, study, tasks, train, users
+from medalign.commands import data, demo, eval, export, judge, report, serve, study, tasks, train, users
 
 
 def _read_study(db: str | None, name: str):
@@ -33,6 +33,7 @@ def build() -> typer.Typer:
     serve.register(root)
     export.register(root)
     report.register(root)
+    judge.register(root)
     demo.register(root)
     return root
 

@@ -47,6 +47,7 @@ def write_feedback_pairs(rows: list[dict], out: Path, *, source: dict, task: str
     from training.pairs import save_pairs
     from training.task_data import load_stage_task, pairs_task
 
+    rows = [r for r in rows if (r.get("rater_kind") or "physician") == "physician"]  # physicians' votes only (issue 21)
     spec = load_stage_task(task)
     if merge is not None and pairs_task(merge) not in (None, spec.name):
         raise ValueError(f"{merge} holds pairs of task {pairs_task(merge)!r}, not {spec.name!r}")

@@ -39,6 +39,7 @@ def _answers(session: Session, study: Study) -> dict[int, Answer]:
 def _common(study: Study, judgment: Judgment, assignment: Assignment, item: Item, user: User) -> dict:
     return {
         "study": study.name, "item_id": item.external_id, "rater": user.name, "rater_simulated": user.simulated,
+        "rater_kind": user.rater_kind,
         "sequence": assignment.sequence, "question": item.question, "context": item.context,
         "reference": item.reference or "", "rationale": judgment.rationale, "time_on_task_ms": judgment.time_on_task_ms,
         "created_at": as_utc(judgment.created_at).isoformat(), "updated_at": as_utc(judgment.updated_at).isoformat(),
@@ -77,6 +78,8 @@ def study_progress(session: Session, study: Study) -> list[dict]:
     ).all()
     table: dict[str, dict] = {}
     for user, _assignment, unit, item, judgment in rows:
+        if user.rater_kind != "physician":  # model judges (issue 21) are not physicians
+            continue
         entry = table.setdefault(user.name, {"physician": user.name, "simulated": user.simulated, "assigned": 0,
                                              "judged": 0, "gold_judged": 0, "gold_correct": 0})
         entry["assigned"] += 1

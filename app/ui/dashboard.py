@@ -17,6 +17,7 @@ AGREEMENT_ROUNDS = 200  # a live view: fewer item resamples than `medalign repor
 
 
 def without_simulated(rows: list[dict], progress: list[dict], exclude: bool) -> tuple[list[dict], list[dict]]:
+    rows = [r for r in rows if r.get("rater_kind", "physician") != "model"]  # a model judge is no physician (issue 21)
     if not exclude:
         return rows, progress
     return [r for r in rows if not r["rater_simulated"]], [p for p in progress if not p["simulated"]]

@@ -136,6 +136,18 @@ def parse_bool(value, *, file: str = "<rows>", line: int = 0, field: str = "") -
     raise DataError(f"expected true/false, got {value!r}", file=file, line=line, field=field)
 
 
+RATER_KINDS = ("physician", "model")  # who judged: a physician, or a model judge (issue 21)
+
+
+def parse_rater_kind(value, *, file: str = "<rows>", line: int = 0) -> str:
+    """"physician" (also for exports made before the column existed) or "model"."""
+    text = str(value or "physician").strip().lower()
+    if text not in RATER_KINDS:
+        raise DataError(f"rater_kind must be one of {list(RATER_KINDS)}, got {value!r}", file=file, line=line,
+                        field="rater_kind")
+    return text
+
+
 def require(row: Mapping, columns, file: str, line: int) -> None:
     for column in columns:
         if column not in row or row[column] is None:

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import TypedDict
 
 from data.records import DataError
-from evaluation.kinds.base import Judged, Kind, KindError, Shown, UnitPlan, parse_bool, require, typed
+from evaluation.kinds.base import Judged, Kind, KindError, Shown, UnitPlan, parse_bool, parse_rater_kind, require, typed
 
 
 class Choice(StrEnum):
@@ -39,6 +39,7 @@ class PairwiseJudgment(TypedDict):
     item_id: str
     rater: str
     rater_simulated: bool
+    rater_kind: str  # "physician" or "model" (a model judge's verdict; issue 21)
     is_gold: bool
     gold_better: str  # the known-better system of a gold pair, else ""
     sequence: int
@@ -94,6 +95,7 @@ def parse_pairwise(row: Mapping, *, file: str = "<rows>", line: int = 0) -> Pair
     for column in _BOOLS:
         out[column] = parse_bool(row.get(column, False), file=file, line=line, field=column)
     out["gold_better"] = row.get("gold_better") or ""
+    out["rater_kind"] = parse_rater_kind(row.get("rater_kind"), file=file, line=line)
     return out  # type: ignore[return-value]
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TypedDict
 
 from data.records import DataError
-from evaluation.kinds.base import Judged, Kind, KindError, Shown, UnitPlan, parse_bool, require, typed
+from evaluation.kinds.base import Judged, Kind, KindError, Shown, UnitPlan, parse_bool, parse_rater_kind, require, typed
 
 
 class RatingJudgment(TypedDict):
@@ -21,6 +21,7 @@ class RatingJudgment(TypedDict):
     item_id: str
     rater: str
     rater_simulated: bool
+    rater_kind: str  # "physician" or "model" (a model judge's grade; issue 21)
     sequence: int
     system: str
     criterion: str
@@ -47,6 +48,7 @@ def parse_rating(row: Mapping, *, file: str = "<rows>", line: int = 0) -> Rating
     require(row, RATING_REQUIRED, file, line)
     out = typed(row, RATING_COLUMNS)
     out["rater_simulated"] = parse_bool(row.get("rater_simulated", False), file=file, line=line, field="rater_simulated")
+    out["rater_kind"] = parse_rater_kind(row.get("rater_kind"), file=file, line=line)
     scale = str(row.get("scale") or "")
     value = row["value"]
     if scale.startswith("likert-") or scale == "binary":

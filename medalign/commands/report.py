@@ -32,6 +32,9 @@ def report(
     primary: Annotated[str | None, typer.Option("--primary", help="The number that heads the report: decisive "
                                                 "(wins / (wins + losses), default) or all (wins / all judgments); a "
                                                 "study's declared analysis plan otherwise.")] = None,
+    physician_sample: Annotated[str | None, typer.Option("--physician-sample", help="random: the export's physician "
+                                                         "items were a uniform random sample (the model judge's PPI "
+                                                         "interval needs it)")] = None,
     db: DB = None,
 ) -> None:
     if ctx.invoked_subcommand is not None:
@@ -69,7 +72,13 @@ def report(
         settings["generations_file"] = str(generations)
     if run and "run" not in unused:
         options["run"] = read_run(run)
+    from medalign.commands.judge import add_judge_sections, physicians_only
+
+    judged, judge_rows = physicians_only(judged, judgments)  # model raters never count as physicians (issue 21)
     written = kind.write_report(judged, settings, out_dir, target=system, gold_threshold=gold_threshold, **options)
+    if judge_rows:
+        written += add_judge_sections(judge_rows, kind.name, out_dir, target=system, study=study, db=db,
+                                      physician_sample=physician_sample, primary=options.get("plan", {}).get("primary"))
     err.print(f"{kind.name} study report: {', '.join(p.name for p in written)} in {out_dir}")
 
 
