@@ -83,3 +83,21 @@ def test_identity_scale_and_edge_cases():
     assert intervals.ratio_interval(np.zeros(5), np.arange(5), np.r_[1, 0, 1, 0, 1], np.ones(5))["ci_low"] is None
     with pytest.raises(ValueError):
         intervals.ratio_interval(r, i, y, np.ones_like(y), scale="probit")
+
+
+def test_uneven_workload_coverage_small_study():
+    """bench/coverage.py in small, with its own simulator: 5 physicians, one judging 60% of 150
+    items, physician sd 0.5 and item sd 1.0 (logit): t on effective physicians keeps coverage,
+    t on the head count does not."""
+    rng = np.random.default_rng(7)
+    studies, hits_new, hits_old = 200, 0, 0
+    for _ in range(studies):
+        r = rng.choice(5, size=150, p=[0.6, 0.1, 0.1, 0.1, 0.1])
+        i = np.arange(150)
+        y = (rng.random(150) < expit(0.5 * rng.standard_normal(5)[r] + rng.standard_normal(150))).astype(float)
+        new = intervals.ratio_interval(r, i, y, np.ones_like(y))
+        old = intervals.ratio_interval(r, i, y, np.ones_like(y), df_rule="physicians")
+        hits_new += new["ci_low"] <= 0.5 <= new["ci_high"]
+        hits_old += old["ci_low"] <= 0.5 <= old["ci_high"]
+    assert hits_new / studies >= 0.93  # bench (500 studies): 0.98-0.99
+    assert hits_old / studies < hits_new / studies
