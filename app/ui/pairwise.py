@@ -13,7 +13,10 @@ import gradio as gr
 
 from app.ui.common import CHOICE_LABELS, Context, Refused, shown_text, storage_errors, text_pane
 from app.ui.screen import Screen, judge
-from evaluation.contract import Choice, StudyKind
+from evaluation.contract import Choice
+
+# The study kinds whose `panel` is this name are shown here (evaluation/kinds).
+PANEL = "pairwise"
 
 
 @dataclass
@@ -36,7 +39,7 @@ class PairwisePanel:
 
     def updates(self, screen: Screen) -> dict:
         previous = screen.previous or {}
-        shown = screen.judging and screen.kind is StudyKind.pairwise
+        shown = screen.judging and screen.panel == PANEL
         return {
             self.panel: gr.update(visible=shown),
             self.answer_a: shown_text(screen.answer_a if shown else ""),
@@ -83,4 +86,4 @@ def submit_pairwise(state: dict | None, token: str, choice: str | None, evasive_
                       "your flags and rationale are kept.")
     fields = {"choice": choice, "evasive_a": bool(evasive_a), "evasive_b": bool(evasive_b),
               "rationale": rationale or ""}
-    return ctx.ui.updates(judge(ctx.engine, request, state, token, StudyKind.pairwise, lambda _study: fields))
+    return ctx.ui.updates(judge(ctx.engine, request, state, token, PANEL, lambda _study: fields))

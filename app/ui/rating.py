@@ -15,8 +15,10 @@ from app import storage
 from app.models import Study
 from app.ui.common import Context, Refused, shown_text, storage_errors, text_pane
 from app.ui.screen import Screen, judge
-from evaluation.contract import StudyKind
 from evaluation.rubric import MAX_CRITERIA, Criterion
+
+# The study kinds whose `panel` is this name are shown here (evaluation/kinds).
+PANEL = "rating"
 
 
 @dataclass
@@ -35,7 +37,7 @@ class RatingPanel:
         return [self.panel, self.answer, self.rubric_help, *self.criteria, self.free_text, self.actions, self.revise]
 
     def updates(self, screen: Screen) -> dict:
-        shown = screen.judging and screen.kind is StudyKind.rating
+        shown = screen.judging and screen.panel == PANEL
         rubric = screen.rubric if shown else None
         previous = (screen.previous or {}).get("ratings") or {}
         out = {self.panel: gr.update(visible=shown),
@@ -99,4 +101,4 @@ def submit_rating(request: gr.Request, state: dict | None, token: str, free_text
             raise Refused(f"Not saved: please answer \"{free.question}\". Your grades are kept.")
         return {"ratings": ratings, "rationale": free_text or ""}
 
-    return ctx.ui.updates(judge(ctx.engine, request, state, token, StudyKind.rating, fields))
+    return ctx.ui.updates(judge(ctx.engine, request, state, token, PANEL, fields))

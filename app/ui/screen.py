@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from app import storage
 from app.models import Role, Study, User
 from app.ui.common import caller
-from evaluation.kinds import StudyKind, get_kind
+from evaluation.kinds import get_kind
 from evaluation.rubric import Rubric
 
 
@@ -20,7 +20,7 @@ from evaluation.rubric import Rubric
 class Screen:
     state: dict | None
     status: str = ""
-    kind: StudyKind | None = None
+    kind: str | None = None  # the study's kind (evaluation.kinds.KINDS)
     judged: int = 0
     total: int = 0
     question: str = ""
@@ -58,7 +58,7 @@ class Screen:
                 "You may close this tab; use *Revise my last judgment* to change your last answer.")
 
     def public(self) -> dict:
-        out = {"kind": self.kind.value if self.kind else None, "status": self.status, "judged": self.judged,
+        out = {"kind": self.kind, "status": self.status, "judged": self.judged,
                "total": self.total, "done": self.done, "revising": self.revising, "token": self.token,
                "question": self.question, "context": self.context}
         if self.kind and get_kind(self.kind).answers_per_unit == 2:
@@ -78,7 +78,7 @@ class Screen:
 
 def next_screen(session, user: User, study: Study, state: dict, *, revising: int | None = None) -> Screen:
     """The physician's open unit (or a new one), the unit they are revising, or the end screen."""
-    kind, rubric = StudyKind(study.kind), storage.study_rubric(study)
+    kind, rubric = study.kind, storage.study_rubric(study)
     common = {"kind": kind, "rubric": rubric, "guidelines": study.guidelines, "study": study.name}
     if revising is None:
         assignment = storage.next_assignment(session, study, user)
