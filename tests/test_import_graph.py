@@ -142,3 +142,17 @@ def test_evaluation_never_imports_training():
 
 def test_bench_and_tests_do_not_import_each_other():
     assert not _violations(("bench",), ("tests",)) + _violations(("tests",), ("bench",))
+
+
+def _puts_bench_on_the_path(path: Path) -> bool:
+    """A sys.path.insert/append whose argument names bench (a way around the rule: `import loadtest`)."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("insert", "append")
+                and ast.unparse(node.func.value) == "sys.path" and "bench" in ast.unparse(node)):
+            return True
+    return False
+
+
+def test_tests_do_not_reach_bench_through_sys_path():
+    """bench/ on sys.path would also shadow installed packages (bench/coverage.py hid `coverage` from numba)."""
+    assert not [name for name, path in MODULES.items() if _in(name, "tests") and _puts_bench_on_the_path(path)]

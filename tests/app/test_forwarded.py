@@ -5,7 +5,6 @@ their real address. A real server process on loopback; the positive control name
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import httpx
 import pytest
@@ -14,13 +13,11 @@ from app import storage
 from app.db import open_database
 from tests.app.conftest import PASSWORD
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-
 pytestmark = pytest.mark.slow
 
 
 def _server(tmp_path, *extra):
-    from loadtest import ServerProcess, free_port
+    from medalign.testing.load import ServerProcess, free_port
 
     class Serve(ServerProcess):
         def start(self, timeout: float = 120) -> float:
