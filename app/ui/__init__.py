@@ -7,7 +7,7 @@ The browser only ever receives texts labelled "Answer A" / "Answer B" (pairwise)
 """
 
 from app.ui.keyboard import KEYBOARD_JS
-from app.ui.style import CSS
 from app.ui.shell import build_ui
+from app.ui.style import CSS
 
 __all__ = ["CSS", "KEYBOARD_JS", "build_ui"]

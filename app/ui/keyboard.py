@@ -100,16 +100,31 @@ KEYBOARD_JS = """
     return false;
   }
 
+  // Arrow keys move within a radio group whatever names Gradio gives its inputs (it renames the
+  // checked one on each update).
+  const arrows = {ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1};
+  function moveInGroup(ev) {
+    const group = ev.target.closest && ev.target.closest('#choice, [id^="criterion_"]');
+    if (!group || ev.target.type !== 'radio' || !(ev.key in arrows)) return false;
+    const all = radios(group), at = all.indexOf(ev.target);
+    const next = all[(at + arrows[ev.key] + all.length) % all.length];
+    next.click(); next.focus();
+    return true;
+  }
+
   document.addEventListener('keydown', (ev) => {
     if (ev.repeat || ev.isComposing) return;
-    if (editable(ev.target)) { if (ctrlEnter(ev)) ev.preventDefault(); return; }
+    if (moveInGroup(ev)) { ev.preventDefault(); ev.stopPropagation(); return; }
+    if (editable(ev.target)) { if (ctrlEnter(ev)) { ev.preventDefault(); ev.stopPropagation(); } return; }
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     if (!onPage(ev.target)) return;
     if (ev.key === 'Enter' && control(ev.target)) return;  // the control's own action
     const pairs = shown(document.querySelector('#submit')), rates = shown(document.querySelector('#rating_submit'));
     if (!pairs && !rates) return;
     if (stillBusy()) {
-      if (ev.key.length === 1 || ev.key === 'Enter') { note('Saving: key ignored, press it again in a moment'); ev.preventDefault(); }
+      if (ev.key.length === 1 || ev.key === 'Enter') {
+        note('Saving: key ignored, press it again in a moment'); ev.preventDefault(); ev.stopPropagation();
+      }
       return;
     }
     let handled = false;
@@ -119,8 +134,10 @@ KEYBOARD_JS = """
     } else {
       handled = rating(ev);
     }
-    if (handled) ev.preventDefault();
-  });
+    // Captured and stopped: a control's own key handler (Gradio's checkbox toggles on Enter) must
+    // not act on a key the page used.
+    if (handled) { ev.preventDefault(); ev.stopPropagation(); }
+  }, true);
 
   // A study picker's list closes when focus leaves it (Tab away), as a native select's does.
   document.addEventListener('focusout', (ev) => {
@@ -177,7 +194,9 @@ KEYBOARD_JS = """
     if (first || !pair) return;
     busy = null; note('');
     const active = document.activeElement;
-    if (active && active !== document.body && active.closest && active.closest('#work, .action-bar')) active.blur();
+    // The focus goes back to the page (from a tab, the context header, the rationale, ...), but a
+    // text box outside the pair (the study list) keeps it.
+    if (active && active !== document.body && !(editable(active) && !active.closest('#work'))) active.blur();
     document.querySelectorAll('.shown-text').forEach((pane) => { pane.scrollTop = 0; });
     const work = document.querySelector('#work');
     if (work) {
