@@ -10,7 +10,7 @@ import statistics
 from collections import defaultdict
 from datetime import datetime
 
-from evaluation.contract import StudyKind
+from app.ui.pairwise import PANEL as PAIRWISE_PANEL
 
 ITEM_HEADERS = ["item", "physician", "verdict", "rationale", "seconds", "revisions"]
 AGREEMENT_ROUNDS = 200  # a live view: fewer item resamples than `medalign report`
@@ -32,8 +32,8 @@ def time_on_task(rows: list[dict]) -> dict[str, float]:
     return {rater: statistics.median(times.values()) / 1000 for rater, times in per_rater.items() if times}
 
 
-def agreement_text(rows: list[dict], kind: StudyKind) -> str:
-    if kind is not StudyKind.pairwise:
+def agreement_text(rows: list[dict], panel: str) -> str:
+    if panel != PAIRWISE_PANEL:
         return "Agreement so far: computed per criterion in the full rating report (`medalign report`)."
     from evaluation.agreement import agreement
 
@@ -52,10 +52,10 @@ def agreement_text(rows: list[dict], kind: StudyKind) -> str:
             f". Intervals: percentile bootstrap over items ({AGREEMENT_ROUNDS} rounds), final judgments only.")
 
 
-def item_table(rows: list[dict], kind: StudyKind) -> list[list]:
+def item_table(rows: list[dict], panel: str) -> list[list]:
     """Every judgment, grouped by item, with its rationale (the per-item view)."""
     out = []
-    if kind is StudyKind.pairwise:
+    if panel == PAIRWISE_PANEL:
         for r in sorted(rows, key=lambda r: (r["item_id"], r["rater"])):
             verdict = f"{r['choice']} ({r['system_a']} vs {r['system_b']})"
             out.append([r["item_id"], r["rater"], verdict, r["rationale"], round(r["time_on_task_ms"] / 1000, 1),

@@ -19,7 +19,9 @@ import gradio as gr
 from app import storage
 from app.models import Role
 from app.ui.common import Context, caller, storage_errors
-from evaluation.contract import StudyKind
+from app.ui.pairwise import PANEL as PAIRWISE_PANEL
+from app.ui.rating import PANEL as RATING_PANEL
+from evaluation.kinds import get_kind
 
 PROGRESS_HEADERS = ["physician", "assigned", "judged", "gold judged", "gold accuracy", "median seconds per judgment"]
 REFRESH_S = 30
@@ -169,6 +171,25 @@ def _view_refused(ctx: Context, message: str, exc: Exception | None = None) -> d
     return {**dict.fromkeys(tab.outputs(), gr.skip()), tab.summary: html.escape(message)}
 
 
+def _pairwise_view(judgments: list[dict], settings: dict) -> tuple[list, list, str, str]:
+    decided = [j for j in judgments if not j["is_gold"]]
+    results = pairwise_results(decided, settings["comparisons"], settings.get("analysis_plan"))
+    matrix = win_matrix_table(decided) if len(settings["systems"]) >= 3 else []
+    what = f"pairwise study of {', '.join(settings['systems'])} ({len(settings['comparisons'])} comparisons)"
+    return results, matrix, what, ("Win rate with the report's 95% headline interval, interim until the planned "
+                                   "size (dashed: 0.5)")
+
+
+def _rating_view(judgments: list[dict], settings: dict) -> tuple[list, list, str, str]:
+    results = rating_results(judgments, settings["rubric"])
+    what = f"rating study of {', '.join(settings['systems'])} on the rubric {settings['rubric']['name']}"
+    return results, [], what, "Mean grade per system and criterion with 95% interval"
+
+
+# The dashboard's results (table, win matrix, summary line, chart title) by the panel a study's kind names.
+KIND_VIEWS = {PAIRWISE_PANEL: _pairwise_view, RATING_PANEL: _rating_view}
+
+
 @storage_errors(refuse=_view_refused)
 def researcher_view(study_name: str | None, exclude_simulated: bool, request: gr.Request, *, ctx: Context):
     from app.ui import dashboard
@@ -184,17 +205,8 @@ def researcher_view(study_name: str | None, exclude_simulated: bool, request: gr
         progress = storage.study_progress(session, study)
         judgments = storage.export_judgments(session, study)
     judgments, progress = dashboard.without_simulated(judgments, progress, bool(exclude_simulated))
-    kind, matrix = StudyKind(settings["kind"]), []
-    if kind is StudyKind.pairwise:
-        decided = [j for j in judgments if not j["is_gold"]]
-        results = pairwise_results(decided, settings["comparisons"], settings.get("analysis_plan"))
-        matrix = win_matrix_table(decided) if len(settings["systems"]) >= 3 else []
-        what = f"pairwise study of {', '.join(settings['systems'])} ({len(settings['comparisons'])} comparisons)"
-        chart_title = "Win rate with the report's 95% headline interval, interim until the planned size (dashed: 0.5)"
-    else:
-        results = rating_results(judgments, settings["rubric"])
-        what = f"rating study of {', '.join(settings['systems'])} on the rubric {settings['rubric']['name']}"
-        chart_title = "Mean grade per system and criterion with 95% interval"
+    panel = get_kind(settings["kind"]).panel
+    results, matrix, what, chart_title = KIND_VIEWS[panel](judgments, settings)
     shown = "simulated raters excluded" if exclude_simulated else "simulated raters included"
     summary = html.escape(
         f"{what}: {settings['judgments']} judgments of {settings['target']} planned ({settings['items']} items, "
@@ -204,8 +216,8 @@ def researcher_view(study_name: str | None, exclude_simulated: bool, request: gr
             tab.results: results, tab.matrix: matrix, tab.links: _links(study.name),
             tab.timeline: dashboard.timeline_svg(judgments, settings["target"]),
             tab.chart: dashboard.interval_svg(results, chart_title),
-            tab.agreement: dashboard.agreement_text(judgments, kind),
-            tab.items: dashboard.item_table(judgments, kind)}
+            tab.agreement: dashboard.agreement_text(judgments, panel),
+            tab.items: dashboard.item_table(judgments, panel)}
 
 
 def research_choices(request: gr.Request, *, ctx: Context):
