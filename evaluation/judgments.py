@@ -60,7 +60,7 @@ def export_kind(path: Path) -> Kind:
     elif text.strip():
         try:
             record = json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, or nested absurdly deep: the reader says where
             record = {}
         columns = list(record) if isinstance(record, dict) else []
     return kind_of_columns(columns)
