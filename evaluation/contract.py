@@ -29,13 +29,6 @@ from evaluation.kinds.rating import RATING_COLUMNS, RATING_REQUIRED, RatingJudgm
 COLUMNS = {name: list(kind.columns) for name, kind in KINDS.items()}
 
 
-def kind_of_columns(columns) -> StudyKind | str:
-    """The name of the kind an export header (or a row's keys) belongs to; a StudyKind member
-    for a shipped kind (evaluation.kinds.kind_of_columns gives the Kind itself)."""
-    name = kinds.kind_of_columns(columns).name
-    return StudyKind.__members__.get(name, name)
-
-
 def parse_export(numbered_rows, *, file: str) -> tuple[StudyKind | str, list]:
     """(kind name, typed rows) of an export's (line, row) pairs; the kind is read off the first
     row and every row is checked by that kind's parser."""
@@ -50,6 +43,6 @@ def parse_export(numbered_rows, *, file: str) -> tuple[StudyKind | str, list]:
 
 __all__ = [
     "COLUMNS", "DECISIVE", "LEGACY_CHOICES", "PAIRWISE_COLUMNS", "PAIRWISE_REQUIRED", "RATING_COLUMNS",
-    "RATING_REQUIRED", "Choice", "PairwiseJudgment", "RatingJudgment", "StudyKind", "get_kind", "kind_of_columns",
+    "RATING_REQUIRED", "Choice", "PairwiseJudgment", "RatingJudgment", "StudyKind", "get_kind",
     "parse_bool", "parse_choice", "parse_export", "parse_pairwise", "parse_rating", "preferred_system",
 ]

@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from data.tasks import Task, load_task, render_prompt
-from evaluation.contract import StudyKind, kind_of_columns
+from evaluation.kinds import kind_of_columns
 
 DEFAULT_TASK = "pubmedqa-longform"
 
@@ -166,7 +166,7 @@ def feedback_pairs(rows: list[dict], *, criterion: str | None = None, criteria: 
     """DPO pairs from either kind of study's export rows."""
     from training.feedback_ratings import pairs_from_ratings
 
-    if rows and kind_of_columns(rows[0]) is StudyKind.rating:
+    if rows and kind_of_columns(rows[0]).name == "rating":
         return pairs_from_ratings(rows, criterion=criterion, criteria=criteria, rubric=rubric, margin=margin,
                                   min_agreement=0.5 if min_agreement is None else min_agreement,
                                   min_votes=min_votes, overlap=overlap, task=task)
