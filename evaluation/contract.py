@@ -29,7 +29,7 @@ from evaluation.kinds.rating import RATING_COLUMNS, RATING_REQUIRED, RatingJudgm
 COLUMNS = {name: list(kind.columns) for name, kind in KINDS.items()}
 
 
-def parse_export(numbered_rows, *, file: str) -> tuple[StudyKind | str, list]:
+def parse_export(numbered_rows, *, file: str) -> tuple[str, list]:
     """(kind name, typed rows) of an export's (line, row) pairs; the kind is read off the first
     row and every row is checked by that kind's parser."""
     kind, parsed = None, []
@@ -38,7 +38,7 @@ def parse_export(numbered_rows, *, file: str) -> tuple[StudyKind | str, list]:
         parsed.append(kind.parse_row(row, file=file, line=line))
     if kind is None:
         raise DataError("the export holds no judgments", file=file)
-    return StudyKind.__members__.get(kind.name, kind.name), parsed
+    return kind.name, parsed
 
 
 __all__ = [
