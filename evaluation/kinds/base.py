@@ -2,10 +2,10 @@
 
 Orientation, once: a judgment is carried in screen terms from the moment it enters to the
 report. `Shown` lists a unit's answers in the order the physician saw them (left to right,
-"Answer A" first); a submitted judgment, its export row and the report all speak of that order
-(`a` = left). The one place that maps screen order to the unit's stored answer slots is
-`in_screen_order`, `slot_flags` and `screen_flags` below, because the evasive flags have been stored per answer slot
-(`evasive_1`, `evasive_2`) since the first schema and stored values never change.
+"Answer A" first); a submitted judgment, its stored choice, its export row and the report all
+speak of that order (`a` = left). The one place that meets the unit's stored answer slots is
+`in_screen_order`, `slot_flags` and `screen_flags` below: the evasive flags have been stored per
+answer slot (`evasive_1`, `evasive_2`) since the first schema, and stored values never change.
 """
 
 from __future__ import annotations
