@@ -89,6 +89,7 @@ def prepare_meqsum(
 
 def task_prepare_command(name: str):
     """A click command for `data prepare NAME`, or None when NAME is no task (click then says so)."""
+    # data.task_prepare and data.tasks load pydantic and the task schema: start-up cost, so on use.
     from data.task_prepare import prepare_task
     from data.tasks import TASKS_DIR
 
@@ -121,7 +122,7 @@ class _TaskPrepareGroup(typer.core.TyperGroup):
     built on demand so that a task file added to configs/tasks/ needs no code."""
 
     def list_commands(self, ctx):
-        from data.tasks import task_names
+        from data.tasks import task_names  # pydantic: start-up cost (only when the group is listed)
 
         return sorted(set(super().list_commands(ctx)) | set(task_names()))
 

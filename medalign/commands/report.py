@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from data.records import DataError
 from medalign.commands.tasks import load_task_checked
 from medalign.errors import add_commands, fail, guard
 from medalign.options import DB
@@ -160,8 +161,6 @@ def report_power(
 
 def _named_paths(value: str, option: str) -> dict[str, str]:
     """"name=PATH,name=PATH" in the order given (the order of the stages)."""
-    from data.records import DataError
-
     pairs = {}
     for part in [p for p in value.split(",") if p.strip()]:
         name, sep, path = part.partition("=")

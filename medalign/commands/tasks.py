@@ -35,7 +35,7 @@ def tasks_list() -> None:
 
 def tasks_show(task: Annotated[str, typer.Argument(help="Task name or .yaml path.")]) -> None:
     """The task's full definition (as validated), as YAML."""
-    import yaml
+    import yaml  # PyYAML: a little start-up time, only `tasks show` needs it
 
     class Literal(yaml.SafeDumper):
         """Multi-line strings (the prompt template) as YAML block literals, readable as written."""

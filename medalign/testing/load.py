@@ -23,6 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlmodel import select
+
+from app import storage
+from app.db import open_database
+from app.models import Assignment, Judgment
+from app.study_files import StudyItem
+from evaluation.contract import Choice
+from evaluation.rubric import load_rubric
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "load-test-password"
@@ -96,8 +104,6 @@ def _shown(screen: dict) -> tuple:
 
 def _verdict(screen: dict, rng: random.Random) -> tuple[object, dict]:
     """What a physician sends: a choice code (pairwise) or grades (rating), with its flags."""
-    from evaluation.contract import Choice
-
     if screen["kind"] == "rating":
         grades = {c["id"]: rng.choice(c["options"])["value"] for c in screen["criteria"]}
         return grades, {"free_text": ""}
@@ -112,6 +118,7 @@ def _send(client, screen: dict, verdict, extra: dict) -> dict:
 
 def physician(server: ServerProcess, name: str, study: str, judgments: int, pause: tuple[float, float], seed: int,
               log: ClientLog, deadline: float) -> None:
+    # gradio_client and Gradio cost seconds: loaded by the clients only (tests/app/test_forwarded.py uses ServerProcess alone)
     from medalign.demo.simulate import JudgingClient
 
     rng = random.Random(seed)
@@ -151,11 +158,6 @@ def physician(server: ServerProcess, name: str, study: str, judgments: int, paus
 
 
 def setup_database(db_url: str, physicians: int, items: int, overlap: int, kind: str) -> str:
-    from app import storage
-    from app.db import open_database
-    from app.study_files import StudyItem
-    from evaluation.rubric import load_rubric
-
     engine = open_database(db_url)
     with storage.transaction(engine) as session:
         rows = [StudyItem(f"item{i}", f"Question {i}: is treatment {i} effective?", f"Context {i}.", None,
@@ -173,12 +175,6 @@ def _stored_verdict(judgment) -> object:
 
 
 def verify(db_url: str, logs: list[ClientLog], overlap: int) -> dict:
-    from sqlmodel import select
-
-    from app import storage
-    from app.db import open_database
-    from app.models import Assignment, Judgment
-
     engine = open_database(db_url)
     with storage.transaction(engine) as session:
         rows = session.exec(select(Judgment, Assignment).join(Assignment, Assignment.id == Judgment.assignment_id)).all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -32,8 +33,6 @@ def _as_postgres_user() -> list[str]:
     if shutil.which("runuser") is None:
         raise Unavailable("running as root without 'runuser' to start PostgreSQL as another user")
     try:
-        import pwd
-
         pwd.getpwnam("postgres")
     except KeyError:
         raise Unavailable("running as root and there is no 'postgres' user to run PostgreSQL") from None
