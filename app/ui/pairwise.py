@@ -13,7 +13,6 @@ import gradio as gr
 
 from app.ui.common import CHOICE_LABELS, Context, Refused, shown_text, storage_errors, text_pane
 from app.ui.screen import Screen, judge
-from evaluation.contract import Choice
 
 # The study kinds whose `panel` is this name are shown here (evaluation/kinds).
 PANEL = "pairwise"
@@ -81,7 +80,7 @@ def pairwise_actions(panel: PairwisePanel) -> None:
 @storage_errors
 def submit_pairwise(state: dict | None, token: str, choice: str | None, evasive_a: bool, evasive_b: bool,
                     rationale: str, request: gr.Request, *, ctx: Context) -> dict:
-    if choice not in {c.value for c in Choice}:
+    if not choice:  # nothing picked yet; whether a value is valid is storage's one check (its kind's validate)
         raise Refused("Not saved: choose " + ", ".join(CHOICE_LABELS.values()) + " first (keys 1-4); "
                       "your flags and rationale are kept.")
     fields = {"choice": choice, "evasive_a": bool(evasive_a), "evasive_b": bool(evasive_b),
