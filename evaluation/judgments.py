@@ -69,9 +69,11 @@ def export_kind(path: Path) -> Kind:
 def read_for_report(path: Path) -> tuple[Kind, object]:
     """(kind, judgments) of an export, as that kind's report takes them (its own reader, e.g. the
     pairwise columns, or rows checked by the contract)."""
-    from data.bounded import check_input_file, read_first_line
+    from data.bounded import check_input_file, check_json_depth, read_first_line
 
     check_input_file(Path(path))  # a device, folder or oversized file: refused before any reader opens it
+    if Path(path).suffix.lower() == ".jsonl":  # pyarrow's JSON reader crashes (segfault) on absurd nesting
+        check_json_depth(Path(path))
     if Path(path).suffix.lower() == ".csv":  # a repeated column would make the columnar reader fail
         header = next(csv.reader([read_first_line(Path(path)).decode("utf-8-sig", "replace")]), [])
         repeated = sorted({c for c in header if header.count(c) > 1})

@@ -146,7 +146,8 @@ def text_pane(label: str, elem_id: str, *, show_label: bool = True) -> gr.Markdo
     """Readable text (not a disabled input) under a label; the keyboard script names the pane
     after the label (aria-labelledby) and makes it focusable; the style bounds its height."""
     hidden = "" if show_label else " visually-hidden"
-    gr.HTML(f'<div class="pane-label{hidden}" id="{elem_id}_label">{html.escape(label)}</div>', padding=False)
+    gr.HTML(f'<div class="pane-label{hidden}" id="{elem_id}_label">{html.escape(label)}</div>', padding=False,
+            elem_classes=["pane-label-block"])
     return gr.Markdown(line_breaks=True, latex_delimiters=[], sanitize_html=True, elem_id=elem_id,
                        elem_classes=["shown-text"])
 

@@ -100,6 +100,19 @@ KEYBOARD_JS = """
     return false;
   }
 
+  // Side by side, both answers fit between their top (page not scrolled) and the fixed bar.
+  function fitAnswers() {
+    const pane = document.querySelector('#answers .prose'), bar = document.querySelector('.action-bar');
+    if (!pane || !shown(pane) || !bar) return;
+    const top = pane.getBoundingClientRect().top + window.scrollY;
+    const below = document.querySelector('#evasive_a')?.offsetHeight || 40;
+    const room = Math.max(140, Math.floor(window.innerHeight - bar.offsetHeight - top - below - 24)) + 'px';
+    if (document.documentElement.style.getPropertyValue('--answer-room') !== room) {
+      document.documentElement.style.setProperty('--answer-room', room);
+    }
+  }
+  window.addEventListener('resize', fitAnswers);
+
   // Arrow keys move within a radio group whatever names Gradio gives its inputs (it renames the
   // checked one on each update).
   const arrows = {ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1};
@@ -158,6 +171,7 @@ KEYBOARD_JS = """
     if (document.documentElement.style.getPropertyValue('--bar-height') !== height) {
       document.documentElement.style.setProperty('--bar-height', height);
     }
+    fitAnswers();
     // Text panes: a named, focusable region (it scrolls by itself, so the keyboard must reach it).
     document.querySelectorAll('.block.shown-text[id]').forEach((block) => {
       const pane = block.querySelector('.prose');

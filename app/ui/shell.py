@@ -136,7 +136,7 @@ def _layout() -> UI:
     with gr.Row(elem_id="top_row", equal_height=True):
         gr.HTML('<h1 class="app-title">medalign: judging answers</h1>', elem_id="app_title")
         # A Textbox, not Markdown: the user name is shown as plain text.
-        whoami = gr.Textbox(label="Signed in as", interactive=False, max_lines=1, elem_id="whoami", scale=0, min_width=160)
+        whoami = gr.Textbox(label="Signed in as", interactive=False, max_lines=1, elem_id="whoami", scale=0, min_width=260)
         gr.Button("Log out", link="/logout", size="sm", elem_id="logout", scale=0, min_width=90)
     with gr.Tabs(selected="judge") as tabs:
         with gr.Tab("Judge", id="judge", visible=False) as judge_tab:  # shown to physicians by on_load

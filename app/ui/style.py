@@ -15,16 +15,20 @@ html { scroll-padding-bottom: calc(var(--bar-height) + 8px); }
 .app-title { font-size: 1.3rem; font-weight: 700; margin: 0; line-height: 1.3;
   word-break: normal; overflow-wrap: normal; hyphens: manual; }
 #top_row { align-items: center; gap: 8px; }
-#whoami { padding: 2px 8px !important; }
+/* Labels beside their field: the header and the study row take one line each. */
+#whoami, #study_picker { padding: 2px 8px !important; }
+#whoami label, #study_picker label { display: flex !important; align-items: center; gap: 8px; }
+#whoami [data-testid="block-info"], #study_picker [data-testid="block-info"] { margin: 0 !important; white-space: nowrap; }
 #whoami input, #whoami textarea { padding: 2px 6px !important; }
+#study_picker .wrap { flex: 1 1 auto; }
 #study_row { align-items: flex-start; gap: 8px; }
 #study_row > * { flex: 1 1 280px !important; }
 
 /* Texts: readable text in panes of bounded height that scroll by themselves. */
 .pane-label { font: 600 .95rem/1.3 var(--font, system-ui, sans-serif) !important; font-variant: normal !important;
   margin: 0; color: #1f2937; }
-#work .html-container:has(.pane-label), #work .block:has(> .html-container .pane-label) { min-height: 0 !important;
-  padding: 0 !important; margin: 0 !important; }
+.pane-label-block, .pane-label-block * { min-height: 0 !important; padding: 0 !important; margin: 0 !important; }
+.pane-label-block:has(.visually-hidden) { position: absolute !important; }
 .visually-hidden { position: absolute !important; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
   white-space: nowrap; }
 .block.shown-text { border: 0 !important; padding: 0 !important; background: none !important; overflow: visible !important; }
@@ -34,7 +38,7 @@ html { scroll-padding-bottom: calc(var(--bar-height) + 8px); }
 .prose.shown-text p:last-child { margin-bottom: 0 !important; }
 #question .prose { max-height: 10vh; }
 #context .prose { max-height: 20vh; }
-#answers .prose { max-height: max(120px, calc(100vh - 600px)); min-height: 3em; }
+#answers .prose { max-height: var(--answer-room, 40vh); min-height: 3em; }
 #answer .prose { max-height: 30vh; }
 #rubric_help .prose { max-height: 10vh; }
 .prose.shown-text:focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
@@ -91,7 +95,8 @@ label:has(input[type="radio"]:focus-visible), label:has(input[type="checkbox"]:f
   :root { --bar-height: 230px; }
   .action-bar { padding: 4px 8px !important; }
   #answers > div { min-width: 0; }
-  #answers .prose { max-height: calc(100vh - var(--bar-height) - 140px); }
+  #answers .prose { max-height: calc(100vh - var(--bar-height) - 140px) !important; }
+  #logout, #logout button { min-height: 44px !important; }
   /* Touch targets at least 44 px. */
   button, [role="tab"], .label-wrap, #choice label, [id^="criterion_"] label, #evasive_a label, #evasive_b label,
   #exclude_simulated label, #relogin input { min-height: 44px !important; }
