@@ -4,16 +4,16 @@ tests that assume independent judgments."""
 
 from __future__ import annotations
 
-import html
+from evaluation.inert import md_text
 
 
 def fmt(value, digits: int = 3) -> str:
-    """A value for Markdown/HTML: numbers rounded, text escaped (< > & matter; quotes do not)."""
+    """A value for Markdown/HTML: numbers rounded, text escaped for both."""
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
-    return html.escape(str(value), quote=False)
+    return md_text(value)  # escaped for Markdown and HTML at once (evaluation/inert.py)
 
 
 def ci(entry: dict | None, low: str = "ci_low", high: str = "ci_high") -> str:
