@@ -157,3 +157,35 @@ def _strict_loader(base):
 
     _STRICT_LOADERS[base] = Strict
     return Strict
+
+
+MAX_JSON_DEPTH = 1000  # Python's json stops there too; pyarrow's JSON reader recurses until the stack ends (a crash)
+
+
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b"[]{}\n")
+
+
+def check_json_depth(path: Path, max_depth: int = MAX_JSON_DEPTH, chunk_bytes: int = 16 << 20) -> None:
+    """Refuse a JSONL file in which a line opens more than `max_depth` brackets at once, before a
+    columnar reader that would crash on it sees it. Only brackets and newlines are kept (a C-level
+    bytes.translate), then the depth per line is a numpy cumulative sum (brackets inside strings
+    count too: a text would need hundreds of unclosed ones on one line to matter)."""
+    import numpy as np
+
+    depth_at_start, line = 0, 1
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_bytes):
+            data = np.frombuffer(chunk.translate(None, _NOT_STRUCTURE), dtype=np.uint8)
+            if not len(data):
+                continue
+            step = (data == 91).astype(np.int32) + (data == 123) - (data == 93) - (data == 125)
+            running = np.cumsum(step, dtype=np.int64) + depth_at_start
+            newline = data == 10
+            last = np.maximum.accumulate(np.where(newline, np.arange(len(data)), -1))  # depth counts from the last newline
+            depth = running - np.where(last >= 0, running[np.maximum(last, 0)], 0)
+            if depth.max(initial=0) > max_depth:
+                at = int(np.argmax(depth > max_depth))
+                raise DataError(f"JSON nested more than {max_depth} levels deep", file=str(path),
+                                line=line + int(newline[:at].sum()))
+            line += int(newline.sum())
+            depth_at_start = 0 if newline[-1] else int(depth[-1])
