@@ -108,17 +108,18 @@ def choice_pairs(task: Task | Mapping, examples: Sequence[dict], sft_predictions
             continue
         gold, options = example["gold"], example.get("options")
         parsed, raw = prediction["parsed"], (prediction.get("raw_output") or "").strip()
+        source = "model"  # rejected = what the model wrote (e.g. "C. Clllll"), not the clean option text
         if parsed is not None and parsed != gold:
             counts["sft_wrong"] += 1
-            rejected = sft_target(task, parsed, options)
+            rejected = raw or sft_target(task, parsed, options)
         elif parsed is None and raw:
             counts["sft_unparsed"] += 1
             rejected = raw
-        else:  # right, or nothing at all: a wrong answer at random
+        else:  # right, or nothing at all: a wrong answer at random (the model wrote no wrong text)
             counts["sft_right_random_wrong"] += 1
-            rejected = sft_target(task, rng.choice([c for c in choices if c != gold]), options)
-        pairs.append({"id": example["id"], "prompt": example["prompt"],
-                      "chosen": sft_target(task, gold, options), "rejected": rejected})
+            rejected, source = sft_target(task, rng.choice([c for c in choices if c != gold]), options), "random-wrong"
+        pairs.append({"id": example["id"], "prompt": example["prompt"], "chosen": sft_target(task, gold, options),
+                      "rejected": rejected, "rejected_source": source, "context": example.get("context") or ""})
     counts["pairs"] = len(pairs)
     return pairs, counts
 

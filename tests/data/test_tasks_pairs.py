@@ -24,14 +24,15 @@ def test_option_pairs_reject_the_sft_answer_or_a_random_wrong_one():
     task, rows = examples("medqa")
     right, wrong, unparsed, empty = rows[:4]
     other = next(letter for letter in "ABCD" if letter != wrong["gold"])
-    predictions = {right["id"]: prediction(right, right["gold"]), wrong["id"]: prediction(wrong, other),
+    predictions = {right["id"]: prediction(right, right["gold"]), wrong["id"]: prediction(wrong, other, f"{other}. Clllll"),
                    unparsed["id"]: prediction(unparsed, None, "I am not sure"), empty["id"]: prediction(empty, None, "")}
     pairs, counts = choice_pairs(task, rows[:4], predictions, seed=1)
     by_id = {p["id"]: p for p in pairs}
     for row in rows[:4]:
         assert by_id[row["id"]]["chosen"] == row["answer"] == f"{row['gold']}. {row['options'][row['gold']]}"
         assert by_id[row["id"]]["prompt"] == row["prompt"]
-    assert by_id[wrong["id"]]["rejected"] == f"{other}. {wrong['options'][other]}"
+    assert by_id[wrong["id"]]["rejected"] == f"{other}. Clllll"  # the model's own text (issue 24)
+    assert by_id[wrong["id"]]["rejected_source"] == "model" and by_id[right["id"]]["rejected_source"] == "random-wrong"
     assert by_id[unparsed["id"]]["rejected"] == "I am not sure"
     for row in (right, empty):
         rejected = by_id[row["id"]]["rejected"]
