@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -43,9 +44,11 @@ def tasks_show(task: Annotated[str, typer.Argument(help="Task name or .yaml path
     Literal.add_representer(str, lambda dumper, text: dumper.represent_scalar(
         "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None))
     spec = load_task_checked(task)
-    out.print(f"# {spec.description}", highlight=False)
-    out.print(yaml.dump(spec.public_dict(), Dumper=Literal, sort_keys=False, allow_unicode=True, width=110),
-              highlight=False, markup=False)
+    comment = "".join(f"# {line}\n" for line in spec.description.splitlines() or [""])
+    # written as is, not through rich: a console wraps long lines at the terminal's width (80 when piped),
+    # which breaks the YAML (issue 24); `tasks show T > T.yaml` gives a loadable file
+    sys.stdout.write(comment + yaml.dump(spec.public_dict(), Dumper=Literal, sort_keys=False, allow_unicode=True,
+                                         width=float("inf")))
 
 
 def register(root: typer.Typer) -> None:
