@@ -308,13 +308,6 @@ def write_pairwise_report(judgments: list[dict] | JudgmentTable, settings: dict,
     """The pairwise kind's report (evaluation.kinds.pairwise names it): typed rows as storage
     exported them (checked when they entered, not parsed again) or a table read from an export;
     `options` are build_summary's (target, generations, run, gold_threshold, ...)."""
-    summary = build_summary(judgments, settings=settings, **options)
-    return write_report(summary, judgments, out_dir)
-
-def write_pairwise_report(judgments: list[dict] | JudgmentTable, settings: dict, out_dir: Path,
-                          **options) -> list[Path]:
-    """The pairwise kind's report (evaluation.kinds.pairwise names it): typed rows as storage
-    exported them (checked when they entered, not parsed again) or a table read from an export;
-    `options` are build_summary's (target, generations, run, gold_threshold, ...)."""
-    summary = build_summary(judgments, settings=settings, **options)
-    return write_report(summary, judgments, out_dir)
+    table = from_rows(judgments, checked=True) if isinstance(judgments, list) and judgments else judgments
+    summary = build_summary(table, settings=settings, **options)
+    return write_report(summary, table, out_dir)

@@ -100,15 +100,16 @@ def _encode(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     return rank[encoded.indices.to_numpy(zero_copy_only=False)], [labels[i] for i in order]
 
 
-def from_arrow(table: pa.Table) -> JudgmentTable:
-    """Check and encode an arrow table of pairwise export rows; _Invalid on any bad value."""
+def from_arrow(table: pa.Table, *, check: bool = True) -> JudgmentTable:
+    """Check and encode an arrow table of pairwise export rows; _Invalid on any bad value.
+    check=False: rows checked when they entered (a study's rows from storage) are only encoded."""
     missing = [c for c in PAIRWISE_REQUIRED if c not in table.column_names]
     if missing:
         raise _Invalid(missing[0])
     choice_text = _text(table, "choice")
     mapping = {**{c.value: c.value for c in Choice}, **{k: v.value for k, v in LEGACY_CHOICES.items()}}
     known = pa.array(list(mapping))
-    if not pc.all(pc.is_in(choice_text, known)).as_py():
+    if check and not pc.all(pc.is_in(choice_text, known)).as_py():
         raise _Invalid("choice")
     codes = np.array([CHOICE_CODES[mapping[k]] for k in mapping])
     choice = codes[pc.index_in(choice_text, known).to_numpy(zero_copy_only=False)]
@@ -119,11 +120,12 @@ def from_arrow(table: pa.Table) -> JudgmentTable:
     lookup = pa.array(systems)
     system_a = pc.index_in(side_a, lookup).to_numpy(zero_copy_only=False)
     system_b = pc.index_in(side_b, lookup).to_numpy(zero_copy_only=False)
-    preferred = pc.index_in(_text(table, "preferred_system"), lookup).to_numpy(zero_copy_only=False)
-    preferred = np.where(np.isnan(preferred.astype(float)), -1, preferred).astype(np.int64)
-    expected = np.where(choice == A, system_a, np.where(choice == B, system_b, -1))
-    if not np.array_equal(preferred, expected):
-        raise _Invalid("preferred_system")
+    if check:
+        preferred = pc.index_in(_text(table, "preferred_system"), lookup).to_numpy(zero_copy_only=False)
+        preferred = np.where(np.isnan(preferred.astype(float)), -1, preferred).astype(np.int64)
+        expected = np.where(choice == A, system_a, np.where(choice == B, system_b, -1))
+        if not np.array_equal(preferred, expected):
+            raise _Invalid("preferred_system")
     gold_better = np.full(table.num_rows, -1, dtype=np.int64)
     if "gold_better" in table.column_names:
         found = pc.index_in(_text(table, "gold_better"), lookup).to_numpy(zero_copy_only=False).astype(float)
@@ -155,8 +157,9 @@ def _answers(table: pa.Table) -> tuple | None:
     return encoded.dictionary, indices[:table.num_rows], indices[table.num_rows:]
 
 
-def from_rows(rows: list[dict]) -> JudgmentTable:
-    """Rows already checked by contract.parse_pairwise (or built in memory)."""
+def from_rows(rows: list[dict], *, checked: bool = False) -> JudgmentTable:
+    """Rows parsed by contract.parse_pairwise or built in memory (their columns are checked here),
+    or, checked=True, a study's rows as storage built them from judgments checked on entry."""
     if not rows:
         raise DataError("no judgments")
     columns = {name: [row.get(name) for row in rows] for name in dict.fromkeys(k for row in rows for k in row)}
@@ -167,7 +170,7 @@ def from_rows(rows: list[dict]) -> JudgmentTable:
             columns[name] = ["" if v is None else str(v) for v in values]
     table = pa.table(columns)
     try:
-        return from_arrow(table)
+        return from_arrow(table, check=not checked)
     except _Invalid as exc:
         raise DataError("judgment rows do not follow the contract (parse them with contract.parse_pairwise)",
                         field=str(exc)) from None

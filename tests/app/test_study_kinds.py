@@ -184,3 +184,46 @@ def test_concurrent_raters_never_exceed_overlap(engine, rating_study, make_user)
     with storage.transaction(engine) as session:
         assignments = list(session.exec(select(Assignment)))
     assert Counter(Counter(a.unit_id for a in assignments).values()) == {2: 12}
+
+
+def test_one_orientation_and_one_check_from_the_screen_to_the_report(engine, three_system_study, make_user,
+                                                                      monkeypatch, tmp_path):
+    """The physician always prefers the left answer and flags it evasive: whichever stored slot was
+    on the left, the export and the report see `a` (left) preferred and flagged. The study's own
+    rows reach the report without a second parse or column check; an export of them, read back
+    through the parser, gives the same numbers."""
+    import dataclasses
+
+    from app.exports import write_export
+    from evaluation import kinds, table
+    from evaluation.judgments import read_for_report
+
+    study = three_system_study(n=4)
+    user = make_user("dr_left")
+    done = work_through(engine, study, user, lambda v: {"choice": "a", "evasive_a": True})
+    assert {a.left_system for a, _ in done} == {1, 2}  # both placements occur
+    with storage.transaction(engine) as session:
+        rows = storage.export_judgments(session, study)
+        settings = storage.study_settings(session, study)
+        assert all(storage.judgment_as_shown(session, user, a.id)["evasive_a"] for a, _ in done)
+    assert all(r["preferred_system"] == r["system_a"] and r["evasive_a"] and not r["evasive_b"] for r in rows)
+
+    def parsed_again(*_args, **_kwargs):
+        raise AssertionError("a stored judgment was parsed again")
+
+    checks = []
+    encode = table.from_arrow
+    monkeypatch.setattr(table, "from_arrow", lambda arrow, check=True: checks.append(check) or encode(arrow, check=check))
+    monkeypatch.setitem(kinds.KINDS, "pairwise", dataclasses.replace(kinds.KINDS["pairwise"], parse_row=parsed_again))
+    from_study = kinds.get_kind(settings["kind"]).write_report(rows, settings, tmp_path / "study", target="dpo")
+    assert checks == [False]
+    monkeypatch.undo()
+
+    export = tmp_path / "judgments.jsonl"
+    write_export(rows, "jsonl", export, settings["kind"])
+    kind, judged = read_for_report(export)
+    kind.write_report(judged, settings, tmp_path / "file", target="dpo")
+    study_summary = json.loads(next(p for p in from_study if p.name == "summary.json").read_text())
+    file_summary = json.loads((tmp_path / "file" / "summary.json").read_text())
+    assert study_summary["counts"] == file_summary["counts"] and study_summary["win_rate"] == file_summary["win_rate"]
+    assert study_summary["counts"]["judgments"] == len(rows) == 12
