@@ -58,11 +58,19 @@ def run_demo(workdir: Path, *, simulate_raters: int = 0, serve: bool = True, hos
     try:
         if simulate_raters or serve:
             server, thread, url = start_server(engine, host, port if serve else free_port(host))
+        from medalign.demo.judge import TINY_STUDY, declare_physician_sample, judge_report_text, run_demo_judge
+
+        sample = declare_physician_sample(engine)  # before any physician work: PPI needs a declared random sample
         with console.status(f"[{total - 1}/{total}] simulated raters ..."):
             submitted = simulate(engine, url, simulate_raters)
         console.print(f"[{total - 1}/{total}] simulated raters: " + (
             f"{submitted} new judgments by {simulate_raters} simulated physicians (marked simulated everywhere)"
             if simulate_raters else "none asked for (--simulate-raters N)"))
+        with console.status(f"[{total - 1}/{total}] model judge (tiny model) ..."):
+            record = run_demo_judge(engine, paths)
+        console.print(f"[{total - 1}/{total}] model judge: {record['units']} units of {TINY_STUDY} ({record['sent']} "
+                      f"calls, {record['cached']} cached; physicians judge a random sample of {sample} items)\n"
+                      + judge_report_text(engine), highlight=False, markup=False)
         with console.status(f"[{total}/{total}] reports ..."):
             reports = write_demo_reports(engine, paths)
         console.print(f"[{total}/{total}] reports: " + ", ".join(str(r / "report.html") for r in reports))

@@ -108,11 +108,17 @@ def write_demo_reports(engine, paths) -> list[Path]:
     written = []
     for study in DEMO_STUDIES:
         stored = study_judgments(engine, study.name)
-        rows, settings = stored.rows, {**stored.settings, "note": "demo: simulated raters"}
+        from medalign.commands.judge import add_judge_sections, physicians_only
+
+        physician_rows, judge_rows = physicians_only(stored.rows, None)  # the model judge is no physician (issue 21)
+        rows, settings = physician_rows, {**stored.settings, "note": "demo: simulated raters"}
         out = paths.reports if study.name == TINY_STUDY else paths.reports / study.name
         generated = study.source == "generations"
         get_kind(study.kind).write_report(rows, settings, out, target="dpo",
                                           generations=read_generations(paths.generations) if generated else None,
                                           run=read_run(paths.dpo) if generated else None)
+        if judge_rows:
+            add_judge_sections(judge_rows, study.kind, out, target="dpo", study=study.name, db=engine,
+                               physician_sample=None, primary=None)
         written.append(out)
     return written

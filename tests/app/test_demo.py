@@ -48,15 +48,22 @@ def test_demo_artefacts(demo):
     # base/sft/dpo: three comparisons per item; ratings: one unit per answer (2 systems)
     assert counts[TINY_STUDY]["items"] == 16 and counts[TINY_STUDY]["units"] == 48
     assert counts[READABLE_STUDY]["units"] == 12 and counts[RATING_STUDY]["units"] == 24
-    assert len(tiny_rows) == 3 * 48 and all(r["rater_simulated"] for r in tiny_rows)
+    # physicians judge a declared random sample of 8 of the 16 items (24 units); the tiny model judges all 48
+    model_rows = [r for r in tiny_rows if r["rater_kind"] == "model"]
+    tiny_rows = [r for r in tiny_rows if r["rater_kind"] == "physician"]
+    assert len(model_rows) == 48 and {r["rater"] for r in model_rows} == {"tiny-judge"}
+    assert len(tiny_rows) == 3 * 24 and all(r["rater_simulated"] for r in tiny_rows)
+    assert len({r["item_id"] for r in tiny_rows}) == 8
     assert {frozenset((r["system_a"], r["system_b"])) for r in tiny_rows} == {
         frozenset(p) for p in (("base", "sft"), ("base", "dpo"), ("sft", "dpo"))}
     assert len(rating_rows) == 3 * 24 and {r["criterion"] for r in rating_rows} == {"quality"}
     assert users["demo-physician"].role.value == "physician" and not users["demo-physician"].simulated
-    assert summary["simulated_judgments"] == 3 * (48 + 12 + 24)
+    assert summary["simulated_judgments"] == 3 * (24 + 12 + 24)
     report = json.loads((workdir / "report/summary.json").read_text())
-    assert report["counts"]["judgments"] == 144 and report["counts"]["simulated_raters"] == ["sim-rater-1", "sim-rater-2", "sim-rater-3"]
+    assert report["counts"]["judgments"] == 72 and report["counts"]["simulated_raters"] == ["sim-rater-1", "sim-rater-2", "sim-rater-3"]
     assert "(simulated)" in (workdir / "report/report.md").read_text()
+    ppi = report["win_rate"]["ppi"]  # the judge's prediction-powered interval beside the physicians-only one
+    assert ppi["model_judgments"] == 32 and ppi["physician_judgments"] == 3 * 16 and "physicians_only" in ppi
     ratings = json.loads((workdir / "report" / RATING_STUDY / "summary.json").read_text())
     assert "rating" in json.dumps(ratings) and (workdir / "report" / RATING_STUDY / "report.html").is_file()
     assert set(summary["logins"]) == {"demo-physician", "demo-researcher"}
