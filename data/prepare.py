@@ -71,9 +71,19 @@ def _check_ids(records: list) -> None:
 
 
 def build_examples(
-    records: list[RawRecord], *, n: int, holdout: int, seed: int, template: str
+    records: list[RawRecord], *, n: int, holdout: int, seed: int, template: str, holdout_ids: list[str] | None = None
 ) -> Prepared:
-    check_request(records, n=n, holdout=holdout)
+    """De-duplicate, shuffle with the seed, split. With holdout_ids (an official test split), the
+    holdout is exactly those items (in that order; they win over duplicates elsewhere) and the
+    training examples are up to n of the others."""
+    check_request(records, n=n, holdout=holdout if holdout_ids is None else 0)
+    if holdout_ids is not None:
+        wanted = set(holdout_ids)
+        missing = sorted(wanted - {r.id for r in records})
+        if missing:
+            raise DataError(f"{len(missing)} items of the official test split are not in the source: "
+                            f"{', '.join(missing[:10])}", field="split")
+        records = [r for r in records if r.id in wanted] + [r for r in records if r.id not in wanted]
 
     unique: list[Example] = []
     first_by_key: dict[str, str] = {}
@@ -98,6 +108,14 @@ def build_examples(
         )
 
     warnings = []
+    if holdout_ids is not None:
+        held = {e.id: e for e in unique if e.id in wanted}
+        rest = [e for e in unique if e.id not in wanted]
+        random.Random(seed).shuffle(rest)
+        if not rest:
+            raise DataError("the official test split leaves no training examples", field="split")
+        return Prepared(train=rest[:n], holdout=[held[i] for i in holdout_ids if i in held], dropped_duplicates=dropped,
+                        warnings=warnings, records_read=len(records))
     random.Random(seed).shuffle(unique)
     if len(unique) < n:
         warnings.append(f"asked for n={n} examples but only {len(unique)} unique ones are available; using all")

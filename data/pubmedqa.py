@@ -165,3 +165,23 @@ def load_source(source: str | None) -> tuple[list[RawRecord], dict]:
         "unknown source: expected 'sample', 'hf:CONFIG', 'hf:REPO:CONFIG', or a .json/.jsonl/.csv file",
         file=source,
     )
+
+
+OFFICIAL_TEST_FILE = "test_ground_truth.json"  # PubMedQA's release: the 500 test PMIDs of PQA-L and their labels
+
+
+def official_test_ids(source: str | None) -> tuple[list[str], dict]:
+    """The official PQA-L test split: the ids in test_ground_truth.json beside an ori_pqal.json source."""
+    if source is None or not source.endswith(".json"):
+        raise DataError(f"--split official-test needs the original release file (ori_pqal.json) as --source, with "
+                        f"{OFFICIAL_TEST_FILE} beside it", field="split")
+    path = Path(source).parent / OFFICIAL_TEST_FILE
+    text = read_text(path)
+    try:
+        labels = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"invalid JSON: {exc.msg}", file=str(path), line=exc.lineno) from exc
+    if not isinstance(labels, dict) or not labels:
+        raise DataError("expected an object mapping PubMed ids to yes/no/maybe", file=str(path))
+    return [str(k) for k in labels], {"name": path.name, "sha256": sha256_file(path), "items": len(labels),
+                                      "labels": {str(k): v for k, v in labels.items()}}

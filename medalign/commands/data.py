@@ -37,10 +37,13 @@ def _template(value: str | None, default: str, *, require_context: bool) -> str:
 
 
 def _prepare(dataset: str, loader, source, n, holdout, seed, out, template_option, default_template,
-             require_context) -> None:
+             require_context, holdout_ids: list[str] | None = None, split: dict | None = None) -> None:
     template = _template(template_option, default_template, require_context=require_context)
     records, source_info = loader(source)
-    prepared = build_examples(records, n=n, holdout=holdout, seed=seed, template=template)
+    if split is not None:
+        source_info = dict(source_info, split=split)
+        holdout = len(holdout_ids)
+    prepared = build_examples(records, n=n, holdout=holdout, seed=seed, template=template, holdout_ids=holdout_ids)
     for warning in prepared.warnings:
         warn(warning)
     manifest = write_prepared(
@@ -66,9 +69,19 @@ def prepare_pubmedqa(
     holdout: HOLDOUT = 500,
     seed: SEED = 0,
     template: TEMPLATE = None,
+    split: Annotated[str, typer.Option(help="random (a seeded holdout of --holdout items) or official-test (the "
+                                            "500 items of PQA-L's official test split as the holdout; --source "
+                                            "ori_pqal.json with test_ground_truth.json beside it).")] = "random",
 ) -> None:
     """PubMedQA: prompt = context then question; answer = the long answer."""
-    _prepare("pubmedqa", pubmedqa.load_source, source, n, holdout, seed, out, template, PUBMEDQA_TEMPLATE, True)
+    if split not in ("random", "official-test"):
+        raise typer.BadParameter("random or official-test", param_hint="--split")
+    holdout_ids, split_info = None, None
+    if split == "official-test":
+        holdout_ids, info = pubmedqa.official_test_ids(source)
+        split_info = {"kind": "official-test", "name": info["name"], "sha256": info["sha256"], "items": info["items"]}
+    _prepare("pubmedqa", pubmedqa.load_source, source, n, holdout, seed, out, template, PUBMEDQA_TEMPLATE, True,
+             holdout_ids=holdout_ids, split=split_info)
 
 
 def prepare_meqsum(
