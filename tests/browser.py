@@ -45,3 +45,20 @@ def log_in(page, base_url: str, name: str, password: str) -> None:
 def shown_text(page, elem_id: str) -> str:
     """The text a plain-text pane (app.ui.common.text_pane) shows: its text, not Gradio's overlay."""
     return page.locator(f"#{elem_id} .prose").first.text_content().strip()
+
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+def axe_violations(page, impacts=("serious", "critical")) -> list[str]:
+    """axe-core (the copy bundled in the axe-playwright-python package) run on the page as it is:
+    the WCAG 2.x A/AA violations of the given impact, one line each (rule, impact, first targets)."""
+    from pathlib import Path
+
+    import axe_playwright_python
+
+    script = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
+    page.evaluate(script)
+    result = page.evaluate("(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
+            for v in result["violations"] if v["impact"] in impacts]
