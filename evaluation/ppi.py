@@ -61,11 +61,16 @@ class PPIResult:
 
 
 def _codes(labels, rep, n_reps):
-    """Compact cluster codes unique across replicates (only clusters present), how many, and the
-    replicate of each code."""
-    _, inverse = np.unique(np.asarray(labels), return_inverse=True)
+    """Cluster codes unique across replicates, how many codes, and the replicate of each code
+    (codes of absent clusters may exist: _quadratic counts only clusters present)."""
+    labels = np.asarray(labels)
+    rep = rep.astype(np.int64)
+    if labels.dtype.kind in "iu" and len(labels) and labels.min() >= 0 and n_reps * (int(labels.max()) + 1) <= 20_000_000:
+        k = int(labels.max()) + 1  # small integer labels: no sort needed
+        return rep * k + labels.astype(np.int64), n_reps * k, np.arange(n_reps * k) // k
+    _, inverse = np.unique(labels, return_inverse=True)
     k = int(inverse.max()) + 1 if len(inverse) else 1
-    keys, codes = np.unique(rep.astype(np.int64) * k + inverse, return_inverse=True)
+    keys, codes = np.unique(rep * k + inverse, return_inverse=True)
     return codes.astype(np.int64), len(keys), keys // k
 
 
@@ -89,7 +94,8 @@ def _quadratic(u, v, labels, size, rep_of_label, n_reps, small_sample):
     """Per replicate: sums over clusters of u^2, uv, v^2 (cluster sums), times G/(G-1)."""
     su = np.bincount(labels, weights=u, minlength=size)
     sv = np.bincount(labels, weights=v, minlength=size)
-    g = np.bincount(rep_of_label, minlength=n_reps).astype(float)  # every code is a cluster present
+    present = np.bincount(labels, minlength=size) > 0
+    g = np.bincount(rep_of_label, weights=present, minlength=n_reps)
     factor = np.where(g > 1, g / np.maximum(g - 1, 1), 0.0) if small_sample else np.ones(n_reps)
     parts = [np.bincount(rep_of_label, weights=w, minlength=n_reps) for w in (su * su, su * sv, sv * sv)]
     return np.stack(parts) * factor, g
