@@ -14,7 +14,7 @@ from rich.table import Table
 from data.records import DataError
 from medalign.commands.tasks import load_task_checked
 from medalign.errors import add_commands, fail, guard
-from medalign.options import DB
+from medalign.options import DB, OVERWRITE
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -30,6 +30,7 @@ def report(
     system: Annotated[str | None, typer.Option("--system", help="Target system of the win rate (default: dpo).")] = None,
     gold_threshold: Annotated[float, typer.Option("--gold-threshold")] = 0.8,
     out_dir: Annotated[Path | None, typer.Option("--out")] = None,
+    overwrite: OVERWRITE = False,
     primary: Annotated[str | None, typer.Option("--primary", help="The number that heads the report: decisive "
                                                 "(wins / (wins + losses), default) or all (wins / all judgments); a "
                                                 "study's declared analysis plan otherwise.")] = None,
@@ -48,6 +49,9 @@ def report(
 
     if out_dir is None or (study is None and judgments is None and generations is None):
         raise fail("give --out and at least one of --study, --judgments, --generations")
+    from data.safe_output import check_output_folder, output_folder
+
+    check_output_folder(out_dir, overwrite=overwrite)  # before any work: a user's folder is never written into
     if study is not None:
         from app.admin import study_judgments
 
@@ -76,10 +80,12 @@ def report(
     from medalign.commands.judge import add_judge_sections, physicians_only
 
     judged, judge_rows = physicians_only(judged, judgments)  # model raters never count as physicians (issue 21)
-    written = kind.write_report(judged, settings, out_dir, target=system, gold_threshold=gold_threshold, **options)
-    if judge_rows:
-        written += add_judge_sections(judge_rows, kind.name, out_dir, target=system, study=study, db=db,
-                                      physician_sample=physician_sample, primary=options.get("plan", {}).get("primary"))
+    with output_folder(out_dir, overwrite=overwrite) as staging:  # written beside it, then renamed into place
+        written = kind.write_report(judged, settings, staging, target=system, gold_threshold=gold_threshold, **options)
+        if judge_rows:
+            written += add_judge_sections(judge_rows, kind.name, staging, target=system, study=study, db=db,
+                                          physician_sample=physician_sample,
+                                          primary=options.get("plan", {}).get("primary"))
     err.print(f"{kind.name} study report: {', '.join(p.name for p in written)} in {out_dir}")
 
 
@@ -181,16 +187,19 @@ def report_compare(
     criterion: Annotated[str | None, typer.Option("--criterion", help="Likert criterion of --ratings.")] = None,
     rounds: Annotated[int, typer.Option(help="Resamples of bootstrap intervals and permutation tests.")] = 10000,
     seed: Annotated[int, typer.Option()] = 0,
+    overwrite: OVERWRITE = False,
 ) -> None:
     """The comparative study's table for one task: each system's metrics with 95% intervals, paired
     tests between stages with Holm's correction, compute per training stage."""
     # numpy, scipy, statsmodels and matplotlib cost start-up time: imported when the table is made.
+    from data.safe_output import check_output_folder, output_folder
     from evaluation.compare import compare_systems
     from evaluation.compare_render import write_comparison
     from evaluation.compute import read_run_record
     from evaluation.predictions import read_predictions
     from evaluation.rating_report import load_ratings
 
+    check_output_folder(out_dir, overwrite=overwrite)
     spec = load_task_checked(task)
     files = _named_paths(predictions, "--predictions")
     loaded = {system: read_predictions(Path(path), system, spec) for system, path in files.items()}
@@ -200,7 +209,8 @@ def report_compare(
                               rating_criterion=criterion, rounds=rounds, seed=seed)
     summary["inputs"] = {"predictions": files, "runs": _named_paths(runs, "--runs"),
                          "ratings": str(ratings) if ratings else None, "rounds": rounds, "seed": seed}
-    written = write_comparison(summary, out_dir)
+    with output_folder(out_dir, overwrite=overwrite) as staging:
+        written = write_comparison(summary, staging)
     err.print(f"compare: {', '.join(p.name for p in written)} in {out_dir}", highlight=False)
 
 
