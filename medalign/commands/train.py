@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from medalign.errors import add_commands, fail, guard
-from medalign.options import DB
+from medalign.options import DB, OVERWRITE
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -209,10 +209,14 @@ def feedback_command(read_study: Callable | None) -> Callable:
         merge: Annotated[Path | None, typer.Option("--merge", help="Pairs folder to merge with (no duplicates).")] = None,
         task: FEEDBACK_TASK = None,
         db: DB = None,
+        overwrite: OVERWRITE = False,
     ) -> None:
         """Physicians' judgments (pairwise votes or rubric ratings) -> new DPO pairs for the next round."""
         if (study is None) == (judgments is None):
             raise fail("give either --study (the database) or --judgments (an export file)")
+        from data.safe_output import check_output_folder
+
+        check_output_folder(out, overwrite=overwrite)  # a user's non-empty folder is refused before any work
         if study is not None:
             if read_study is None:
                 raise fail("`python -m training feedback` reads exports (--judgments); "
