@@ -228,12 +228,14 @@ def _agreement(ag: dict) -> list[str]:
 
 
 def _power(p: dict) -> list[str]:
-    return ["## Sample size", "", f"To detect the observed decisive win rate {p['expected_win_rate']:.3f} at alpha "
-            f"{p['alpha']} with power {p['power']}: {_fmt(p['exact_sign_test'])} decisive judgments (exact sign test: "
-            f"the smallest n from which power stays at or above the target; normal approximation "
-            f"{p['normal_approximation']}, statsmodels {p['arcsine_statsmodels']}). Decisive judgments now: "
-            f"{p['decisive_now']}. No post hoc power is given (it only restates the p-value). These counts assume "
-            f"independent votes; with physicians and items both varying, more are needed.", ""]
+    return ["## Sample size", "", f"One physician judging independent items would need {_fmt(p['exact_sign_test'])} "
+            f"decisive judgments to detect the observed decisive win rate {p['expected_win_rate']:.3f} at alpha "
+            f"{p['alpha']} with power {p['power']} (exact sign test: the smallest n from which power stays at or above "
+            f"the target; normal approximation {p['normal_approximation']}, statsmodels {p['arcsine_statsmodels']}). "
+            f"Decisive judgments now: {p['decisive_now']}. No post hoc power is given (it only restates the p-value). "
+            f"With several physicians who differ, the number of physicians is the real sample size: plan with "
+            f"`medalign report power --expected {p['expected_win_rate']:.2f} --physicians N --items M --overlap K "
+            f"--pilot judgments.csv`, which simulates this report's own headline test.", ""]
 
 
 def _rouge(summary: dict) -> list[str]:
