@@ -111,7 +111,6 @@ def target_mask(table, system: str) -> np.ndarray:
 DEFINITIONS = {"decisive": "wins / (wins + losses): ties and both bad excluded (the paper's 0.63 is this share)",
                "all": "wins / all judgments (ties and both bad count as not winning)",
                "ties_half": "(wins + (ties + both bad) / 2) / all judgments"}
-PRIMARY_CHOICES = ("decisive", "all")
 POPULATION = "physicians and items as random samples"
 
 
@@ -122,6 +121,7 @@ def win_rate_table(table, system: str, mask: np.ndarray | None = None, *, rounds
     with the two-sided test against 0.5 that inverts it (the analysis plan's primary estimand)."""
     from evaluation import crossed
     from evaluation.intervals import ASSUMES
+    from evaluation.plan import PRIMARY_CHOICES
     from evaluation.table import BOTH_BAD, TIE
 
     if primary not in PRIMARY_CHOICES:
