@@ -12,6 +12,8 @@ from scipy.stats import t as t_dist
 from statsmodels.stats.proportion import proportion_confint
 
 from evaluation import intervals
+from evaluation.intervals import codes
+from evaluation.table import A, B
 
 WORDS = re.compile(r"[^ \t\n\r\f\v]+")  # same rule as evaluation.table.WORD_PATTERN
 
@@ -30,7 +32,6 @@ def position_bias_table(table, *, alpha: float = 0.05) -> dict:
     assume independent judgments and are kept under `independent` for the appendix only."""
     from statsmodels.stats.contingency_tables import StratifiedTable
 
-    from evaluation.table import A, B
 
     decisive = ~table.is_gold & ((table.choice == A) | (table.choice == B))
     if not decisive.any():
@@ -118,8 +119,6 @@ def logistic_two_way(y: np.ndarray, design: np.ndarray, raters, items, *, iterat
     """Logistic regression of y on the columns of `design` by Newton's method, with the two-way
     cluster-robust covariance (physicians and items; each part with statsmodels' G/(G-1)
     (N-1)/(N-k) factor). Returns (params, covariance, converged)."""
-    from evaluation.intervals import codes
-
     design = np.asarray(design, dtype=float)
     beta = np.zeros(design.shape[1])
     converged = False
@@ -153,8 +152,6 @@ def length_bias_table(table, system: str, *, alpha: float = 0.05) -> dict:
     rate is the predicted share of decisive votes won at zero length difference, with a two-way
     clustered interval (t on effective physicians - 1 df, as the headline win rate). Also: how often the
     longer answer won, and the effect's size as win odds per 0.1 of length difference."""
-    from evaluation.table import A, B
-
     if table.words_a is None:
         return {"n": 0, "note": "the judgments carry no answer texts"}
     code = table.system_code(system)

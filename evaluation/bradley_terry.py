@@ -7,6 +7,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
+from evaluation import crossed
+from evaluation.table import A, B, from_rows
+
 
 def _outcomes(rows: list[dict]) -> list[tuple[str, str, float]]:
     """(system a, system b, score of a): 1 a preferred, 0 b preferred, 0.5 tie or both bad."""
@@ -46,9 +49,6 @@ def _fit_batch(first: np.ndarray, second: np.ndarray, score: np.ndarray, count: 
 def bradley_terry_table(table, *, rounds: int = 1000, seed: int = 0, alpha: float = 0.05) -> dict:
     """Scores of every system with two-way (physicians and items) pigeonhole bootstrap intervals,
     vectorised over aggregated pair tables, and the win matrix; non-gold judgments only."""
-    from evaluation import crossed
-    from evaluation.table import A, B
-
     keep = ~table.is_gold
     sa, sb, choice = table.system_a[keep], table.system_b[keep], table.choice[keep]
     first, second = np.minimum(sa, sb), np.maximum(sa, sb)
@@ -79,8 +79,6 @@ def bradley_terry_table(table, *, rounds: int = 1000, seed: int = 0, alpha: floa
 
 def bradley_terry(rows: list[dict], *, rounds: int = 200, seed: int = 0, alpha: float = 0.05) -> dict:
     """Scores with two-way bootstrap intervals and the win matrix (rows need item_id and rater)."""
-    from evaluation.table import from_rows
-
     return bradley_terry_table(from_rows(rows), rounds=rounds, seed=seed, alpha=alpha)
 
 

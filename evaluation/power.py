@@ -17,6 +17,9 @@ from scipy.optimize import brentq
 from scipy.special import expit
 from scipy.stats import binom, norm
 
+from evaluation import crossed
+from evaluation.winrate import target_mask
+
 # Logit-scale standard deviations used when no pilot is given (bench/coverage.py's "both" effects).
 DEFAULT_SD_PHYSICIAN, DEFAULT_SD_ITEM = 0.5, 1.0
 _NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(60)
@@ -107,8 +110,6 @@ def headline_power(expected: float, physicians: int, items: int, overlap: int, *
                    alpha: float = 0.05, studies: int = 1000, seed: int = 0, rounds: int = 500) -> dict:
     """Share of simulated studies whose headline test against 0.5 (the report's code) rejects at
     alpha, with its Monte-Carlo standard error."""
-    from evaluation import crossed
-
     _check(expected, alpha, 0.5)
     if not 1 <= overlap <= physicians:
         raise ValueError(f"overlap must be between 1 and the number of physicians ({physicians}), got {overlap}")
@@ -187,8 +188,6 @@ def variance_components(raters, items, won) -> dict:
 def pilot_components(table, target: str | None = None) -> dict:
     """variance_components of a pilot study's decisive votes on the target system (evaluation.table
     JudgmentTable; default target dpo, else the last system)."""
-    from evaluation.winrate import target_mask
-
     target = target or ("dpo" if "dpo" in table.systems else table.systems[-1])
     keep = target_mask(table, target) & (table.preferred >= 0)
     if not keep.any():

@@ -23,6 +23,7 @@ import numpy as np
 from data.records import DataError
 from evaluation import crossed, intervals
 from evaluation.contract import StudyKind
+from evaluation.paired import holm as holm_adjusted
 from evaluation.rubric import Rubric
 
 ALPHA = 0.05
@@ -174,8 +175,6 @@ def paired_comparison(rows: list[dict], first: str, second: str) -> dict:
 def holm(comparisons: list[dict]) -> None:
     """Adds `p_holm` (Holm step-down adjusted p, evaluation.paired.holm) to comparisons that have a
     p value, in place; the others (nothing to test) get None and do not count in the family."""
-    from evaluation.paired import holm as holm_adjusted
-
     tested = [c for c in comparisons if c.get("p_value") is not None]
     for c in comparisons:
         c["p_holm"] = None

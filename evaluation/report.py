@@ -13,6 +13,7 @@ import numpy as np
 
 from evaluation import agreement as agreement_mod
 from evaluation import bias, bradley_terry, helpfulness, power, rouge, winrate
+from evaluation.intervals import population_sentence
 from evaluation.metrics import METRICS
 from evaluation.table import BOTH_BAD, TIE, JudgmentTable, from_rows
 
@@ -215,8 +216,6 @@ def build_summary(
 
 def _lead(summary: dict) -> dict:
     """summary.json's first entry: the analysis plan's one number, labelled by what it is."""
-    from evaluation.intervals import population_sentence
-
     h = summary["win_rate"]["headline"]
     return {"what": f"win rate of {summary['target']}: {h['label']}", "definition": h["definition"],
             "estimate": h["estimate"], "ci_low": h["ci_low"], "ci_high": h["ci_high"], "method": h["method"],

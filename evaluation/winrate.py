@@ -13,6 +13,11 @@ import numpy as np
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
+from evaluation import crossed
+from evaluation.intervals import ASSUMES
+from evaluation.plan import PRIMARY_CHOICES, interim_status
+from evaluation.table import BOTH_BAD, TIE, from_rows
+
 
 class NoJudgments(ValueError):
     """Raised instead of dividing by zero: there is nothing to compute a rate from."""
@@ -66,7 +71,6 @@ def from_counts(system: str, wins: int, losses: int, ties: int, both_bad: int, *
 
 
 def per_rater_table(table, system: str, *, alpha: float = 0.05) -> list[dict]:
-    from evaluation.table import BOTH_BAD, TIE
 
     code = table.system_code(system)
     involved = (table.system_a == code) | (table.system_b == code)
@@ -119,11 +123,6 @@ def win_rate_table(table, system: str, mask: np.ndarray | None = None, *, rounds
     """The simple counts and intervals (WinRate) plus, for each definition, the crossed intervals
     (evaluation.crossed.interval_set); `headline` is the primary definition's headline interval
     with the two-sided test against 0.5 that inverts it (the analysis plan's primary estimand)."""
-    from evaluation import crossed
-    from evaluation.intervals import ASSUMES
-    from evaluation.plan import PRIMARY_CHOICES
-    from evaluation.table import BOTH_BAD, TIE
-
     if primary not in PRIMARY_CHOICES:
         raise ValueError(f"primary must be one of {PRIMARY_CHOICES}, got {primary!r}")
     code = table.system_code(system)
@@ -153,9 +152,6 @@ def live_headline(rows: list[dict], first: str, second: str, plan: dict | None =
     """The dashboard's number for the comparison first vs second: the report's headline (same code,
     the plan's primary definition, second's rate) with its test against 0.5, marked interim until
     the plan's size is reached (evaluation.plan.interim_status)."""
-    from evaluation.plan import interim_status
-    from evaluation.table import from_rows
-
     plan = plan or {}
     primary = plan.get("primary") or "decisive"
     result = win_rate_table(from_rows(rows), second, rounds=rounds, primary=primary, alpha=plan.get("alpha") or 0.05)
