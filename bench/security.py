@@ -248,9 +248,19 @@ def main() -> None:
     parser.add_argument("--results", type=Path)
     parser.add_argument("--skip-tests", action="store_true", help="only the login figures")
     parser.add_argument("--serve-legacy", nargs=2, metavar=("DB_URL", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--issue23", action="store_true", help="only the issue-23 figures (bench/security_issue23.py)")
     args = parser.parse_args()
     if args.serve_legacy:
         serve_legacy(args.serve_legacy[0], int(args.serve_legacy[1]))
+        return
+    if args.issue23:
+        from security_issue23 import issue23_figures
+
+        figures = issue23_figures()
+        print(json.dumps(figures, indent=2))
+        if args.results:
+            write_results(args.results, "Security figures (issue 23), all of them", figures,
+                          "python bench/security.py " + " ".join(sys.argv[1:]))
         return
     with tempfile.TemporaryDirectory() as workdir:
         figures = {"logins": login_figures(Path(workdir))}
