@@ -18,11 +18,11 @@ class Metric:
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric("win_rate", "judgments preferring the system / all judgments (the paper's definition; its published "
-               "0.63 is a share of decisive votes)", True, "judgments"),
+        Metric("win_rate", "judgments preferring the system / all judgments (ties and both bad count as not winning; "
+               "the paper's published 0.63 is a share of decisive votes: win_rate_decisive)", True, "judgments"),
         Metric("win_rate_ties_half", "(wins + ties/2) / all judgments; both bad counts as a tie", True, "judgments"),
         Metric("win_rate_decisive", "wins / (wins + losses): ties and both bad excluded", True, "judgments"),
-        Metric("hq", "Helpfulness Quotient: share of answers that are not evasive (automatic detector)", True,
+        Metric("hq", "Helpfulness Quotient by the automatic detector (a screening aid; hq_physicians is primary)", True,
                "generations"),
         Metric("hq_physicians", "Helpfulness Quotient from physicians' evasive flags, per answer (1 - mean flag rate)",
                True, "judgments"),
