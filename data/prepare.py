@@ -18,10 +18,11 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data.cards import dataset_card
 from data.prompts import render_prompt
 from data.records import DataError, Example, RawRecord
 
-FILES = ("train.jsonl", "holdout.jsonl", "manifest.json")
+FILES = ("train.jsonl", "holdout.jsonl", "README.md", "manifest.json")  # README.md: the dataset card
 
 
 def normalise_text(text: str) -> str:
@@ -164,6 +165,7 @@ def write_prepared(
         },
     }
     payloads["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    payloads["README.md"] = dataset_card(manifest).encode("utf-8")  # the dataset card, from the manifest
 
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".prepare-", dir=out_dir))

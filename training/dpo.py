@@ -160,9 +160,14 @@ def run_dpo(recipe: DPORecipe, *, pairs_dir: Path | None = None, resume: bool = 
     # the merge reloads the base unquantized, so a 4-bit run is merged into full weights, not rounded 4-bit ones
     save_outputs(trainer, tokenizer, output_dir, merge=recipe.merge, precision=precision)
     record.notes += [f"resumed from {checkpoint}"] if checkpoint else []
-    return finish_run(record, output_dir / "metrics.jsonl",
+    run = finish_run(record, output_dir / "metrics.jsonl",
                       [(DPO_PANELS, output_dir / "reward_margin.png", "DPO reward margin, accuracy and loss")],
                       lambda metrics: summarise_dpo(metrics, quantized=quantization is not None))
+    if is_main_process():  # cards beside adapter/ and merged/, written in every case (training/share.py)
+        from training.share import write_model_cards
+
+        write_model_cards(output_dir, run)
+    return run
 
 
 def summarise_dpo(metrics: list[dict], *, quantized: bool) -> dict:

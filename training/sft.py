@@ -103,7 +103,12 @@ def run_sft(recipe: SFTRecipe, *, resume: bool = False, callbacks: list = (), ta
     trainer.train(resume_from_checkpoint=checkpoint)
     save_outputs(trainer, tokenizer, output_dir, merge=recipe.merge, precision=precision)
     record.notes += [f"resumed from {checkpoint}"] if checkpoint else []
-    return finish_run(record, metrics_path, [(SFT_PANELS, output_dir / "sft_loss.png", "SFT")], summarise_sft)
+    run = finish_run(record, metrics_path, [(SFT_PANELS, output_dir / "sft_loss.png", "SFT")], summarise_sft)
+    if is_main_process():  # cards beside adapter/ and merged/, written in every case (training/share.py)
+        from training.share import write_model_cards
+
+        write_model_cards(output_dir, run)
+    return run
 
 
 def summarise_sft(metrics: list[dict]) -> dict:

@@ -36,8 +36,13 @@ def _template(value: str | None, default: str, *, require_context: bool) -> str:
     return validate_template(value.replace("\\n", "\n"), require_context=require_context)
 
 
+PUSH = Annotated[str | None, typer.Option("--push-to-hub", help="Share the prepared folder (with its dataset card) "
+                                          "to a Hub dataset repository user/name, or a local folder (file:///path).")]
+
+
 def _prepare(dataset: str, loader, source, n, holdout, seed, out, template_option, default_template,
-             require_context, holdout_ids: list[str] | None = None, split: dict | None = None) -> None:
+             require_context, holdout_ids: list[str] | None = None, split: dict | None = None,
+             push: str | None = None) -> None:
     template = _template(template_option, default_template, require_context=require_context)
     records, source_info = loader(source)
     if split is not None:
@@ -55,6 +60,10 @@ def _prepare(dataset: str, loader, source, n, holdout, seed, out, template_optio
         f"wrote {counts['train']} train + {counts['holdout']} holdout to {out}",
         highlight=False,
     )
+    if push:
+        from training.share import push_folder
+
+        err.print(f"shared {out} -> {push_folder(out, push, repo_type='dataset')}", highlight=False)
 
 
 def prepare_pubmedqa(
@@ -72,6 +81,7 @@ def prepare_pubmedqa(
     split: Annotated[str, typer.Option(help="random (a seeded holdout of --holdout items) or official-test (the "
                                             "500 items of PQA-L's official test split as the holdout; --source "
                                             "ori_pqal.json with test_ground_truth.json beside it).")] = "random",
+    push_to_hub: PUSH = None,
 ) -> None:
     """PubMedQA: prompt = context then question; answer = the long answer."""
     if split not in ("random", "official-test"):
@@ -81,7 +91,7 @@ def prepare_pubmedqa(
         holdout_ids, info = pubmedqa.official_test_ids(source)
         split_info = {"kind": "official-test", "name": info["name"], "sha256": info["sha256"], "items": info["items"]}
     _prepare("pubmedqa", pubmedqa.load_source, source, n, holdout, seed, out, template, PUBMEDQA_TEMPLATE, True,
-             holdout_ids=holdout_ids, split=split_info)
+             holdout_ids=holdout_ids, split=split_info, push=push_to_hub)
 
 
 def prepare_meqsum(

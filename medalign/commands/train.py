@@ -31,6 +31,10 @@ THREADS = Annotated[int | None, typer.Option("--threads", help="CPU threads for 
 TRUNCATE = Annotated[str | None, typer.Option("--truncate", help="An example longer than max_length: none (drop it, or "
                                               "cut the answer; counted with ids) or context (cut the context, keep the "
                                               "question). Sets training.truncate.")]
+PUSH = Annotated[str | None, typer.Option("--push-to-hub", help="Share the adapter (with its model card) to a Hub "
+                                          "repository user/name, or a local folder (file:///path).")]
+PUSH_MERGED = Annotated[str | None, typer.Option("--push-merged-to-hub", help="Share the merged model (with its card) "
+                                                 "to a Hub repository or a local folder.")]
 TASK = Annotated[str | None, typer.Option("--task", help="Task name (`medalign tasks list`) or a task .yaml path: its "
                                           "template, targets and pairs; fills {task} in the recipe's paths.")]
 
@@ -67,8 +71,20 @@ def tiny_model(
     err.print(f"tiny model: {summary['parameters']:,} parameters, saved to {out}")
 
 
+def _share(output_dir: str, push: str | None, push_merged: str | None) -> None:
+    """Upload (or copy) adapter/ and merged/ with the cards the stage wrote."""
+    from training.distributed import is_main_process
+    from training.share import push_folder
+
+    if not is_main_process():
+        return
+    for folder, repo in (("adapter", push), ("merged", push_merged)):
+        if repo:
+            err.print(f"shared {folder}/ -> {push_folder(Path(output_dir) / folder, repo)}", highlight=False)
+
+
 def sft(config: CONFIG, overrides: SET = None, resume: RESUME = False, task: TASK = None, truncate: TRUNCATE = None,
-        chat_template: CHAT = True) -> None:
+        chat_template: CHAT = True, push_to_hub: PUSH = None, push_merged_to_hub: PUSH_MERGED = None) -> None:
     """Supervised fine-tuning with LoRA; saves the adapter, the merged model and run.json."""
     from training.distributed import is_main_process
     from training.sft import run_sft  # torch, transformers, TRL: start-up cost
@@ -77,6 +93,7 @@ def sft(config: CONFIG, overrides: SET = None, resume: RESUME = False, task: TAS
     record = run_sft(recipe, resume=resume, task=spec)
     if is_main_process():
         err.print(f"SFT done in {record['wall_time_s']} s: {recipe.output_dir}")
+    _share(recipe.output_dir, push_to_hub, push_merged_to_hub)
 
 
 def pairs(
@@ -112,6 +129,8 @@ def dpo(
     task: TASK = None,
     truncate: TRUNCATE = None,
     chat_template: CHAT = True,
+    push_to_hub: PUSH = None,
+    push_merged_to_hub: PUSH_MERGED = None,
 ) -> None:
     """DPO with a new LoRA on the merged SFT model; 4-bit on CUDA (fp32 LoRA), unquantized on CPU."""
     from training.distributed import is_main_process
@@ -122,6 +141,7 @@ def dpo(
     if is_main_process():
         err.print(f"DPO done in {record['wall_time_s']} s: reward margin {record['reward_margin_first']} -> "
                   f"{record['reward_margin_last']}; {recipe.output_dir}")
+    _share(recipe.output_dir, push_to_hub, push_merged_to_hub)
 
 
 def generate_command(

@@ -68,7 +68,7 @@ def test_write_is_byte_identical_and_manifest_complete(tmp_path):
                        template=PUBMEDQA_TEMPLATE)
         outputs.append({p.name: p.read_bytes() for p in (tmp_path / name).iterdir()})
     assert outputs[0] == outputs[1]
-    assert sorted(outputs[0]) == ["holdout.jsonl", "manifest.json", "train.jsonl"]
+    assert sorted(outputs[0]) == ["README.md", "holdout.jsonl", "manifest.json", "train.jsonl"]  # README: dataset card
     manifest = json.loads(outputs[0]["manifest.json"])
     assert manifest["counts"]["train"] == 30 and manifest["counts"]["holdout"] == 10
     assert manifest["seed"] == 3 and manifest["source"]["kind"] == "sample"
