@@ -99,7 +99,7 @@ def synthetic_export(path: Path, judgments: int, items: int, physicians: int, se
     columns = {
         "study": np.full(judgments, "scale"), "item_id": pa.array([f"q{i}" for i in range(items)]).take(item),
         "rater": pa.array([f"doc{r}" for r in range(physicians)]).take(rater),
-        "rater_simulated": np.zeros(judgments, bool), "is_gold": gold,
+        "rater_simulated": np.zeros(judgments, bool), "rater_kind": np.full(judgments, "physician"), "is_gold": gold,
         "gold_better": gold_better, "sequence": np.arange(judgments), "system_a": systems[side_a],
         "system_b": systems[side_b], "choice": codes[choice], "preferred_system": preferred,
         "evasive_a": rng.random(judgments) < 0.1, "evasive_b": rng.random(judgments) < 0.1,
@@ -116,17 +116,18 @@ def synthetic_export(path: Path, judgments: int, items: int, physicians: int, se
 
 # A fresh parent per run, so that the children's peak memory is this run's alone.
 _MEASURE = ("import resource, subprocess, sys, time; t = time.perf_counter(); r = subprocess.run(sys.argv[1:]); "
-            "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+            "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+            "print(time.perf_counter() - t, u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr); "
             "sys.exit(r.returncode)")
 
 
-def timed(command: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, float]:
-    """Wall seconds and peak resident memory (GiB) of one child process."""
+def timed(command: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, float, float]:
+    """Wall seconds, peak resident memory (GiB) and CPU seconds of one child process."""
     done = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, env=env, cwd=cwd)
     if done.returncode:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
-    seconds, peak_kib = done.stderr.strip().splitlines()[-1].split()
-    return float(seconds), int(peak_kib) / 2**20
+    seconds, peak_kib, cpu = done.stderr.strip().splitlines()[-1].split()
+    return float(seconds), int(peak_kib) / 2**20, float(cpu)
 
 
 def baseline_tree(workdir: Path, revision: str) -> Path:
@@ -181,10 +182,12 @@ def plot(rows: list[dict], path: Path, baseline: str | None) -> None:
 
 def _sides(work: Path, revision: str | None) -> dict[str, tuple[dict, Path]]:
     """How to run `medalign report` now and, with --baseline, as of that revision (its own tree)."""
-    sides = {"current": ({**os.environ, "PYTHONPATH": str(ROOT)}, ROOT)}
+    # a realistic 1M-judgment export is just over 1 GiB, the default input limit (data/bounded.py)
+    environment = {**os.environ, "MEDALIGN_MAX_INPUT_BYTES": str(4 << 30)}
+    sides = {"current": ({**environment, "PYTHONPATH": str(ROOT)}, ROOT)}
     if revision:
         tree = baseline_tree(work, revision)
-        sides["baseline"] = ({**os.environ, "PYTHONPATH": str(tree)}, tree)  # cwd: its own packages, not ours
+        sides["baseline"] = ({**environment, "PYTHONPATH": str(tree)}, tree)  # cwd: its own packages, not ours
     return sides
 
 
@@ -192,7 +195,7 @@ def measure(size: int, work: Path, sides: dict, repeats: int) -> dict:
     items, physicians = SIZES.get(size, (max(1, size // 50), max(2, size // 5000)))
     export = work / f"judgments_{size}.csv"
     synthetic_export(export, size, items, physicians)
-    times: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
+    times: dict[str, list[tuple[float, float, float]]] = {name: [] for name in sides}
     for k in range(repeats):  # alternate the sides, and who goes first, so both see the same load
         for name in (list(sides) if k % 2 == 0 else list(reversed(sides))):
             env, cwd = sides[name]
@@ -200,10 +203,11 @@ def measure(size: int, work: Path, sides: dict, repeats: int) -> dict:
                                       str(work / f"out_{name}_{size}_{k}")], env=env, cwd=cwd))
     row = {"judgments": size, "items": items, "physicians": physicians, "file_mb": export.stat().st_size / 2**20}
     for name, runs in times.items():
-        row[name] = {"times": [t for t, _ in runs], "median_s": statistics.median(t for t, _ in runs),
-                     "peak_gib": max(m for _, m in runs)}
+        row[name] = {"times": [t for t, _m, _c in runs], "median_s": statistics.median(t for t, _m, _c in runs),
+                     "peak_gib": max(m for _t, m, _c in runs), "cpu": [c for _t, _m, c in runs],
+                     "median_cpu_s": statistics.median(c for _t, _m, c in runs)}
     stages = subprocess.run([sys.executable, "-c", STAGES_SCRIPT, str(export), str(work / f"stages_{size}")],
-                            capture_output=True, text=True, check=True).stdout.split()
+                            capture_output=True, text=True, check=True, env=sides["current"][0]).stdout.split()
     row["stages"] = dict(zip(("imports", "read", "statistics", "write"), stages, strict=True))
     export.unlink()
     return row
@@ -211,8 +215,9 @@ def measure(size: int, work: Path, sides: dict, repeats: int) -> dict:
 
 def _cell(side: dict | None) -> str:
     if side is None:
-        return "- | -"
-    return f"{side['median_s']:.2f} ({', '.join(f'{t:.2f}' for t in side['times'])}) | {side['peak_gib']:.2f}"
+        return "- | - | -"
+    return (f"{side['median_s']:.2f} ({', '.join(f'{t:.2f}' for t in side['times'])}) | {side['median_cpu_s']:.2f} "
+            f"({', '.join(f'{t:.2f}' for t in side['cpu'])}) | {side['peak_gib']:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,12 +236,13 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(measure(size, work, sides, args.repeats))
             print(rows[-1], flush=True)
     plot(rows, args.plot, args.baseline)
-    table = ["| judgments | items | physicians | file (MiB) | median s (runs) | peak memory (GiB) | baseline median s "
-             "(runs) | baseline peak (GiB) | speed-up | wall/CPU s now: imports, read, statistics, write |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    table = ["| judgments | items | physicians | file (MiB) | wall s, median (runs) | CPU s, median (runs) | peak memory "
+             "(GiB) | baseline wall s | baseline CPU s | baseline peak (GiB) | speed-up wall, CPU | "
+             "wall/CPU s now: imports, read, statistics, write |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         base = r.get("baseline")
-        ratio = f"{base['median_s'] / r['current']['median_s']:.1f}x" if base else "-"
+        ratio = (f"{base['median_s'] / r['current']['median_s']:.1f}x, "
+                 f"{base['median_cpu_s'] / r['current']['median_cpu_s']:.1f}x") if base else "-"
         table.append(f"| {r['judgments']:,} | {r['items']:,} | {r['physicians']} | {r['file_mb']:.0f} | "
                      f"{_cell(r['current'])} | {_cell(base)} | {ratio} | {', '.join(r['stages'].values())} |")
     load = os.getloadavg()
