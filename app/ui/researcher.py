@@ -11,6 +11,7 @@ system and criterion with the rating report's headline interval (evaluation.rati
 from __future__ import annotations
 
 import html
+import shlex
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -160,10 +161,15 @@ def _links(study_name: str) -> str:
     base = html.escape("/export/" + quote(study_name, safe=""))
     files = [("judgments.csv", "Judgments (CSV)"), ("judgments.jsonl", "Judgments (JSONL)"),
              ("dpo_pairs.jsonl", "DPO pairs (JSONL)")]
-    name = html.escape(study_name)
     return (" | ".join(f'<a href="{base}/{name}" download>{label}</a>' for name, label in files) +
             f"<br>Full report (win rates, HQ, agreement, bias checks; one self-contained report.html): "
-            f"<code>medalign report --study '{name}' --out report-{name}</code>")
+            f"<code>{html.escape(_report_command(study_name))}</code>")
+
+
+def _report_command(study_name: str) -> str:
+    """A command to paste into a shell: every name quoted for it (a study named `'; rm -rf ~; '`
+    stays one argument)."""
+    return f"medalign report --study {shlex.quote(study_name)} --out {shlex.quote('report-' + study_name)}"
 
 
 def _view_refused(ctx: Context, message: str, exc: Exception | None = None) -> dict:

@@ -208,3 +208,12 @@ def test_answers_that_unblind_warn_and_strict_refuses(tmp_path, database):
     clean.write_bytes(jsonl(good_rows()))
     quiet = runner.invoke(app, ["study", "create", "--name", "clean", "--answers", str(clean), "--strict"])
     assert quiet.exit_code == 0 and "unblind" not in quiet.output, quiet.output
+
+
+def test_dashboard_report_command_is_quoted_for_the_shell():
+    import shlex
+
+    from app.ui.researcher import _report_command
+
+    hostile = "'; rm -rf ~; '"
+    assert shlex.split(_report_command(hostile)) == ["medalign", "report", "--study", hostile, "--out", "report-" + hostile]
