@@ -8,6 +8,7 @@ Pure ASGI (not BaseHTTPMiddleware) so streamed queue responses pass through unto
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -146,6 +147,11 @@ class SecurityMiddleware:
             return await PlainTextResponse(f"request body over {self.max_body_bytes} bytes", status_code=413)(
                 scope, receive, send_with_headers)
         receive = self._bounded(receive)
+        if scope["method"] == "POST" and scope["path"].endswith("/queue/join"):
+            receive, unknown = await self._known_event(receive)
+            if unknown is not None:
+                log.warning("refused an event call: %s", unknown)  # one line, not Gradio's KeyError traceback
+                return await JSONResponse({"detail": "unknown event"}, status_code=422)(scope, receive, send_with_headers)
         if scope["path"] == "/" and scope["method"] in ("GET", "HEAD") and not self._logged_in(connection):
             # Our login page (app/login.py), not Gradio's: titled, keeps the user name, says why.
             query = scope.get("query_string", b"").decode("latin-1")
@@ -185,6 +191,33 @@ class SecurityMiddleware:
             return message
 
         return bounded_receive
+
+    async def _known_event(self, receive):
+        """(receive replaying the body, None) when the body names an event this app has; else
+        a one-line reason. Gradio answers an unknown fn_index with a KeyError traceback."""
+        chunks, more = [], True
+        while more:  # bounded by _bounded: at most max_body_bytes
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False) and message["type"] == "http.request"
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        fns = getattr(getattr(self.sessions.gradio_app, "blocks", None), "fns", None)
+        try:
+            fn_index = json.loads(body).get("fn_index")
+        except (ValueError, AttributeError):
+            return replay, None  # not JSON: Gradio's own validation answers
+        if fns is not None and fn_index is not None and (not isinstance(fn_index, int) or fn_index not in fns):
+            return replay, f"fn_index {str(fn_index)[:40]!r} is not an event of this app"
+        return replay, None
 
     def _logged_in(self, request: HTTPConnection) -> bool:
         return any(request.cookies.get(c) in self.sessions.gradio_app.tokens for c in self.sessions.cookie_names

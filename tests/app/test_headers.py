@@ -87,3 +87,28 @@ def test_the_page_works_under_its_policy_and_shows_who_is_signed_in(server, make
             try { return f.contentDocument && f.contentDocument.body ? f.contentDocument.body.innerHTML.length : -1; }
             catch (e) { return -1; } }""", server)
         assert framed <= 0
+
+
+def test_unknown_event_is_one_log_line_not_a_traceback(server, make_study, make_user, caplog):
+    """An out-of-range fn_index (Gradio: a KeyError traceback) is refused with 422 and logged as
+    one line (issue 23); a body over the limit is refused with 413."""
+    import logging
+
+    make_study(n=2)
+    make_user("dr_a")
+    with client_from(server) as client:
+        assert log_in(client, "dr_a", PASSWORD).status_code == 200
+        with caplog.at_level(logging.WARNING):
+            for fn_index in (9999, -1, "x"):
+                response = client.post("/gradio_api/queue/join", json={"data": [], "fn_index": fn_index,
+                                                                       "session_hash": "s", "event_data": None})
+                assert response.status_code == 422, response.text
+        assert "Traceback" not in caplog.text and "KeyError" not in caplog.text
+        assert sum("refused an event call" in r.getMessage() for r in caplog.records) == 3
+        big = client.post("/gradio_api/queue/join", content=b"x" * 2_000_000, headers={"content-type": "application/json"})
+        assert big.status_code == 413
+
+
+def test_anonymous_streams_are_refused(server):
+    for path in ("/gradio_api/heartbeat/abc", "/gradio_api/queue/data?session_hash=abc"):
+        assert httpx.get(server + path, timeout=10).status_code == 401, path
