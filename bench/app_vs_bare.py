@@ -215,7 +215,7 @@ def phase(server: Server, study: str, clients: int, judgments: int, seed: int, h
     server_end = _cpu_seconds(pid)
     latencies = sorted(out["latencies"])
     start_wall, start_cpu, server_start = out.get("start", (end_wall, end_cpu, server_end))
-    wall = out.get("done_at", 0.0) - start_wall
+    wall = out["done_at"] - start_wall if "done_at" in out else float("nan")
     cpu_wall = end_wall - start_wall
     harness_cpu, server_cpu_s = end_cpu - start_cpu, server_end - server_start
 
