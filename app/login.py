@@ -19,11 +19,11 @@ import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -32,6 +32,7 @@ from sqlmodel import select
 from app import storage
 from app.models import User
 from app.security import HashBudget, LoginThrottle, burn_unknown_user_check
+from app.storage import sessions
 
 MAX_NAME_CHARS = 256
 MAX_PASSWORD_CHARS = 1024
@@ -63,38 +64,122 @@ def _reader_for(engine: Engine) -> Engine:
                          connect_args={"check_same_thread": False, "timeout": 5})
 
 
-class Sessions:
-    """Which login token was issued when, and whether it still holds.
+class _IssueTimes:
+    def __init__(self, known: dict) -> None:
+        self._known = known
 
-    The users' credential change times (and disabled flags) are read from the database at most
-    once every `recheck_s` seconds, so a password change ends old sessions within that time.
+    def get(self, token: str, default=None):
+        state = self._known.get(token, (None, 0))[0]
+        return state.issued_at if state is not None else default
+
+
+class Sessions:
+    """Which login token belongs to whom, and whether it still holds (issue 22: in the database).
+
+    A token holds while its row in `login_session` is not ended (logout, or `idle_timeout_s`
+    without activity), the user is enabled, and it was issued after the user's last credential
+    change. Gradio's own token table is only a cache of the tokens that hold: `sync` (called
+    for every request by SessionLoader) fills it from the database, so a restarted process, or
+    a second process on the same database, knows every session. Database reads run in threads,
+    at most once every `recheck_s` seconds per token (and once for the whole user table).
     """
 
-    def __init__(self, engine: Engine, recheck_s: float = 1.0) -> None:
+    def __init__(self, engine: Engine, recheck_s: float = 1.0, idle_timeout_s: float | None = 1800.0) -> None:
+        self.engine = engine
         self.reader = _reader_for(engine)
         self.gradio_app = None  # set once Gradio is mounted; its .tokens maps token -> user name
         self.recheck_s = recheck_s
-        self.issued: dict[str, datetime] = {}
+        self.idle = timedelta(seconds=idle_timeout_s) if idle_timeout_s else None
+        self._known: dict[str, tuple[sessions.SessionState | None, float]] = {}
         self._cutoffs: dict[str, datetime | None] = {}
         self._read_at = float("-inf")
         self._refresh_lock = asyncio.Lock()
+        self._writes: set = set()  # background writes of activity and ends, kept until done
+
+    @property
+    def issued(self) -> _IssueTimes:
+        """token -> issue time, for the sessions this process has read (app/middleware.py ends a
+        session past its maximum age)."""
+        return _IssueTimes(self._known)
+
+    @property
+    def idle_text(self) -> str:
+        seconds = round(self.idle.total_seconds()) if self.idle else 0
+        return f"{seconds // 60} minutes" if seconds >= 120 else f"{seconds} seconds"
 
     @property
     def cookie_names(self) -> tuple[str, str]:
         cookie_id = self.gradio_app.cookie_id
         return f"access-token-{cookie_id}", f"access-token-unsecure-{cookie_id}"
 
-    def issue(self, user: str, issued_at: datetime) -> str:
+    def _store(self, user: str, token: str, issued_at: datetime) -> None:
+        with storage.transaction(self.engine) as session:
+            sessions.start_session(session, user, token, issued_at)
+
+    async def issue(self, user: str, issued_at: datetime) -> str:
         token = secrets.token_urlsafe(32)
-        self.issued[token] = issued_at
+        await asyncio.to_thread(self._store, user, token, issued_at)
         self.gradio_app.tokens[token] = user
-        if len(self.issued) > 2 * len(self.gradio_app.tokens) + 100:  # forget tokens Gradio's /logout dropped
-            self.issued = {t: at for t, at in self.issued.items() if t in self.gradio_app.tokens}
+        self._known[token] = (sessions.SessionState(user, issued_at, ""), time.monotonic())
         return token
 
     def end(self, token: str) -> None:
+        """Forget the token in this process (the database row says whether it still holds)."""
         self.gradio_app.tokens.pop(token, None)
-        self.issued.pop(token, None)
+        self._known.pop(token, None)
+
+    def _end_stored(self, token: str, reason: str) -> None:
+        with storage.transaction(self.engine) as session:
+            sessions.end_session(session, token, reason, now=datetime.now(UTC))
+
+    async def log_out(self, token: str) -> None:
+        await asyncio.to_thread(self._end_stored, token, "logout")
+        self.end(token)
+
+    def _read_state(self, token: str) -> sessions.SessionState | None:
+        with self.reader.connect() as connection:
+            return sessions.read_session(connection, token)
+
+    def _write_change(self, token: str, change: str, now: datetime) -> None:
+        try:
+            with storage.transaction(self.engine) as session:
+                sessions.mark_session(session, token, change, now=now)
+        except SQLAlchemyError:  # locked for long: the next request writes it
+            log.warning("could not record the login session's activity")
+
+    async def state(self, token: str, *, active: bool = False) -> sessions.SessionState | None:
+        cached = self._known.get(token)
+        if cached is not None and time.monotonic() - cached[1] <= self.recheck_s:
+            return cached[0]
+        try:
+            state = await asyncio.to_thread(self._read_state, token)
+        except SQLAlchemyError:
+            # Database locked or down: keep the last answer rather than log everyone out.
+            log.warning("could not read the login session; using the last known state")
+            return cached[0] if cached else None
+        if state is not None:
+            now = datetime.now(UTC)
+            touch_every = min(timedelta(seconds=30), self.idle / 4) if self.idle else timedelta(seconds=30)
+            state, change = sessions.judge_session(state, now=now, idle=self.idle, active=active,
+                                                   touch_every=touch_every)
+            if change is not None:  # written in the background: no request waits for the write lock
+                task = asyncio.get_running_loop().run_in_executor(None, self._write_change, token, change, now)
+                self._writes.add(task)
+                task.add_done_callback(self._writes.discard)
+        if len(self._known) > 10_000:  # forget old entries (bounded memory)
+            horizon = time.monotonic() - 60
+            self._known = {t: v for t, v in self._known.items() if v[1] >= horizon}
+        self._known[token] = (state, time.monotonic())
+        return state
+
+    async def sync(self, token: str, *, active: bool) -> sessions.SessionState | None:
+        """Put a token that holds into Gradio's table (or take one that no longer holds out)."""
+        state = await self.state(token, active=active)
+        if state is not None and not state.ended_reason and await self._issued_after_cutoff(state):
+            self.gradio_app.tokens[token] = state.user
+        else:
+            self.gradio_app.tokens.pop(token, None)
+        return state
 
     def _read_cutoffs(self) -> dict[str, datetime | None]:
         """Every user's cutoff: tokens issued before it are refused (None: none are)."""
@@ -113,22 +198,23 @@ class Sessions:
                 self._cutoffs = await asyncio.to_thread(self._read_cutoffs)
                 self._read_at = time.monotonic()
             except SQLAlchemyError:
-                # Database locked or down: keep the last answer rather than log everyone out;
-                # a credential change, itself a database write, is seen once it answers again.
                 log.warning("could not re-read the users' credentials; using the last known state")
+
+    async def _issued_after_cutoff(self, state: sessions.SessionState) -> bool:
+        await self._refresh()
+        if state.user not in self._cutoffs:  # added since the last read (or the read failed): read now
+            await self._refresh(force=True)
+        if state.user not in self._cutoffs:
+            return self._read_at == float("-inf")  # never read: as valid as before any failure
+        cutoff = self._cutoffs[state.user]
+        return cutoff is None or state.issued_at >= cutoff
 
     async def still_valid(self, token: str) -> bool:
         user = self.gradio_app.tokens.get(token)
-        issued_at = self.issued.get(token)
-        if user is None or issued_at is None:  # not issued by this route: refuse
+        state = await self.state(token)
+        if user is None or state is None or state.ended_reason or state.user != user:
             return False
-        await self._refresh()
-        if user not in self._cutoffs:  # added since the last read (or the read failed): read now
-            await self._refresh(force=True)
-        if user not in self._cutoffs:
-            return self._read_at == float("-inf")  # never read: as valid as before any failure
-        cutoff = self._cutoffs[user]
-        return cutoff is None or issued_at >= cutoff
+        return await self._issued_after_cutoff(state)
 
 
 def same_origin(request: Request) -> bool:
@@ -203,11 +289,18 @@ LOGIN_PAGE = """<!doctype html>
 (() => {
   const params = new URLSearchParams(location.search);
   const study = params.get('study') || '';
-  if (params.get('expired')) {
-    const note = document.getElementById('expired');
-    note.textContent = 'Your session ended (it expired, or the server restarted), so the judgment on screen may ' +
-      'not have been saved. Log in again: you will be back ' + (study ? 'in the study "' + study + '" ' : '') +
-      'at the pair you were judging.';
+  const note = document.getElementById('expired');
+  if (params.get('expired') === 'idle') {
+    note.textContent = 'You were logged out after __IDLE__ without activity (so that nobody else ' +
+      'can judge in your name on a shared computer). Everything you submitted is saved. Log in again to go on' +
+      (study ? ' with the study "' + study + '"' : '') + '.';
+    note.hidden = false;
+  } else if (params.get('expired')) {
+    note.textContent = 'Your session ended, so the judgment on screen may not have been saved. Log in again: ' +
+      'you will be back ' + (study ? 'in the study "' + study + '" ' : '') + 'at the pair you were judging.';
+    note.hidden = false;
+  } else if (params.get('ended') === 'logout') {
+    note.textContent = 'You are logged out.';
     note.hidden = false;
   }
   document.getElementById('login').addEventListener('submit', async (ev) => {
@@ -234,7 +327,7 @@ LOGIN_PAGE = """<!doctype html>
 """
 
 
-def add_login_route(root: FastAPI, engine: Engine, sessions: Sessions, throttle: LoginThrottle,
+def add_login_route(root: FastAPI, engine: Engine, login_sessions: Sessions, throttle: LoginThrottle,
                     budget: HashBudget) -> None:
     """POST /login (and /login/), registered on `root` before Gradio is mounted so it wins."""
 
@@ -249,22 +342,22 @@ def add_login_route(root: FastAPI, engine: Engine, sessions: Sessions, throttle:
             return _refused(400, "login refused: send a user name and a password as form fields")
         name, password = credentials
         address = request.client.host if request.client else "unknown"
-        stamp = throttle.attempt(name, address)
+        stamp = await asyncio.to_thread(throttle.attempt, name, address)
         if stamp is None:
             await asyncio.sleep(throttle.delay_s)
             return _refused(400, "too many failed logins from this address; try again later", throttle.window_s)
         if not await budget.acquire():
-            throttle.withdraw(name, address, stamp)  # no password was checked: not a failure
+            await asyncio.to_thread(throttle.withdraw, name, address, stamp)  # no password was checked: not a failure
             return _refused(400, "the server is busy checking logins; try again in a few seconds", budget.max_wait_s)
         started = datetime.now(UTC)  # before the check: a password changed meanwhile ends this session
         ok = await asyncio.get_running_loop().run_in_executor(_PASSWORD_POOL, _check_password, engine, name, password)
         if not ok:
             await asyncio.sleep(throttle.delay_s)
             return _refused(400, "Incorrect credentials.")
-        throttle.succeeded(name, address, stamp)
-        token = sessions.issue(name, started)
+        await asyncio.to_thread(throttle.succeeded, name, address, stamp)
+        token = await login_sessions.issue(name, started)
         response = JSONResponse({"success": True})
-        secure_cookie, plain_cookie = sessions.cookie_names
+        secure_cookie, plain_cookie = login_sessions.cookie_names
         # Gradio reads either cookie; SameSite=Lax (Gradio uses None, for iframes) keeps the
         # session out of cross-site posts, and this app is never framed.
         response.set_cookie(secure_cookie, token, httponly=True, samesite="lax", secure=True)
@@ -274,8 +367,23 @@ def add_login_route(root: FastAPI, engine: Engine, sessions: Sessions, throttle:
     for path in ("/login", "/login/"):
         root.add_api_route(path, login, methods=["POST"], include_in_schema=False)
 
+    page = LOGIN_PAGE.replace("__IDLE__", login_sessions.idle_text)
+
     async def login_page() -> HTMLResponse:
-        return HTMLResponse(LOGIN_PAGE, headers={"cache-control": "no-store"})
+        return HTMLResponse(page, headers={"cache-control": "no-store"})
+
+    async def logout(request: Request) -> RedirectResponse:
+        """Ends the session in the database too (Gradio's own /logout only forgets it in this process)."""
+        response = RedirectResponse("/login?ended=logout", status_code=303)
+        for cookie in login_sessions.cookie_names:
+            token = request.cookies.get(cookie)
+            if token:
+                await login_sessions.log_out(token)
+            response.delete_cookie(cookie, path="/")
+        return response
+
+    for path in ("/logout", "/logout/"):
+        root.add_api_route(path, logout, methods=["GET"], include_in_schema=False)
 
     for path in ("/login", "/login/"):
         root.add_api_route(path, login_page, methods=["GET"], include_in_schema=False)

@@ -167,3 +167,30 @@ class Judgment(SQLModel, table=True):
     app_version: str
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
+class LoginSession(SQLModel, table=True):
+    """A browser login (issue 22): kept in the database so that a restart, or another app process
+    on the same database, keeps it. The browser holds the token; only its sha256 is stored."""
+
+    __tablename__ = "login_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(unique=True, index=True)
+    user_name: str = Field(index=True)
+    issued_at: datetime = _ts()
+    last_seen_at: datetime = _ts()  # the last request that was the physician's own doing (idle timeout)
+    ended_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    ended_reason: str = ""  # "logout", "idle"
+
+
+class LoginAttempt(SQLModel, table=True):
+    """A login attempt counted by the throttle (issue 22), shared by every app process: one row
+    per throttle key (address, or user and address) and attempt, until it succeeds or expires."""
+
+    __tablename__ = "login_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(index=True)
+    attempt: str = Field(index=True)  # one id per attempt, shared by its keys (to withdraw it)
+    at: float  # seconds since the epoch

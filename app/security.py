@@ -62,6 +62,7 @@ class LoginThrottle:
     """
 
     MAX_TRACKED = 100_000  # keys kept before old ones are pruned (bounded memory under a flood)
+    engine = None  # set by bind(): the counts then live in the database, shared by every app process
 
     def __init__(self, max_failures: int = 5, window_s: float = 300.0, delay_s: float = 0.5,
                  max_address_failures: int | None = None) -> None:
@@ -71,6 +72,15 @@ class LoginThrottle:
         self.delay_s = delay_s
         self._failures: dict[tuple, list[float]] = {}
         self._lock = threading.Lock()
+
+    def bind(self, engine) -> LoginThrottle:
+        """Keep the counts in the database (app/storage/sessions.py): a restart keeps them and
+        several app processes on one database share them. Call the methods in a thread then."""
+        self.engine = engine
+        return self
+
+    def _db_limits(self, name: str, address: str) -> dict[str, int]:
+        return {f"address:{address}": self.max_address_failures, f"pair:{name}:{address}": self.max_failures}
 
     def _recent(self, key: tuple, now: float) -> list[float]:
         recent = [t for t in self._failures.get(key, []) if now - t < self.window_s]
@@ -85,12 +95,29 @@ class LoginThrottle:
                 or len(self._recent(("pair", name, address), now)) >= self.max_failures)
 
     def refused(self, name: str, address: str) -> bool:
+        if self.engine is not None:
+            from app.storage import sessions, transaction
+
+            since = time.time() - self.window_s
+            with transaction(self.engine) as session:
+                return any(sessions.attempts_under(session, key, since=since) >= limit
+                           for key, limit in self._db_limits(name, address).items())
         with self._lock:
             return self._refused(name, address, time.monotonic())
 
     def attempt(self, name: str, address: str) -> float | None:
         """None when refused; else the attempt is counted as a failure until `succeeded` is
         called with the returned stamp."""
+        if self.engine is not None:
+            import secrets
+
+            from app.storage import sessions, transaction
+
+            stamp = secrets.token_hex(8)
+            with transaction(self.engine) as session:
+                counted = sessions.count_and_add_attempt(session, self._db_limits(name, address), stamp,
+                                                         now=time.time(), window_s=self.window_s)
+            return stamp if counted else None
         now = time.monotonic()
         with self._lock:
             if self._refused(name, address, now):
@@ -102,15 +129,23 @@ class LoginThrottle:
                 self._failures[key] = [*self._recent(key, now), now]
             return now
 
-    def withdraw(self, name: str, address: str, stamp: float) -> None:
+    def withdraw(self, name: str, address: str, stamp, *, clear_pair: bool = False) -> None:
         """Forget an attempt whose password was never checked (the server was too busy)."""
+        if self.engine is not None:
+            from app.storage import sessions, transaction
+
+            with transaction(self.engine) as session:
+                sessions.withdraw_attempt(session, stamp, clear_key=f"pair:{name}:{address}" if clear_pair else None)
+            return
         with self._lock:
             for key in (("address", address), ("pair", name, address)):
                 if stamp in self._failures.get(key, []):
                     self._failures[key].remove(stamp)
 
-    def succeeded(self, name: str, address: str, stamp: float) -> None:
-        self.withdraw(name, address, stamp)
+    def succeeded(self, name: str, address: str, stamp) -> None:
+        self.withdraw(name, address, stamp, clear_pair=True)
+        if self.engine is not None:
+            return
         with self._lock:
             self._failures.pop(("pair", name, address), None)
 

@@ -9,13 +9,15 @@ passes app/middleware.py (security headers, sessions ended after a credential ch
 from __future__ import annotations
 
 import os
+from urllib.parse import quote
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 from fastapi import FastAPI, HTTPException, Request  # noqa: E402
-from fastapi.responses import Response  # noqa: E402
+from fastapi.responses import RedirectResponse, Response  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
+from starlette.requests import HTTPConnection  # noqa: E402
 
 from app import storage  # noqa: E402
 from app.exports import render  # noqa: E402
@@ -50,11 +52,20 @@ def _current_user(root: FastAPI, request: Request) -> str | None:
     return gradio_app.tokens.get(token)
 
 
+IDLE_TIMEOUT_S = 30 * 60  # shared ward computers: a session unused this long ends
+COOKIE_ID = "medalign"  # the same session cookie name in every app process (Gradio picks a random one)
+
+
 def create_app(engine: Engine, *, throttle: LoginThrottle | None = None, budget: HashBudget | None = None,
-               session_recheck_s: float = 1.0) -> FastAPI:
+               session_recheck_s: float = 1.0, idle_timeout_s: float | None = IDLE_TIMEOUT_S) -> FastAPI:
+    """The app on `engine`. Sessions and the login throttle live in that database, so several
+    processes on one PostgreSQL database (behind a reverse proxy) share them."""
     root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    sessions = Sessions(engine, recheck_s=session_recheck_s)
-    add_login_route(root, engine, sessions, throttle or LoginThrottle(), budget or HashBudget())
+    sessions = Sessions(engine, recheck_s=session_recheck_s, idle_timeout_s=idle_timeout_s)
+    throttle = throttle or LoginThrottle()
+    if throttle.engine is None:
+        throttle.bind(engine)
+    add_login_route(root, engine, sessions, throttle, budget or HashBudget())
 
     @root.get("/healthz")
     def healthz() -> dict:
@@ -98,8 +109,40 @@ def create_app(engine: Engine, *, throttle: LoginThrottle | None = None, budget:
         css=CSS,
     )
     sessions.gradio_app = _gradio_app(root)  # its token table is the one every Gradio route reads
+    sessions.gradio_app.cookie_id = COOKIE_ID
     root.add_middleware(SecurityMiddleware, sessions=sessions)
+    root.add_middleware(SessionLoader, sessions=sessions)  # added last: runs first
     return root
+
+
+class SessionLoader:
+    """Before anything else reads Gradio's token table, bring each request's session into it from
+    the database (or take an ended one out): a restart, or a session opened through another app
+    process, is known at once. A logged-out page load after an idle timeout goes to the login
+    page, which says so. Pure ASGI, like SecurityMiddleware."""
+
+    def __init__(self, app, sessions: Sessions) -> None:
+        self.app = app
+        self.sessions = sessions
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        connection = HTTPConnection(scope)
+        page_load = scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and scope["path"] == "/"
+        # The physician's own doing moves the idle clock on; heartbeats and open streams do not.
+        active = page_load or (scope["type"] == "http" and scope["method"] == "POST")
+        ended = ""
+        for cookie in self.sessions.cookie_names:
+            token = connection.cookies.get(cookie)
+            if token:
+                state = await self.sessions.sync(token, active=active)
+                ended = ended or (state.ended_reason if state else "")
+        if page_load and ended == "idle":
+            study = connection.query_params.get("study", "")
+            target = "/login?expired=idle" + (f"&study={quote(study)}" if study else "")
+            return await RedirectResponse(target, status_code=303)(scope, receive, send)
+        return await self.app(scope, receive, send)
 
 
 def _dpo_pairs(rows: list[dict], rubric) -> bytes:

@@ -20,6 +20,9 @@ def serve_command(
     public_url: Annotated[str | None, typer.Option(
         "--public-url", help="The address physicians open (https://judge.example.org) when behind a proxy: the "
         "only origin whose requests are served (default: MEDALIGN_PUBLIC_URL, else the requested host).")] = None,
+    idle_timeout: Annotated[float, typer.Option(
+        "--idle-timeout", min=0, help="Minutes without activity after which a login ends (shared ward computers); "
+        "0: never. The login page then says so.")] = 30,
 ) -> None:
     """Serve the physician judging app (and the researcher view)."""
     # uvicorn, Gradio and SQLModel cost seconds of start-up: imported when the server starts.
@@ -37,7 +40,8 @@ def serve_command(
     proxies = [ip.strip() for ip in forwarded_allow_ips.split(",") if ip.strip()]
     # uvicorn trusts X-Forwarded-* from 127.0.0.1 by default (and FORWARDED_ALLOW_IPS): any local
     # process could then pick the client address the login throttle counts. Only named proxies.
-    uvicorn.run(create_app(engine), host=host, port=port, log_level="warning",
+    app = create_app(engine, idle_timeout_s=idle_timeout * 60 or None)
+    uvicorn.run(app, host=host, port=port, log_level="warning",
                 proxy_headers=bool(proxies), forwarded_allow_ips=proxies or [])
 
 
