@@ -5,7 +5,7 @@ import pytest
 from training.recipes import DPORecipe, RecipeError, SFTRecipe, load_recipe, parse_overrides
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-NOT_RECIPES = {"accelerate", "rubrics", "tasks"}  # other YAML kinds under configs/, validated by their own tests
+NOT_RECIPES = {"accelerate", "rubrics", "tasks", "judges"}  # other YAML kinds under configs/, validated by their own tests
 RECIPE_FILES = sorted(p for p in CONFIGS.rglob("*.yaml") if not NOT_RECIPES & set(p.relative_to(CONFIGS).parts))
 ACCELERATE_FILES = sorted((CONFIGS / "accelerate").glob("*.yaml"))
 
