@@ -100,35 +100,41 @@ def timeline_svg(rows: list[dict], planned: int, width: int = 640, height: int =
             f'<text x="4" y="14" font-size="11">judgments (cumulative)</text></svg>')
 
 
-def interval_svg(rows: list[list], title: str, width: int = 640) -> str:
-    """One line per result row with a numeric estimate and interval: the point and its 95% interval
-    on a 0..max scale (win rates on 0..1)."""
+def interval_svg(rows: list[list], title: str, axis: str, *, scale: tuple[float, float] | None = None,
+                 reference: float | None = None, width: int = 640) -> str:
+    """One quantity on one axis: per result row its estimate (dot) and 95% interval (line).
+    `axis` names the quantity in words under the axis; `scale` fixes its ends (else 0..max);
+    `reference` draws a dashed line (0.5 for win rates), labelled, inside the scale."""
     drawn = []
     for row in rows:
-        label, measure, estimate, interval = row[0], row[1], row[2], row[3]
+        label, estimate, interval = row[0], row[2], row[3]
         if not isinstance(estimate, (int, float)) or " to " not in str(interval):
             continue
         low, high = (float(x) for x in str(interval).split(" to "))
-        drawn.append((f"{label} {measure}", float(estimate), low, high))
+        drawn.append((str(label), float(estimate), low, high))
     if not drawn:
         return ""
-    top = max(1.0, *(d[3] for d in drawn))
-    bottom = min(0.0, *(d[2] for d in drawn))
-    left, right, step = 250, width - 20, 26
-    height = 40 + step * len(drawn)
-    x = lambda v: left + (v - bottom) / (top - bottom) * (right - left)  # noqa: E731
+    bottom, top = scale or (min(0.0, *(d[2] for d in drawn)), max(1.0, *(d[3] for d in drawn)))
+    left, right, step = 200, width - 20, 26
+    height = 70 + step * len(drawn)
+    base = height - 40
+    x = lambda v: left + (min(max(v, bottom), top) - bottom) / (top - bottom) * (right - left)  # noqa: E731
     parts = [f'<text x="4" y="14" font-size="12">{html.escape(title)}</text>',
-             f'<line x1="{x(bottom):.1f}" y1="24" x2="{x(bottom):.1f}" y2="{height - 10}" stroke="#bbb"/>',
-             f'<line x1="{x(top):.1f}" y1="24" x2="{x(top):.1f}" y2="{height - 10}" stroke="#bbb"/>']
-    for tick in (bottom, top):
-        parts.append(f'<text x="{x(tick):.1f}" y="{height - 2}" font-size="10" text-anchor="middle">{tick:g}</text>')
-    if bottom <= 0.5 <= top and top <= 1.0:
-        parts.append(f'<line x1="{x(0.5):.1f}" y1="24" x2="{x(0.5):.1f}" y2="{height - 10}" stroke="#999" '
-                     'stroke-dasharray="4"/>')
+             f'<line x1="{left}" y1="{base}" x2="{right}" y2="{base}" stroke="#555"/>']
+    ticks = sorted({bottom, top, *([reference] if reference is not None else [])})
+    for tick in ticks:
+        parts.append(f'<line x1="{x(tick):.1f}" y1="{base}" x2="{x(tick):.1f}" y2="{base + 4}" stroke="#555"/>'
+                     f'<text x="{x(tick):.1f}" y="{base + 16}" font-size="11" text-anchor="middle">{tick:g}</text>')
+    parts.append(f'<text x="{(left + right) / 2:.1f}" y="{height - 6}" font-size="11" text-anchor="middle">'
+                 f'{html.escape(axis)}</text>')
+    if reference is not None and bottom <= reference <= top:
+        parts.append(f'<line x1="{x(reference):.1f}" y1="24" x2="{x(reference):.1f}" y2="{base}" stroke="#374151" '
+                     'stroke-width="1.5" stroke-dasharray="5 3"/>')
     for n, (label, estimate, low, high) in enumerate(drawn):
         y = 36 + n * step
-        parts.append(f'<text x="4" y="{y + 4}" font-size="11">{html.escape(label[:44])}</text>'
-                     f'<line x1="{x(low):.1f}" y1="{y}" x2="{x(high):.1f}" y2="{y}" stroke="#2563eb" stroke-width="2"/>'
+        parts.append(f'<text x="4" y="{y + 4}" font-size="11">{html.escape(label[:34])}</text>'
+                     f'<line x1="{x(low):.1f}" y1="{y}" x2="{x(high):.1f}" y2="{y}" stroke="#1d4ed8" stroke-width="2"/>'
                      f'<circle cx="{x(estimate):.1f}" cy="{y}" r="4" fill="#1e3a8a"/>')
-    return (f'<svg role="img" aria-label="{html.escape(title)}" viewBox="0 0 {width} {height}" width="100%" '
-            f'style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>')
+    return (f'<svg role="img" aria-label="{html.escape(title)}; axis: {html.escape(axis)}" '
+            f'viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px" '
+            f'xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>')

@@ -177,6 +177,31 @@ def _view_refused(ctx: Context, message: str, exc: Exception | None = None) -> d
     return {**dict.fromkeys(tab.outputs(), gr.skip()), tab.summary: html.escape(message)}
 
 
+def pairwise_chart(results: list[list]) -> str:
+    """Win rates only (Bradley-Terry log-strengths are another quantity: they stay in the table)."""
+    from app.ui.dashboard import interval_svg
+
+    rates = [[row[0], *row[1:]] for row in results if str(row[1]).startswith("win rate")]
+    return interval_svg(rates, "Win rate of the second system of each comparison, 95% headline interval",
+                        "win rate (share of judgments won; dashed line: 0.5, no difference)", scale=(0.0, 1.0),
+                        reference=0.5)
+
+
+def rating_chart(results: list[list], rubric: dict) -> str:
+    """One chart per graded criterion: its mean per system on that criterion's own scale."""
+    from app.ui.dashboard import interval_svg
+
+    charts = []
+    for criterion in rubric.get("criteria", []):
+        rows = [row for row in results if str(row[1]).startswith(f"{criterion['id']}: mean")]
+        values = [float(v) for v in (criterion.get("values") or [])] if isinstance(criterion.get("values"), list) else []
+        scale = (min(values), max(values)) if len(values) >= 2 else None
+        direction = "higher is better" if criterion.get("higher_is_better", True) is not False else "lower is better"
+        charts.append(interval_svg(rows, f"{criterion.get('question', criterion['id'])}: mean grade per system",
+                                   f"mean grade ({direction}), 95% interval", scale=scale))
+    return "".join(charts)
+
+
 def _pairwise_view(judgments: list[dict], settings: dict) -> tuple[list, list, str, str]:
     decided = [j for j in judgments if not j["is_gold"]]
     results = pairwise_results(decided, settings["comparisons"], settings.get("analysis_plan"))
@@ -219,9 +244,11 @@ def researcher_view(study_name: str | None, exclude_simulated: bool, request: gr
         f"{settings['units']} units x overlap {settings['overlap']}; {settings['gold_items']} gold items); {shown}."
     )
     return {tab.summary: summary, tab.progress: _progress_table(progress, dashboard.time_on_task(judgments)),
-            tab.results: results, tab.matrix: matrix, tab.links: _links(study.name),
+            tab.results: results, tab.links: _links(study.name),
             tab.timeline: dashboard.timeline_svg(judgments, settings["target"]),
-            tab.chart: dashboard.interval_svg(results, chart_title),
+            tab.chart: (pairwise_chart(results) if panel == PAIRWISE_PANEL
+                        else rating_chart(results, settings["rubric"])),
+            tab.matrix: gr.update(value=matrix, visible=panel == PAIRWISE_PANEL),
             tab.agreement: dashboard.agreement_text(judgments, panel),
             tab.items: dashboard.item_table(judgments, panel)}
 

@@ -57,7 +57,28 @@ def test_item_view_and_charts(rows):
     assert {t[3] for t in table} == {r["rationale"] for r in rows}  # rationales shown as they were written
     svg = dashboard.timeline_svg(rows, planned=200)
     assert svg.startswith("<svg") and f"{len(rows)} of 200 planned" in svg
-    chart = dashboard.interval_svg([["x:<y>", "win rate of <y>", 0.6, "0.500 to 0.700", 10, ""]], "t <i>")
+    chart = dashboard.interval_svg([["x:<y>", "win rate of <y>", 0.6, "0.500 to 0.700", 10, ""]], "t <i>", "a <b>")
     assert "<y>" not in chart and "&lt;y&gt;" in chart and "<script" not in chart
     assert chart.count("<circle") == 1
-    assert dashboard.interval_svg([["x:y", "win rate", "-", "-", 0, "no judgments yet"]], "t") == ""
+    assert dashboard.interval_svg([["x:y", "win rate", "-", "-", 0, "no judgments yet"]], "t", "a") == ""
+
+
+def test_charts_draw_one_quantity_per_axis_in_words():
+    """Issue 22: win rates alone on a 0-1 axis with the 0.5 line; Bradley-Terry log-strengths
+    (another quantity) stay in the table; a rating study gets one chart per criterion."""
+    from app.ui.researcher import pairwise_chart, rating_chart
+
+    results = [["sft:dpo", "win rate of dpo over sft", 0.62, "0.540 to 0.700", 80, ""],
+               ["dpo", "Bradley-Terry log-strength (mean 0; ties half a win)", 1.089, "0.800 to 1.300", 80, ""],
+               ["base", "Bradley-Terry log-strength (mean 0; ties half a win)", -1.083, "-1.300 to -0.800", 80, ""]]
+    chart = pairwise_chart(results)
+    assert chart.count("<circle") == 1 and "1.089" not in chart and "-1.083" not in chart
+    assert "win rate (share of judgments won; dashed line: 0.5, no difference)" in chart
+    assert 'stroke-dasharray="5 3"' in chart and ">0.5<" in chart and ">0<" in chart and ">1<" in chart
+    rubric = {"criteria": [{"id": "quality", "question": "Overall quality?"}, {"id": "harmful", "question": "Harm?",
+                                                                              "higher_is_better": False}]}
+    rated = [["sft", "quality: mean", 3.1, "2.800 to 3.400", 20, ""], ["dpo", "quality: mean", 3.9, "3.600 to 4.200", 20, ""],
+             ["sft", "harmful: mean (lower is better)", 0.2, "0.100 to 0.300", 20, ""]]
+    charts = rating_chart(rated, rubric)
+    assert charts.count("<svg") == 2 and "Overall quality?: mean grade per system" in charts
+    assert "mean grade (lower is better)" in charts
