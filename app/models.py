@@ -194,3 +194,16 @@ class LoginAttempt(SQLModel, table=True):
     key: str = Field(index=True)
     attempt: str = Field(index=True)  # one id per attempt, shared by its keys (to withdraw it)
     at: float  # seconds since the epoch
+
+
+class StudyMember(SQLModel, table=True):
+    """A physician of a study (issue 22). A study with members is shown to and assigned to its
+    members only; a study without any is open to every physician (as before memberships)."""
+
+    __tablename__ = "study_member"
+    __table_args__ = (UniqueConstraint("study_id", "user_id", name="uq_study_member"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    added_at: datetime = _ts()

@@ -24,6 +24,7 @@ from app.storage.judgments import (
     show_unit,
     submit_judgment,
 )
+from app.storage.membership import add_members, may_judge, studies_for, study_members
 from app.storage.studies import (
     create_study,
     get_study,
@@ -45,6 +46,7 @@ from app.storage.users import (
 from app.storage.views import export_judgments, study_counts, study_progress, study_settings
 
 __all__ = [
+    "add_members", "may_judge", "studies_for", "study_members",
     "AccessDenied", "AlreadyJudged", "Progress", "StorageError", "WorkView", "add_user", "as_utc",
     "assignment_by_token", "authenticate", "create_study", "eligible_units", "export_judgments", "fold", "get_study",
     "get_user", "judgment_as_shown", "last_judged_assignment", "list_studies", "list_users", "next_assignment",

@@ -151,6 +151,13 @@ def rating_results(rows: list[dict], rubric: dict) -> list[list]:
     return out
 
 
+def with_every_member(progress: list[dict], members) -> list[dict]:
+    """Progress rows plus one for each member who has not started (nothing assigned yet)."""
+    started = {row["physician"] for row in progress}
+    return progress + [{"physician": m.name, "simulated": m.simulated, "assigned": 0, "judged": 0, "gold_judged": 0,
+                        "gold_accuracy": None} for m in members if m.name not in started]
+
+
 def _progress_table(rows: list[dict], seconds: dict[str, float]) -> list[list]:
     return [[r["physician"] + (" (simulated)" if r["simulated"] else ""), r["assigned"], r["judged"], r["gold_judged"],
              "-" if r["gold_accuracy"] is None else round(r["gold_accuracy"], 3),
@@ -233,7 +240,7 @@ def researcher_view(study_name: str | None, exclude_simulated: bool, request: gr
                     tab.timeline: "", tab.chart: "", tab.agreement: "", tab.items: []}
         study = storage.get_study(session, study_name)
         settings = storage.study_settings(session, study)
-        progress = storage.study_progress(session, study)
+        progress = with_every_member(storage.study_progress(session, study), storage.study_members(session, study))
         judgments = storage.export_judgments(session, study)
     judgments, progress = dashboard.without_simulated(judgments, progress, bool(exclude_simulated))
     panel = get_kind(settings["kind"]).panel

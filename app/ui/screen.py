@@ -105,7 +105,7 @@ def next_screen(session, user: User, study: Study, state: dict, *, revising: int
 
 def _studies_left(session, study: Study, user: User) -> list[str]:
     out = []
-    for other in storage.list_studies(session):
+    for other in storage.studies_for(session, user):
         if other.id != study.id:
             left = storage.progress(session, other, user)
             if left.judged < left.total:
@@ -128,6 +128,8 @@ def judge(engine, request, state: dict | None, token: str, panel: str, fields: C
         assignment = (storage.assignment_by_token(session, user, token) if token
                       else storage.owned_assignment(session, user, state["assignment_id"]))
         study = storage.study_of(session, assignment)
+        if not storage.may_judge(session, study, user):
+            raise storage.AccessDenied(f"the study {study.name!r} is not one of yours")
         if get_kind(study.kind).panel != panel:
             raise storage.StorageError(f"this is a {study.kind} study; reload the page")
         state = {**(state or {}), "user": user.name, "study": study.name}

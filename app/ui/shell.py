@@ -96,7 +96,7 @@ def on_load(request: gr.Request, *, ctx: Context) -> dict:
     ui = ctx.ui
     with storage.transaction(ctx.engine) as session:
         user = storage.require_role(session, getattr(request, "username", None), None)
-        names = [s.name for s in storage.list_studies(session)]
+        names = [s.name for s in storage.studies_for(session, user)]  # a physician sees their studies only
     if user.role is Role.researcher:
         return {ui.picker: gr.update(choices=[], value=None), ui.researcher.tab: gr.update(visible=True),
                 ui.judge_tab: gr.update(visible=False), ui.tabs: gr.Tabs(selected="research"),
@@ -115,6 +115,8 @@ def open_study(study_name: str | None, request: gr.Request, *, ctx: Context) -> 
     with storage.transaction(ctx.engine) as session:
         user = caller(session, request, None, Role.physician)
         study = storage.get_study(session, study_name)
+        if not storage.may_judge(session, study, user):
+            raise storage.AccessDenied(f"the study {study_name!r} is not one of yours")
         return ctx.ui.updates(next_screen(session, user, study, {"user": user.name, "study": study.name}))
 
 

@@ -1,4 +1,4 @@
-"""`medalign study create|list|show`: judging studies in the database."""
+"""`medalign study create|list|show|members`: judging studies in the database."""
 
 from __future__ import annotations
 
@@ -137,6 +137,30 @@ def study_show(name: Annotated[str, typer.Argument(help="Study name.")], db: DB 
     out.print(table)
 
 
+def study_members(
+    name: Annotated[str, typer.Argument(help="Study name.")],
+    add: Annotated[str | None, typer.Option("--add", help="Physicians to add, comma-separated (NAME[,NAME]).")] = None,
+    db: DB = None,
+) -> None:
+    """List a study's physicians, or add some (--add). A study with members is shown to and
+    assigned to its members only; one without members is open to every physician."""
+    from app import storage  # SQLModel: start-up cost
+    from app.admin import in_transaction
+
+    names = [n.strip() for n in (add or "").split(",") if n.strip()]
+
+    def change(session):
+        study = storage.get_study(session, name)
+        added = storage.add_members(session, study, names) if names else []
+        return added, [u.name for u in storage.study_members(session, study)]
+
+    added, members = in_transaction(db, change)
+    if added:
+        out.print(f"added to {name}: {', '.join(added)}")
+    out.print(f"members of {name}: {', '.join(members) if members else 'none (open to every physician)'}")
+
+
 def register(root: typer.Typer) -> None:
     group = typer.Typer(help="Create and inspect judging studies.", no_args_is_help=True)
-    root.add_typer(add_commands(group, {"create": study_create, "list": study_list, "show": study_show}), name="study")
+    root.add_typer(add_commands(group, {"create": study_create, "list": study_list, "show": study_show,
+                                              "members": study_members}), name="study")

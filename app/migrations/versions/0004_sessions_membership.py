@@ -1,8 +1,9 @@
-"""browser sessions and login throttles in the database (issue 22)
+"""browser sessions, login throttles and study membership in the database (issue 22)
 
 `login_session`: one row per login (sha256 of its token, user, issue time, last activity, end
 and why), so that a restart or a second app process on the same database keeps everyone logged
-in; `login_attempt`: the login throttle's counted attempts, shared by every process.
+in; `login_attempt`: the login throttle's counted attempts, shared by every process;
+`study_member`: the physicians of a study (a study without members stays open to all).
 
 Revision ID: 0004
 Revises: 0003
@@ -39,8 +40,19 @@ def upgrade() -> None:
     )
     op.create_index("ix_login_attempt_key", "login_attempt", ["key"])
     op.create_index("ix_login_attempt_attempt", "login_attempt", ["attempt"])
+    op.create_table(
+        "study_member",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("study_id", sa.Integer(), sa.ForeignKey("study.id"), nullable=False),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("user.id"), nullable=False),
+        sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("study_id", "user_id", name="uq_study_member"),
+    )
+    op.create_index("ix_study_member_study_id", "study_member", ["study_id"])
+    op.create_index("ix_study_member_user_id", "study_member", ["user_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("study_member")
     op.drop_table("login_attempt")
     op.drop_table("login_session")

@@ -1,0 +1,68 @@
+"""Issue 22, study membership: `medalign study members STUDY --add NAME[,NAME]`; a physician
+sees, opens and is assigned only their studies (a study without members stays open to all); the
+researcher's progress lists every member, including those who have not started."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+
+from app import storage
+from tests.app.conftest import PASSWORD
+from tests.browser import browser_page, chromium_path, log_in
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+MEDALIGN = str(Path(sys.executable).with_name("medalign"))
+
+
+def members(engine, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([MEDALIGN, "study", "members", *args, "--db", str(engine.url)], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_members_see_and_judge_only_their_studies(server, engine, make_study, make_user):
+    chromium_path()
+    make_study("ward-a", n=2)
+    make_study("open-study", n=2)
+    for name in ("dr_in", "dr_late", "dr_out"):
+        make_user(name)
+    make_user("boss_members", "researcher")
+    refused = members(engine, "ward-a", "--add", "dr_in,nobody")
+    assert refused.returncode != 0 and "nobody" in refused.stdout + refused.stderr
+    done = members(engine, "ward-a", "--add", "dr_in,dr_late")
+    assert done.returncode == 0, done.stderr
+    assert "members of ward-a: dr_in, dr_late" in done.stdout
+    with storage.transaction(engine) as session:
+        assert [u.name for u in storage.study_members(session, storage.get_study(session, "ward-a"))] == ["dr_in",
+                                                                                                         "dr_late"]
+    # a physician who is not a member neither sees nor opens it (server side)
+    outsider = Client(server, auth=("dr_out", PASSWORD), verbose=False)
+    with pytest.raises(Exception, match="not one of yours"):
+        outsider.predict("ward-a", api_name="/open_study")
+    with browser_page() as page:
+        log_in(page, server, "dr_out", PASSWORD)
+        page.wait_for_selector("text=0 of 2 judged", timeout=30_000)  # the only study left opens by itself
+        assert "open-study" in page.locator("[data-study]").inner_text()
+        page.locator("#study_picker input").click()
+        options = page.get_by_role("option").all_inner_texts()
+        assert [o.replace("✓", "").strip() for o in options] == ["open-study"]
+    with browser_page() as page:
+        log_in(page, server, "dr_in", PASSWORD)
+        page.locator("#study_picker input").click()
+        page.get_by_role("option", name="ward-a").click()
+        page.wait_for_selector("text=0 of 2 judged", timeout=30_000)
+        page.locator("body").click(position={"x": 2, "y": 2})
+        page.keyboard.press("1")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("text=Saved (1 of 2)", timeout=30_000)
+    with browser_page() as page:  # progress lists every member, dr_late too (not started)
+        log_in(page, server, "boss_members", PASSWORD)
+        page.locator("#research_picker input").click()
+        page.get_by_role("option", name="ward-a").click()
+        page.wait_for_function("document.querySelector('#research_progress')?.innerText.includes('dr_late')",
+                               timeout=30_000)
+        assert "dr_in" in page.locator("#research_progress").inner_text()
