@@ -104,6 +104,8 @@ label:has(input[type="radio"]:focus-visible), label:has(input[type="checkbox"]:f
   #choice label, [id^="criterion_"] label { min-width: 44px; display: flex !important; align-items: center; }
   .app-title { font-size: 1.1rem; }
   #top_row { flex-wrap: wrap !important; }
+  #whoami { min-width: 0 !important; flex: 1 1 150px !important; }
+  #context_accordion .pane-label-block, #context_accordion .block:has(.visually-hidden) { display: none !important; }
   #app_title { flex: 1 1 100% !important; }
   #choice > [data-testid="block-info"], .action-bar .where { position: absolute !important; width: 1px; height: 1px;
     overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
