@@ -104,7 +104,8 @@ def study_counts(session: Session, study: Study) -> dict:
     units = count(Unit.is_gold.is_(False))
     judged = session.exec(
         select(func.count()).select_from(Judgment).join(Assignment, Assignment.id == Judgment.assignment_id)
-        .where(Assignment.study_id == study.id)
+        .join(User, User.id == Assignment.user_id)
+        .where(Assignment.study_id == study.id, User.rater_kind == "physician")  # a model judge's are not counted
     ).one()
     return {"items": items, "gold_items": gold, "units": units, "judgments": judged, "target": units * study.overlap}
 
