@@ -194,8 +194,11 @@ def _helpfulness(summary: dict) -> list[str]:
             lines.append(f"| {_fmt(h['system'])} | {h['hq']:.3f} | {_ci(h)} | {h['n_evasive']} / {h['n_total']} | {reasons} |")
         lines.append("")
     validation = summary.get("detector_validation")
-    if validation:
-        lines += [f"Detector validation ({_fmt(validation['set'])}): {validation['evasive']} evasive and "
+    if validation and "precision" not in validation:
+        lines += [f"Detector validation: {_fmt(validation.get('note'))}", ""]
+    elif validation:
+        lines += [f"Detector validation on held-out answers written independently of its code "
+                  f"({_fmt(validation['set'])}): {validation['evasive']} evasive and "
                   f"{validation['direct']} direct answers; precision {_fmt(validation['precision'])}, recall "
                   f"{_fmt(validation['recall'])}; real expert conclusions flagged: see bench/RESULTS.md "
                   f"(PubMedQA gold long answers).", ""]
