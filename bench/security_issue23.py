@@ -134,8 +134,7 @@ def login_many_addresses(workdir: Path, attackers: int = 60, per_address: int = 
 
 
 def corpora() -> dict:
-    sys.path.insert(0, str(REPO / "tests" / "corpus"))
-    from run_corpus import run_all  # by path: another "tests" package may be importable
+    from medalign.testing.corpus import run_all
 
     out = {}
     cwd = os.getcwd()

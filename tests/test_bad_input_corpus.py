@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.corpus.run_corpus import run_all
+from medalign.testing.corpus import run_all
 
 CORPORA = Path(__file__).resolve().parent / "corpus"
 HARD = ("traceback", "no answer", "MEDALIGN_PWNED", "database changed", "deleted or changed the user's file")

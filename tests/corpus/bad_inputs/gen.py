@@ -26,7 +26,7 @@ GENERIC = {  # name -> bytes (None: made by the runner or a special path)
     "array.jsonl": b"[1, 2, 3]\n",
     "deep.jsonl": b'{"id": "q1", "question": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
 }
-SPECIAL = {  # name -> how the file is made (tests/corpus/run_corpus.py knows these)
+SPECIAL = {  # name -> how the file is made (medalign/testing/corpus.py knows these)
     "dev_zero": "/dev/zero",
     "a_folder": "{tmp}/a_folder",
     "missing.jsonl": "{tmp}/missing.jsonl",

@@ -7,7 +7,7 @@ A case fails when the command ends in a traceback (an exception escaping the com
 does not name the file; `accept` cases must exit 0. Used by tests/test_bad_input_corpus.py and,
 against an older revision, by bench/security.py:
 
-    python tests/corpus/run_corpus.py CASES.json [--app medalign.cli:app] [--json OUT]
+    python -m medalign.testing.corpus CASES.json [--app medalign.cli:app] [--json OUT]
 """
 
 from __future__ import annotations
