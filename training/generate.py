@@ -231,6 +231,10 @@ def generate_file(
     if not todo:
         write_atomic(Path(out_file), _render(rows, order))
         return stats
+    if settings.engine == "vllm":
+        from training.vllm_engine import require_vllm
+
+        require_vllm()  # before the tokenizer of the chat template is fetched
     prompts, chat = chat_prompts(model_dir, [e["prompt"] for e in todo], settings)
     threads = apply_threads(settings)
     engine = load_engine(model_dir, settings, prompts)

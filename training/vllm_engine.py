@@ -20,12 +20,17 @@ class EngineUnavailable(RuntimeError):
     """The chosen generation engine cannot run here."""
 
 
-def vllm_generator(model_dir: str, settings, precision: str):
-    """prompts -> answers with vLLM; raises EngineUnavailable where vLLM is not installed."""
+def require_vllm() -> None:
+    """Raises EngineUnavailable where vLLM is not installed (checked before any model or tokenizer loads)."""
     if importlib.util.find_spec("vllm") is None:
         raise EngineUnavailable("--engine vllm needs vLLM, which is not installed here (it is an optional extra for "
                                 "CUDA machines: pip install 'medalign[vllm]'); the default engine, transformers, "
                                 "needs nothing more")
+
+
+def vllm_generator(model_dir: str, settings, precision: str):
+    """prompts -> answers with vLLM; raises EngineUnavailable where vLLM is not installed."""
+    require_vllm()
     from vllm import LLM, SamplingParams
 
     adapter_config = Path(model_dir) / "adapter_config.json"
