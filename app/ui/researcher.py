@@ -255,7 +255,7 @@ def researcher_view(study_name: str | None, exclude_simulated: bool, request: gr
             tab.timeline: dashboard.timeline_svg(judgments, settings["target"]),
             tab.chart: (pairwise_chart(results) if panel == PAIRWISE_PANEL
                         else rating_chart(results, settings["rubric"])),
-            tab.matrix: gr.update(value=matrix, visible=panel == PAIRWISE_PANEL),
+            tab.matrix: matrix,
             tab.agreement: dashboard.agreement_text(judgments, panel),
             tab.items: dashboard.item_table(judgments, panel)}
 
