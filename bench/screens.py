@@ -122,16 +122,6 @@ def _timings(browser, url: str, logins: dict, rounds: int) -> dict[str, list[flo
     return times
 
 
-def _load(path: Path):
-    """tests/browser.py by its path: an installed package named `tests` would shadow ours."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("medalign_test_browser", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def start_server(engine):
     """The real app under uvicorn in a background thread on a free loopback port."""
     import socket
@@ -163,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.db import open_database
     from medalign.demo.simulate import simulate_rater
-    browser_helpers = _load(Path(__file__).resolve().parents[1] / "tests" / "browser.py")
-    CHROMIUM_ARGS, chromium_path = browser_helpers.CHROMIUM_ARGS, browser_helpers.chromium_path  # noqa: N806
+    from medalign.testing.browser import CHROMIUM_ARGS, chromium_path
 
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,8 +11,8 @@ import pytest
 from app import storage
 from app.study_files import read_study_items
 from evaluation.contract import Choice
+from medalign.testing.browser import browser_page, chromium_path, log_in, shown_text
 from tests.app.conftest import PASSWORD
-from tests.browser import browser_page, chromium_path, log_in, shown_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

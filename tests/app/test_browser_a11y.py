@@ -9,8 +9,8 @@ import pytest
 from app import storage
 from app.study_files import read_study_items
 from evaluation.rubric import load_rubric
+from medalign.testing.browser import axe_violations, browser_page, chromium_path, log_in
 from tests.app.conftest import PASSWORD, RUBRIC, write_answers
-from tests.browser import axe_violations, browser_page, chromium_path, log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

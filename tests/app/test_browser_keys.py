@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from app import storage
+from medalign.testing.browser import browser_page, chromium_path, log_in
 from tests.app.conftest import PASSWORD
-from tests.browser import browser_page, chromium_path, log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

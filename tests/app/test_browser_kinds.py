@@ -14,8 +14,8 @@ from app import storage
 from app.study_files import read_study_items
 from evaluation.contract import Choice
 from evaluation.rubric import load_rubric
+from medalign.testing.browser import browser_page, chromium_path, log_in, shown_text
 from tests.app.conftest import PASSWORD, RUBRIC
-from tests.browser import browser_page, chromium_path, log_in, shown_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

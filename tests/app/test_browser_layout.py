@@ -12,8 +12,8 @@ from playwright.sync_api import sync_playwright
 
 from app import storage
 from app.study_files import read_study_items
+from medalign.testing.browser import CHROMIUM_ARGS, chromium_path, log_in
 from tests.app.conftest import PASSWORD
-from tests.browser import CHROMIUM_ARGS, chromium_path, log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -12,8 +12,8 @@ import pytest
 from gradio_client import Client
 
 from app import storage
+from medalign.testing.browser import browser_page, chromium_path, log_in
 from tests.app.conftest import PASSWORD
-from tests.browser import browser_page, chromium_path, log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 MEDALIGN = str(Path(sys.executable).with_name("medalign"))

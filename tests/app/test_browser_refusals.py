@@ -12,8 +12,8 @@ import pytest
 from app import storage
 from app.study_files import read_study_items
 from evaluation.rubric import load_rubric
+from medalign.testing.browser import browser_page, chromium_path, log_in, shown_text
 from tests.app.conftest import PASSWORD, RUBRIC, write_answers
-from tests.browser import browser_page, chromium_path, log_in, shown_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

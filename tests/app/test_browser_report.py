@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from medalign.cli import app
-from tests.browser import CHROMIUM_ARGS, chromium_path
+from medalign.testing.browser import CHROMIUM_ARGS, chromium_path
 from tests.evaluation.conftest import synthetic_study
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from gradio_client import Client
 
+from medalign.testing.browser import CHROMIUM_ARGS, browser_page, chromium_path, log_in
 from tests.app.conftest import PASSWORD
-from tests.browser import CHROMIUM_ARGS, browser_page, chromium_path, log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from app import storage
-from medalign.cli import app
 from app.db import open_database
+from medalign.cli import app
 from tests.app.conftest import PASSWORD, write_answers
 
 runner = CliRunner()

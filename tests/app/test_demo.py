@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from app import storage
-from medalign.cli import app
 from app.db import open_database
+from medalign.cli import app
 from medalign.demo.run import run_demo
 from medalign.demo.studies import RATING_STUDY, READABLE_STUDY, TINY_STUDY
 
@@ -125,7 +125,7 @@ def test_round_two_from_judgments(demo, monkeypatch):
 @pytest.mark.browser
 def test_demo_physician_judges_in_a_browser(demo):
     from medalign.demo.run import free_port, start_server
-    from tests.browser import browser_page, chromium_path, log_in, shown_text
+    from medalign.testing.browser import browser_page, chromium_path, log_in, shown_text
 
     chromium_path()
     workdir, summary = demo

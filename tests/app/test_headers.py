@@ -58,7 +58,7 @@ def test_api_description_pages_are_not_served_even_to_researchers(server, make_u
 @pytest.mark.slow
 @pytest.mark.browser
 def test_the_page_works_under_its_policy_and_shows_who_is_signed_in(server, make_study, make_user):
-    from tests.browser import browser_page, chromium_path
+    from medalign.testing.browser import browser_page, chromium_path
 
     chromium_path()
     make_study(n=2)

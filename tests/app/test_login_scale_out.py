@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from app import storage
+from medalign.testing.browser import browser_page, chromium_path, log_in, shown_text
 from tests.app.conftest import PASSWORD
-from tests.browser import browser_page, chromium_path, log_in, shown_text
 
 pytestmark = [pytest.mark.slow]
 MEDALIGN = str(Path(sys.executable).with_name("medalign"))

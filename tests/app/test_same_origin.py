@@ -158,7 +158,7 @@ def attacker_site(directory):
 @pytest.mark.slow
 @pytest.mark.browser
 def test_page_on_another_port_cannot_read_or_judge_in_chromium(server, engine, make_study, make_user, tmp_path, recorder):
-    from tests.browser import browser_page, chromium_path, log_in
+    from medalign.testing.browser import browser_page, chromium_path, log_in
 
     chromium_path()
     study = make_study(n=3)

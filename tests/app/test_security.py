@@ -15,9 +15,9 @@ import pytest
 from app import storage
 from app.study_files import StudyItem
 from evaluation.contract import Choice
+from medalign.testing.browser import browser_page, chromium_path, log_in, shown_text
 from tests.app.conftest import PASSWORD
 from tests.app.xss_payloads import PAYLOADS
-from tests.browser import browser_page, chromium_path, log_in, shown_text
 
 pytestmark = pytest.mark.slow
 SYSTEMS = ("sysalpha_sft", "sysbeta_dpo")
@@ -229,8 +229,8 @@ def test_csv_exports_neutralise_formulas_and_other_formats_keep_exact_text(engin
     import pandas as pd
     from typer.testing import CliRunner
 
-    from medalign.cli import app as cli
     from app.exports import neutralise_formula, render
+    from medalign.cli import app as cli
 
     assert neutralise_formula(-3) == -3 and neutralise_formula("3 - 1") == "3 - 1" and neutralise_formula(None) is None
     name, rows = judged_hostile_study(engine, tmp_path)

@@ -5,8 +5,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from medalign.cli import app
 from data.prepare import normalise_text
+from medalign.cli import app
 
 runner = CliRunner()
 

@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from medalign.cli import app
 from data.records import DataError
 from data.task_prepare import build_task_examples
 from data.task_sources import load_task_source
 from data.tasks import TASKS_DIR, load_task, load_task_file, task_names
 from evaluation.classification import CLASSIFICATION_METRICS
 from evaluation.metrics import METRICS
+from medalign.cli import app
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 SHIPPED = ["medical-abstracts", "medqa", "meqsum", "pubmedqa-decision", "pubmedqa-longform", "triage"]

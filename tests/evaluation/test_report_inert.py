@@ -87,7 +87,7 @@ class _Beacon(http.server.BaseHTTPRequestHandler):
 def test_report_from_a_hostile_csv_requests_nothing_and_runs_nothing(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    from tests.browser import CHROMIUM_ARGS, chromium_path
+    from medalign.testing.browser import CHROMIUM_ARGS, chromium_path
 
     executable = chromium_path()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Beacon))

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from medalign.cli import app
 from data.records import DataError
 from data.task_prepare import build_task_examples
 from data.task_sources import load_task_source
 from data.tasks import load_task, render_prompt, task_names
+from medalign.cli import app
 from training.recipes import load_recipe
 from training.task_data import check_pairs_task, resolve_recipe_paths, task_examples
 

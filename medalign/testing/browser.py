@@ -5,8 +5,6 @@ from __future__ import annotations
 import shutil
 from contextlib import contextmanager
 
-import pytest
-
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
@@ -16,6 +14,8 @@ CHROMIUM_ARGS = [
 def chromium_path() -> str:
     path = shutil.which("chromium")
     if path is None:
+        import pytest  # a dev dependency: only the tests and bench, which have it, come here
+
         pytest.skip("Debian 'chromium' is not installed (apt-get install chromium); .ci/run installs it")
     return path
 
