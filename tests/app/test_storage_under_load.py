@@ -68,10 +68,10 @@ def test_session_check_sees_a_user_added_after_its_last_read(engine, make_user):
 
     sessions = Sessions(engine, recheck_s=3600)
     sessions.gradio_app = Tokens()
-    early = sessions.issue("early", datetime.now(UTC))
+    early = asyncio.run(sessions.issue("early", datetime.now(UTC)))
     assert asyncio.run(sessions.still_valid(early))
     make_user("late")  # within the recheck interval: the table read above does not have them
-    late = sessions.issue("late", datetime.now(UTC))
+    late = asyncio.run(sessions.issue("late", datetime.now(UTC)))
     assert asyncio.run(sessions.still_valid(late))
-    ghost = sessions.issue("nobody", datetime.now(UTC))
+    ghost = asyncio.run(sessions.issue("nobody", datetime.now(UTC)))
     assert not asyncio.run(sessions.still_valid(ghost))
