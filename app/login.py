@@ -50,6 +50,17 @@ def _lower_priority() -> None:
 # One argon2 check already uses both cores (4 lanes); two at once is plenty and keeps the
 # default thread pool, which serves every synchronous route, free for physicians.
 _PASSWORD_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="password-check", initializer=_lower_priority)
+# The throttle's counts live in the database: their reads and writes get threads of their own,
+# so a flood of logins never queues behind (or in front of) the synchronous routes' threads.
+_THROTTLE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="login-throttle")
+# Every login is answered within this many seconds, queue included (SECURITY.md): past it the
+# answer is "busy, try again", never a wait without end.
+LOGIN_ANSWER_BOUND_S = 8.0
+# An address whose password failed recently may only queue for a password check when the queue
+# is short: under a flood the queue is kept for addresses that have not been guessing.
+SUSPECT_MAX_WAIT_S = 1.5
+SUSPECT_MEMORY_S = 300.0
+MAX_SUSPECTS = 100_000
 _ALWAYS_REFUSED = datetime.max.replace(tzinfo=UTC)
 log = logging.getLogger(__name__)
 
@@ -331,6 +342,20 @@ def add_login_route(root: FastAPI, engine: Engine, login_sessions: Sessions, thr
                     budget: HashBudget) -> None:
     """POST /login (and /login/), registered on `root` before Gradio is mounted so it wins."""
 
+    recent_failures: dict[str, float] = {}  # address -> last failed password here (this process)
+
+    def suspect(address: str) -> bool:
+        failed_at = recent_failures.get(address)
+        return failed_at is not None and time.monotonic() - failed_at < SUSPECT_MEMORY_S
+
+    def remember_failure(address: str) -> None:
+        if len(recent_failures) >= MAX_SUSPECTS:  # bounded under a flood of addresses
+            recent_failures.clear()
+        recent_failures[address] = time.monotonic()
+
+    async def in_throttle_pool(function, *args):
+        return await asyncio.get_running_loop().run_in_executor(_THROTTLE_POOL, function, *args)
+
     async def login(request: Request) -> JSONResponse:
         if not same_origin(request):
             return _refused(403, "login refused: the form was posted from another site")
@@ -342,19 +367,33 @@ def add_login_route(root: FastAPI, engine: Engine, login_sessions: Sessions, thr
             return _refused(400, "login refused: send a user name and a password as form fields")
         name, password = credentials
         address = request.client.host if request.client else "unknown"
-        stamp = await asyncio.to_thread(throttle.attempt, name, address)
+        taken: list = []  # the throttle's stamp once counted, so a cut-off attempt is withdrawn
+        try:
+            async with asyncio.timeout(LOGIN_ANSWER_BOUND_S):
+                return await checked_login(name, password, address, taken)
+        except TimeoutError:
+            if taken:
+                asyncio.get_running_loop().run_in_executor(_THROTTLE_POOL, throttle.withdraw, name, address, taken[0])
+            return _refused(503, "the server is busy checking logins; try again in a few seconds", 5.0)
+
+    async def checked_login(name: str, password: str, address: str, taken: list) -> JSONResponse:
+        stamp = await in_throttle_pool(throttle.attempt, name, address)
         if stamp is None:
             await asyncio.sleep(throttle.delay_s)
             return _refused(400, "too many failed logins from this address; try again later", throttle.window_s)
-        if not await budget.acquire():
-            await asyncio.to_thread(throttle.withdraw, name, address, stamp)  # no password was checked: not a failure
+        taken.append(stamp)
+        if not await budget.acquire(SUSPECT_MAX_WAIT_S if suspect(address) else None):
+            taken.clear()
+            await in_throttle_pool(throttle.withdraw, name, address, stamp)  # no password was checked: not a failure
             return _refused(400, "the server is busy checking logins; try again in a few seconds", budget.max_wait_s)
         started = datetime.now(UTC)  # before the check: a password changed meanwhile ends this session
         ok = await asyncio.get_running_loop().run_in_executor(_PASSWORD_POOL, _check_password, engine, name, password)
+        taken.clear()  # checked: a failure now counts, whatever happens next
         if not ok:
+            remember_failure(address)
             await asyncio.sleep(throttle.delay_s)
             return _refused(400, "Incorrect credentials.")
-        await asyncio.to_thread(throttle.succeeded, name, address, stamp)
+        await in_throttle_pool(throttle.succeeded, name, address, stamp)
         token = await login_sessions.issue(name, started)
         response = JSONResponse({"success": True})
         secure_cookie, plain_cookie = login_sessions.cookie_names
