@@ -297,3 +297,36 @@ def test_behind_the_tls_proxy_clients_are_told_apart_and_same_origin_still_works
         forged = log_in(proxy, "dr_a", PASSWORD, **public, Origin="https://evil.example",
                         **{"X-Forwarded-For": "198.51.100.7"})
         assert forged.status_code == 403
+
+
+def test_a_login_past_the_bound_is_answered_busy_and_its_attempt_withdrawn(start_server, make_user, monkeypatch):
+    import app.login
+
+    make_user("dr_a")
+    real_check = app.login._check_password
+
+    def slow(*args):
+        time.sleep(1.0)
+        return real_check(*args)
+
+    monkeypatch.setattr(app.login, "_check_password", slow)
+    monkeypatch.setattr(app.login, "LOGIN_ANSWER_BOUND_S", 0.3)
+    throttle = LoginThrottle(max_failures=1, window_s=60, delay_s=0.01)
+    base = start_server(throttle=throttle)
+    with client_from(base) as physician:
+        started = time.monotonic()
+        answer = log_in(physician, "dr_a", PASSWORD)
+        assert answer.status_code == 503 and "busy" in answer.json()["detail"]
+        assert time.monotonic() - started < 1.0  # answered at the bound, not after the slow check
+        time.sleep(1.0)
+        # the cut-off attempt was withdrawn: with max_failures=1 a counted one would refuse this
+        monkeypatch.setattr(app.login, "LOGIN_ANSWER_BOUND_S", 8.0)
+        assert log_in(physician, "dr_a", PASSWORD).status_code == 200
+
+
+def test_hash_budget_gives_a_recently_failing_address_only_a_short_queue():
+    budget = HashBudget(per_second=2.0, burst=1, max_wait_s=5.0)
+    assert budget.reserve() == 0
+    assert budget.reserve(0.9) == pytest.approx(0.5, abs=0.05)  # short queue: a suspect may join
+    assert budget.reserve(0.9) is None  # 1 s away: refused to a suspect...
+    assert budget.reserve() == pytest.approx(1.0, abs=0.05)  # ...kept for an address that has not failed
