@@ -134,7 +134,7 @@ def login_many_addresses(workdir: Path, attackers: int = 60, per_address: int = 
 
 
 def corpora() -> dict:
-    from medalign.testing.corpus import run_all
+    from medalign.testing.corpus import load_cases, run_all
 
     out = {}
     cwd = os.getcwd()
@@ -142,7 +142,7 @@ def corpora() -> dict:
         cases_file = REPO / "tests" / "corpus" / name / "cases.json"
         if not cases_file.is_file():
             continue
-        results = run_all(json.loads(cases_file.read_text()))
+        results = run_all(load_cases(cases_file.parent))
         os.chdir(cwd)
         out[name] = {"cases": len(results), "tracebacks": sum(r["traceback"] for r in results),
                      "hung": sum(r["hung"] for r in results),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from medalign.testing.corpus import run_all
+from medalign.testing.corpus import load_cases, run_all
 
 CORPORA = Path(__file__).resolve().parent / "corpus"
 HARD = ("traceback", "no answer", "MEDALIGN_PWNED", "database changed", "deleted or changed the user's file")
@@ -25,7 +25,7 @@ def _run(name: str) -> list[dict]:
         pytest.skip(f"{cases_file} is not there")
     cwd = os.getcwd()
     try:
-        results = run_all(json.loads(cases_file.read_text()))
+        results = run_all(load_cases(cases_file.parent))
     finally:
         os.chdir(cwd)
     if os.environ.get("MEDALIGN_FIGURES"):

@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -160,6 +161,17 @@ def run_case(app, case: dict, tmp: Path) -> dict:
     return {"argv": " ".join(case["argv"][:3]), "file": file, "expect": expect, "exit": code,
             "seconds": round(seconds, 2), "traceback": traceback, "hung": hung, "problems": problems,
             "message": output.strip().splitlines()[-1][:300] if output.strip() else ""}
+
+
+def load_cases(corpus: Path) -> list[dict]:
+    """The cases of a corpus folder, its input files built first by its generator (gen_corpus.py)
+    when any is missing: the repository keeps the generator and the case list, not the files."""
+    cases = json.loads((corpus / "cases.json").read_text(encoding="utf-8"))
+    generator = corpus / "gen_corpus.py"
+    missing = [c["file"] for c in cases if c.get("file") and not os.path.lexists(REPO / c["file"])]
+    if missing and generator.is_file():
+        subprocess.run([sys.executable, generator.name], cwd=corpus, check=True, capture_output=True)
+    return cases
 
 
 def run_all(cases: list[dict], app_spec: str = "medalign.cli:app") -> list[dict]:
