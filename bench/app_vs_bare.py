@@ -54,23 +54,14 @@ class Server(ServerProcess):
         super().__init__("", free_port(), log)
         self.name, self.command, self.cwd = name, [*command, "--port", str(self.port)], cwd
 
-    def start(self, timeout: float = 180) -> float:
-        import httpx
+    def argv(self) -> list[str]:
+        return self.command
 
-        started = time.time()
-        env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(self.cwd)}
-        self.process = subprocess.Popen(self.command, cwd=self.cwd, stdout=self.log.open("a"), stderr=subprocess.STDOUT,
-                                        env=env)
-        while time.time() - started < timeout:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}; see {self.log}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200:
-                    return time.time() - started
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.name} did not come up")
+    def environment(self) -> dict:
+        return {**super().environment(), "PYTHONPATH": str(self.cwd)}
+
+    def start(self, timeout: float = 180) -> float:
+        return super().start(timeout)
 
 
 def extract_revision(revision: str, into: Path) -> Path:

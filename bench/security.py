@@ -41,17 +41,10 @@ TEST_FILES = ["tests/app/test_security.py", "tests/app/test_login_sessions.py"]
 class LegacyServer(ServerProcess):
     """The pre-issue-13 login path in its own process (for comparison only)."""
 
-    def start(self, timeout: float = 120) -> float:
-        started = time.time()
-        self.process = subprocess.Popen([sys.executable, __file__, "--serve-legacy", self.db_url, str(self.port)],
-                                        cwd=REPO, stdout=self.log.open("a"), stderr=subprocess.STDOUT)
-        while time.time() - started < timeout:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200:
-                    return time.time() - started
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("legacy server did not come up")
+    name = "legacy server"
+
+    def argv(self) -> list[str]:
+        return [sys.executable, __file__, "--serve-legacy", self.db_url, str(self.port)]
 
 
 def serve_legacy(db_url: str, port: int) -> None:

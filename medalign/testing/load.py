@@ -54,23 +54,31 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    name = "server"
+    cwd: Path = REPO
+
+    def argv(self) -> list[str]:
+        """The command that starts the server (subclasses start other servers the same way)."""
+        return [sys.executable, "-m", "medalign", "serve", "--db", self.db_url, "--port", str(self.port)]
+
+    def environment(self) -> dict:
+        return {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+
     def start(self, timeout: float = 120) -> float:
+        """Start the process and wait until /healthz answers; seconds it took."""
         started = time.time()
-        handle = self.log.open("a")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "medalign", "serve", "--db", self.db_url, "--port", str(self.port)],
-            cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
-        )
+        self.process = subprocess.Popen(self.argv(), cwd=self.cwd, stdout=self.log.open("a"), stderr=subprocess.STDOUT,
+                                        env=self.environment())
         while time.time() - started < timeout:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}; see {self.log}")
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}; see {self.log}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200:
                     return time.time() - started
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError("server did not come up")
+        raise RuntimeError(f"{self.name} did not come up; see {self.log}")
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:

@@ -4,8 +4,6 @@ their real address. A real server process on loopback; the positive control name
 
 from __future__ import annotations
 
-import sys
-
 import httpx
 import pytest
 
@@ -20,22 +18,8 @@ def _server(tmp_path, *extra):
     from medalign.testing.load import ServerProcess, free_port
 
     class Serve(ServerProcess):
-        def start(self, timeout: float = 120) -> float:
-            import os
-            import subprocess
-            import time
-
-            started = time.time()
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "medalign", "serve", "--db", self.db_url, "--port", str(self.port), *extra],
-                stdout=self.log.open("a"), stderr=subprocess.STDOUT, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
-            while time.time() - started < timeout:
-                try:
-                    if httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200:
-                        return time.time() - started
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            raise RuntimeError("server did not come up")
+        def argv(self) -> list[str]:
+            return [*super().argv(), *extra]
 
     db_url = f"sqlite:///{tmp_path / 'forwarded.db'}"
     with storage.transaction(open_database(db_url)) as session:
