@@ -59,7 +59,7 @@ def bias_section(pb: dict, lb: dict) -> list[str]:
 TWO_WAY = "physicians and items random (two-way cluster-robust, t on effective physicians - 1 df)"
 PRINTED_TESTS = (  # every test the report prints, with its design
     ("Win rate vs 0.5 (headline and every definition)", "inverts the headline interval: " + TWO_WAY +
-     "; with fewer than 5 physicians, the bootstrap over items (these physicians only)"),
+     "; with fewer than 5 physicians no test is printed (the item bootstrap cannot see physicians)"),
     ("Position: left share vs 0.5", TWO_WAY),
     ("Position: odds ratio of winning on the left, one intercept per comparison", "logistic regression, " + TWO_WAY),
     ("Length: longer answer's share vs 0.5", TWO_WAY),
