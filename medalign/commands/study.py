@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evaluation.kinds import StudyKind, get_kind
-from medalign.errors import add_commands, fail, warn
+from medalign.errors import add_commands, warn
 from medalign.options import DB
 
 err = Console(stderr=True, soft_wrap=True)
@@ -52,51 +52,15 @@ def study_create(
 ) -> None:
     """Import a generation file as a study (one transaction: all lines or none), with its analysis
     plan declared before any judgment."""
-    # SQLModel and the storage functions cost start-up time: imported when a command runs.
-    from app import storage
-    from app.admin import in_transaction
-    from app.study_files import blinding_warnings, check_study_name, read_study_items
-    from data.tables import read_text, sha256_file
-    from evaluation.plan import AnalysisPlan, PlanError
-    from evaluation.rubric import load_rubric
+    from app.study_create import StudyRequest, create_study_from_files  # the browser's form uses it too
 
-    names = [s.strip() for s in systems.split(",")]
-    answers_per_unit = get_kind(kind).answers_per_unit
-    needed = 2 if answers_per_unit == 2 else 1
-    if len(names) < needed or not all(names) or len(set(names)) != len(names):
-        raise fail(f"--systems needs {needed} or more different names, e.g. " + ("sft,dpo" if needed == 2 else "dpo"))
-    comparisons = storage.parse_comparisons(pairs, names) if answers_per_unit == 2 else None
-    check_study_name(name, in_transaction(db, lambda session: [s.name for s in storage.list_studies(session)]))
-    items = read_study_items(answers, names)
-    gold_items = read_study_items(gold, names, gold=True) if gold else []
-    unblinding = blinding_warnings(items, names)  # gold items may differ on purpose: not checked
-    if unblinding:
-        shown = "; ".join(unblinding[:5]) + (f"; and {len(unblinding) - 5} more" if len(unblinding) > 5 else "")
-        if strict:
-            raise fail(f"{answers}: {len(unblinding)} answers could unblind physicians (--strict): {shown}")
-        warn(f"{answers}: {len(unblinding)} answers could unblind physicians: {shown} (--strict refuses)")
-    guideline_text = read_text(guidelines) if guidelines else ""
-    rubric_model = load_rubric(rubric) if rubric else None
-    try:
-        plan = AnalysisPlan(primary=primary, target=target, alpha=alpha, planned_physicians=planned_physicians,
-                            planned_items=planned_items, max_share=max_share)
-    except PlanError as exc:
-        raise fail(f"analysis plan: {exc}") from None
-    if physician_sample is not None and not 1 <= physician_sample <= len(items):
-        raise fail(f"--physician-sample must be between 1 and the {len(items)} items of {answers}")
-    study = in_transaction(db, lambda session: storage.create_study(
-        session, name=name, kind=kind, systems=names, comparisons=comparisons, rubric=rubric_model, items=items,
-        gold_items=gold_items, overlap=overlap, seed=seed, guidelines=guideline_text, source_name=answers.name,
-        source_sha256=sha256_file(answers), plan=plan,
-    ))
-    if physician_sample is not None:  # issue 21: a declared random sample, as prediction-powered intervals need
-        from app.storage.raters import draw_physician_sample
-
-        in_transaction(db, lambda session: draw_physician_sample(session, storage.get_study(session, name),
-                                                                 physician_sample))
-        err.print(f"physicians will judge a uniform random sample of {physician_sample} of the {len(items)} items")
-    what = ", ".join(f"{a} vs {b}" for a, b in comparisons) if comparisons else f"{', '.join(names)} rated on {rubric_model.name}"
-    err.print(f"{kind.value} study {study.name!r}: {len(items)} items, {len(gold_items)} gold, {what}, overlap {overlap}")
+    request = StudyRequest(
+        name=name, answers=answers, systems=systems, kind=kind, pairs=pairs, rubric=rubric, overlap=overlap, seed=seed,
+        guidelines=guidelines, gold=gold, primary=primary, target=target, alpha=alpha,
+        planned_physicians=planned_physicians, planned_items=planned_items, max_share=max_share,
+        physician_sample=physician_sample, strict=strict)
+    for line in create_study_from_files(db, request, warn):
+        err.print(line)
 
 
 def _systems_text(study) -> str:
