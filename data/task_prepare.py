@@ -5,7 +5,8 @@ folder, same inputs and seed give identical bytes), with the de-duplication key 
 task (the abstract for classification, the question and options for MedQA) instead of a
 question that a classification source does not have.
 Each prepared row carries the task name and version, `answer` (the SFT target text, so that the
-existing SFT stage trains on it unchanged) and `gold` (reference text, label name or letter).
+existing SFT stage trains on it unchanged), `gold` (reference text, label name or letter) and,
+when the task keeps any, `fields` (per-item fields such as MedQA's USMLE step, for `report compare --by`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class TaskExample:
     answer: str
     gold: str
     options: dict[str, str] | None = None
+    fields: dict[str, str] | None = None  # the task's per-item fields (MedQA: {"step": "step1"})
 
     def to_json_dict(self) -> dict:
         row = {k: v for k, v in self.__dict__.items() if v is not None}
@@ -67,7 +69,7 @@ def build_task_examples(task: Task, records: list[TaskRecord], *, n: int, holdou
         example = TaskExample(
             id=record.id, task=task.name, task_version=task.version, question=question, context=context,
             prompt=render_prompt(task, question=question, context=context, options=record.options),
-            answer=sft_target(task, gold, record.options), gold=gold, options=record.options,
+            answer=sft_target(task, gold, record.options), gold=gold, options=record.options, fields=record.fields,
         )
         first_by_key[key] = example
         unique.append(example)

@@ -25,6 +25,20 @@ class TaskRecord:
     options: dict[str, str] | None
     file: str
     line: int | None
+    fields: dict[str, str] | None = None  # the task's per-item fields (`fields:` in its file)
+
+
+def _item_fields(task: Task, row: dict, *, file: str, line: int, record: str) -> dict[str, str] | None:
+    """The task's per-item fields of one source row (each a non-empty text), or None when it keeps none."""
+    if not task.fields:
+        return None
+    for name, source in task.fields.items():
+        if row.get(source) in (None, ""):
+            raise DataError(f"missing field (the task keeps it as {name!r}: for a source without it, use a copy of "
+                            "the task file without that entry of `fields:`)", file=file, line=line, record=record,
+                            field=source)
+    return {name: text_field(row, source, file=file, line=line, record=record).strip()
+            for name, source in task.fields.items()}
 
 
 def _from_pubmedqa(task: Task, source: str | None) -> tuple[list[TaskRecord], dict]:
@@ -72,7 +86,8 @@ def _from_medqa(task: Task, path: Path) -> list[TaskRecord]:
             raise DataError(f"answer {answer!r} is not the text of option {letter} ({options[letter]!r})",
                             file=file, line=line, record=record, field="answer")
         ordered = {k: options[k].strip() for k in task.options}
-        records.append(TaskRecord(record, question, "", letter, ordered, file, line))
+        fields = _item_fields(task, row, file=file, line=line, record=record)
+        records.append(TaskRecord(record, question, "", letter, ordered, file, line, fields))
     return records
 
 
@@ -119,7 +134,8 @@ def _from_label_table(task: Task, path: Path, labels_file: Path | None) -> list[
     file = str(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        rows = iter_csv(path, [spec.text_column, spec.label_column] + ([spec.id_column] if spec.id_column else []))
+        rows = iter_csv(path, [spec.text_column, spec.label_column] + ([spec.id_column] if spec.id_column else [])
+                        + list(task.fields.values()))
     elif suffix == ".jsonl":
         rows = iter_jsonl(path)
     else:
@@ -133,7 +149,8 @@ def _from_label_table(task: Task, path: Path, labels_file: Path | None) -> list[
             raise DataError("missing field", file=file, line=line, record=record, field=spec.label_column)
         gold = _label_name(task, row[spec.label_column], file=file, line=line, record=record,
                            field=spec.label_column, codes=codes)
-        records.append(TaskRecord(record, text, "", gold, None, file, line))
+        fields = _item_fields(task, row, file=file, line=line, record=record)
+        records.append(TaskRecord(record, text, "", gold, None, file, line, fields))
     return records
 
 

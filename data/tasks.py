@@ -10,6 +10,7 @@ Unknown keys are errors; every error names the file and the key.
 
 from __future__ import annotations
 
+import re
 import string
 from pathlib import Path
 from typing import Literal
@@ -88,6 +89,9 @@ class Task(Strict):
     helpfulness_checks: list[Literal["hq"]] = []
     human_evaluation: Literal["none", "pairwise", "rating"] = "none"
     rubric: str | None = None  # rating studies: the rubric name (evaluation/rubric.py)
+    #: Per-item fields kept from the source through preparation into predictions, NAME: source key or
+    #: column (MedQA's `step: meta_info`), so that `report compare --by NAME` splits results by them.
+    fields: dict[str, str] = {}
     published: list[PublishedRow] = []
 
     @model_validator(mode="after")
@@ -111,6 +115,7 @@ class Task(Strict):
             raise ValueError("label names and synonyms must be distinct (case ignored)")
         if self.human_evaluation == "rating" and not self.rubric:
             raise ValueError("a rating study needs a rubric")
+        _check_fields(self)
         _check_template(self)
         return self
 
@@ -120,6 +125,20 @@ class Task(Strict):
 
     def public_dict(self) -> dict:
         return self.model_dump(mode="json")
+
+
+FIELD_LOADERS = ("medqa-jsonl", "label-table")  # the loaders that read per-item fields
+FIELD_NAME = r"^[a-z][a-z0-9_]*$"
+
+
+def _check_fields(task: Task) -> None:
+    if task.fields and task.loader.format not in FIELD_LOADERS:
+        raise ValueError(f"fields are read by the {' and '.join(FIELD_LOADERS)} loaders, not {task.loader.format!r}")
+    for name, source in task.fields.items():
+        if not re.match(FIELD_NAME, name):
+            raise ValueError(f"field name {name!r} must be lower-case letters, digits and underscores")
+        if not source.strip():
+            raise ValueError(f"field {name!r} names no source key or column")
 
 
 def _check_template(task: Task) -> None:

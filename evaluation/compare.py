@@ -5,7 +5,8 @@ Input: the task as a plain dict (its public fields), each system's predictions (
 summary dict (what summary.json holds) with, per metric, each system's value and 95% interval;
 paired tests between systems on the primary metric (McNemar for accuracy, paired permutation with
 a paired bootstrap interval for F1 and ROUGE, Wilcoxon for Likert ratings), Holm-adjusted across
-those comparisons; compute per training stage with the DPO/SFT ratios; published numbers beside.
+those comparisons; compute per training stage with the DPO/SFT ratios; published numbers beside;
+optionally the same split by a per-item field (`--by step`, evaluation/compare_by.py).
 """
 
 from __future__ import annotations
@@ -104,8 +105,9 @@ def _with_holm(comparisons: list[dict]) -> list[dict]:
 
 def compare_systems(task: dict, predictions: Mapping[str, Sequence[dict]], *, runs: Mapping[str, dict] | None = None,
                     ratings: Sequence[dict] | None = None, rating_criterion: str | None = None,
-                    rounds: int = 10000, seed: int = 0) -> dict:
-    """The whole comparison; `predictions` in stage order (e.g. base, sft, dpo)."""
+                    by: str | None = None, min_group: int | None = None, rounds: int = 10000, seed: int = 0) -> dict:
+    """The whole comparison; `predictions` in stage order (e.g. base, sft, dpo); `by`: a per-item
+    field the predictions carry (the task's `fields`), to split the table by (evaluation/compare_by.py)."""
     if len(predictions) < 2:
         raise ValueError("a comparison needs at least two systems")
     ids, rows = _aligned(predictions)
@@ -139,6 +141,12 @@ def compare_systems(task: dict, predictions: Mapping[str, Sequence[dict]], *, ru
         "assumptions": "examples are independent draws; intervals are 95% (Wilson for accuracy, percentile "
                        "bootstrap over examples otherwise); every system answered the same examples",
     }
+    if by is not None:
+        from evaluation.compare_by import MIN_GROUP, split_by
+
+        summary["by"] = split_by(task, by, ids, rows, systems, primary, metric_fn=system_metrics, paired_fn=_paired,
+                                 pairs=comparison_pairs(systems), holm_fn=holm,
+                                 min_group=MIN_GROUP if min_group is None else min_group, rounds=rounds, seed=seed)
     if ratings:
         summary["ratings"] = _ratings_section(systems, ratings, criterion=rating_criterion, rounds=rounds, seed=seed)
     return summary

@@ -58,6 +58,8 @@ def tables(summary: dict) -> list[tuple[str, list[str], list[list[str]], str]]:
         out.append(("Per-class F1", ["class", *systems],
                     [[c, *[_num(summary["per_system"][s]["per_class_f1"][c]) for s in systems]] for c in classes], ""))
     out.append(_comparison_table("Paired comparisons", summary["comparisons"], summary["multiplicity"]))
+    if "by" in summary:
+        out += _by_tables(summary, metrics)
     if "ratings" in summary:
         ratings = summary["ratings"]
         out.append((f"Physician ratings ({ratings['criterion']})", ["system", "mean Likert (95% interval)", "items"],
@@ -71,6 +73,46 @@ def tables(summary: dict) -> list[tuple[str, list[str], list[list[str]], str]]:
                     [[r["model"], r["metric"], _num(r["base"], 2), _num(r["sft"], 2), _num(r["dpo"], 2),
                       r["p_value"] or "-", r["source"]] for r in summary["published"]], ""))
     return out
+
+
+def _group_cell(entry: dict | None, counts: dict, metric: str) -> str:
+    """A group's value with its interval, or without one (a small group); accuracy with correct/n."""
+    if not entry:
+        return "-"
+    text = _cell(entry) if "ci_low" in entry else f"{entry['value']:.3f}"
+    return text + (f" [{counts['correct']}/{counts['n']}]" if metric == "accuracy" and "correct" in counts else "")
+
+
+def _by_tables(summary: dict, metrics: list[str]) -> list:
+    """Results and paired comparisons per value of the --by field."""
+    by, systems = summary["by"], summary["systems"]
+    field = by["field"]
+    rows = []
+    for group in by["groups"]:
+        note = f"too small for intervals (n={group['n']} < {by['min_group']})" if group["too_small"] else ""
+        for metric in metrics:
+            cells = [_group_cell(group["per_system"][s].get(metric), group["per_system"][s], metric) for s in systems]
+            rows.append([group["value"], str(group["n"]), metric, *cells, note])
+        if summary["task"]["output"] != "free-text":
+            rows.append([group["value"], str(group["n"]), "unparseable answers",
+                         *[str(group["per_system"][s]["unparsed"]) for s in systems], ""])
+    results = (f"Results by {field}", [field, "n", "metric", *systems, "note"], rows,
+               "value (95% interval) [correct/n for accuracy], per group; intervals as in the whole table")
+    tests = []
+    for group in by["groups"]:
+        for c in group["comparisons"]:
+            if c["p_value"] is None:
+                tests.append([group["value"], str(group["n"]), f"{c['first']} -> {c['second']}", c["metric"],
+                              c["too_small"], "-", "-", "-", "-"])
+                continue
+            tests.append([group["value"], str(group["n"]), f"{c['first']} -> {c['second']}", c["metric"],
+                          c.get("method", c["test"]), _num(c.get("difference")),
+                          f"{_num(c['ci_low'])} to {_num(c['ci_high'])}" if "ci_low" in c else "-", _p(c["p_value"]),
+                          _p(c["p_holm"])])
+    comparisons = (f"Paired comparisons by {field}",
+                   [field, "n", "comparison", "metric", "test", "difference", "95% interval", "P", "P (Holm)"], tests,
+                   by["multiplicity"])
+    return [results, comparisons]
 
 
 def _comparison_table(title: str, comparisons: list[dict], note: str):

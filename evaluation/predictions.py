@@ -2,7 +2,8 @@
 
 What `medalign eval run|score|pairs`, `report compare` and the demo's comparative study read and
 write: `NAME.jsonl` (one row per example: raw output, parsed answer, gold answer, correct) and
-`NAME.metrics.json` beside it."""
+`NAME.metrics.json` beside it. A row also carries the example's per-item `fields` when its task
+keeps any (MedQA's USMLE step)."""
 
 from __future__ import annotations
 
@@ -45,8 +46,11 @@ def score_rows(task, examples: list[dict], generations: dict[str, dict], system:
         raw = outputs[system]
         parsed = parse_answer(task_dict, raw, example.get("options"))
         correct = None if task.output == "free-text" else parsed == example["gold"]
-        rows.append({"id": example["id"], "task": task.name, "task_version": task.version, "system": system,
-                     "raw_output": raw, "parsed": parsed, "gold": example["gold"], "correct": correct})
+        row = {"id": example["id"], "task": task.name, "task_version": task.version, "system": system,
+               "raw_output": raw, "parsed": parsed, "gold": example["gold"], "correct": correct}
+        if example.get("fields"):  # the task's per-item fields, for `report compare --by NAME`
+            row["fields"] = example["fields"]
+        rows.append(row)
     return rows
 
 

@@ -185,6 +185,10 @@ def report_compare(
     runs: Annotated[str, typer.Option("--runs", help="Training runs for the compute table: sft=DIR,dpo=DIR.")] = "",
     ratings: Annotated[Path | None, typer.Option("--ratings", help="Rating-study export (Likert grades).")] = None,
     criterion: Annotated[str | None, typer.Option("--criterion", help="Likert criterion of --ratings.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Also split every metric and test by a per-item field the "
+                                           "task keeps (its `fields:`, e.g. medqa's step).")] = None,
+    min_group: Annotated[int, typer.Option("--min-group", help="With --by: a smaller group gets no interval or "
+                                           "test.")] = 10,
     rounds: Annotated[int, typer.Option(help="Resamples of bootstrap intervals and permutation tests.")] = 10000,
     seed: Annotated[int, typer.Option()] = 0,
     overwrite: OVERWRITE = False,
@@ -206,9 +210,9 @@ def report_compare(
     records = {stage: read_run_record(Path(path)) for stage, path in _named_paths(runs, "--runs").items()}
     rating_rows = load_ratings(ratings) if ratings else None
     summary = compare_systems(spec.public_dict(), loaded, runs=records, ratings=rating_rows,
-                              rating_criterion=criterion, rounds=rounds, seed=seed)
+                              rating_criterion=criterion, by=by, min_group=min_group, rounds=rounds, seed=seed)
     summary["inputs"] = {"predictions": files, "runs": _named_paths(runs, "--runs"),
-                         "ratings": str(ratings) if ratings else None, "rounds": rounds, "seed": seed}
+                         "ratings": str(ratings) if ratings else None, "rounds": rounds, "seed": seed, "by": by}
     with output_folder(out_dir, overwrite=overwrite) as staging:
         written = write_comparison(summary, staging)
     err.print(f"compare: {', '.join(p.name for p in written)} in {out_dir}", highlight=False)

@@ -102,7 +102,8 @@ def write(tmp_path, name, text):
     return path
 
 
-MEDQA_ROW = {"question": "Q?", "options": {"A": "a", "B": "b", "C": "c", "D": "d"}, "answer_idx": "B", "answer": "b"}
+MEDQA_ROW = {"question": "Q?", "options": {"A": "a", "B": "b", "C": "c", "D": "d"}, "answer_idx": "B", "answer": "b",
+             "meta_info": "step1"}
 
 
 @pytest.mark.parametrize("task,name,text,line,field", [
@@ -110,6 +111,7 @@ MEDQA_ROW = {"question": "Q?", "options": {"A": "a", "B": "b", "C": "c", "D": "d
     ("medqa", "q.jsonl", json.dumps({**MEDQA_ROW, "options": {"A": "a", "B": "b"}}), 1, "options"),
     ("medqa", "q.jsonl", json.dumps({**MEDQA_ROW, "answer": "c"}), 1, "answer"),
     ("medqa", "q.jsonl", json.dumps({k: v for k, v in MEDQA_ROW.items() if k != "question"}), 1, "question"),
+    ("medqa", "q.jsonl", json.dumps(MEDQA_ROW) + "\n" + json.dumps({**MEDQA_ROW, "meta_info": ""}), 2, "meta_info"),
     ("medical-abstracts", "a.csv", "condition_label,medical_abstract\n1,text one\n7,text two\n", 3, "condition_label"),
     ("medical-abstracts", "a.csv", "label,medical_abstract\n1,text\n", 1, "condition_label"),
     ("triage", "t.csv", "id,message,urgency\nx1,chest pain,emergent\nx2,rash,whenever\n", 3, "urgency"),
