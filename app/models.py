@@ -120,6 +120,21 @@ class PhysicianOrder(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class QueueEntry(SQLModel, table=True):
+    """One unit in one physician's order (the rows of PhysicianOrder.unit_order, migration 0007):
+    an indexed table, so that the next unit is claimed by one INSERT ... SELECT instead of being
+    recomputed in Python from every assignment of the study."""
+
+    __tablename__ = "physician_queue"
+    __table_args__ = (UniqueConstraint("study_id", "user_id", "position", name="uq_physician_queue_position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id")
+    user_id: int = Field(foreign_key="user.id")
+    position: int
+    unit_id: int = Field(foreign_key="unit.id")
+
+
 class Assignment(SQLModel, table=True):
     """One unit handed to one physician, with its left/right placement.
 
@@ -145,6 +160,12 @@ class Assignment(SQLModel, table=True):
     token: str = Field(default_factory=lambda: secrets.token_urlsafe(16), unique=True, index=True)
     created_at: datetime = _ts()
     shown_at: datetime = _ts()
+    # "Cannot judge" (issue 22, migration 0007): an evaluation.kinds.skip.SkipReason code, a note
+    # (required for "other"), when. A skipped unit is done for its physician, never a judgment;
+    # its slot moves below SKIP_SLOT_BASE so that another physician can take the unit.
+    skipped_reason: str | None = None
+    skipped_note: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    skipped_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class Judgment(SQLModel, table=True):

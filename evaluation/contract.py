@@ -25,6 +25,7 @@ from evaluation.kinds.pairwise import (
     preferred_system,
 )
 from evaluation.kinds.rating import RATING_COLUMNS, RATING_REQUIRED, RatingJudgment, parse_rating
+from evaluation.kinds.skip import MAX_SKIP_NOTE_CHARS, SkipReason
 
 COLUMNS = {name: list(kind.columns) for name, kind in KINDS.items()}
 
@@ -43,6 +44,7 @@ def parse_export(numbered_rows, *, file: str) -> tuple[str, list]:
 
 __all__ = [
     "COLUMNS", "DECISIVE", "LEGACY_CHOICES", "PAIRWISE_COLUMNS", "PAIRWISE_REQUIRED", "RATING_COLUMNS",
-    "RATING_REQUIRED", "Choice", "PairwiseJudgment", "RatingJudgment", "StudyKind", "get_kind",
+    "RATING_REQUIRED", "MAX_SKIP_NOTE_CHARS", "Choice", "PairwiseJudgment", "RatingJudgment", "SkipReason",
+    "StudyKind", "get_kind",
     "parse_bool", "parse_choice", "parse_export", "parse_pairwise", "parse_rating", "preferred_system",
 ]

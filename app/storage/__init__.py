@@ -15,13 +15,16 @@ from app.storage.assignment import (
 from app.storage.base import AccessDenied, StorageError, as_utc, fold, transaction
 from app.storage.judgments import (
     AlreadyJudged,
+    HistoryEntry,
     Progress,
     WorkView,
     judgment_as_shown,
+    judgment_history,
     last_judged_assignment,
     progress,
     revise_judgment,
     show_unit,
+    skip_assignment,
     submit_judgment,
 )
 from app.storage.membership import add_members, may_judge, studies_for, study_members
@@ -47,10 +50,10 @@ from app.storage.views import export_judgments, study_counts, study_progress, st
 
 __all__ = [
     "add_members", "may_judge", "studies_for", "study_members",
-    "AccessDenied", "AlreadyJudged", "Progress", "StorageError", "WorkView", "add_user", "as_utc",
+    "AccessDenied", "AlreadyJudged", "HistoryEntry", "Progress", "StorageError", "WorkView", "add_user", "as_utc",
     "assignment_by_token", "authenticate", "create_study", "eligible_units", "export_judgments", "fold", "get_study",
-    "get_user", "judgment_as_shown", "last_judged_assignment", "list_studies", "list_users", "next_assignment",
+    "get_user", "judgment_as_shown", "judgment_history", "last_judged_assignment", "list_studies", "list_users", "next_assignment",
     "open_assignment", "owned_assignment", "parse_comparisons", "progress", "require_role", "require_user",
-    "revise_judgment", "set_disabled", "set_password", "show_unit", "study_comparisons", "study_counts", "study_of",
+    "revise_judgment", "set_disabled", "set_password", "show_unit", "skip_assignment", "study_comparisons", "study_counts", "study_of",
     "study_progress", "study_rubric", "study_settings", "submit_judgment", "transaction",
 ]

@@ -14,12 +14,17 @@ import math
 import random
 import zlib
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from app.models import Assignment, Item, Judgment, PhysicianOrder, Role, Study, Unit, User
+from app.models import Assignment, Item, Judgment, PhysicianOrder, QueueEntry, Role, Study, Unit, User
 from app.storage.base import AccessDenied, StorageError
+
+# Slots outside 0..overlap-1 never count toward a unit's overlap: gold units take -user id, model
+# raters MODEL_SLOT_BASE - user id (app/storage/raters.py), skipped units SKIP_SLOT_BASE - assignment id
+# (fits PostgreSQL's 32-bit integer up to 647 million assignments).
+SKIP_SLOT_BASE = -1_500_000_000
 
 
 def _physician_seed(study: Study, user: User) -> int:
@@ -37,6 +42,8 @@ def _order(session: Session, study: Study, user: User) -> list[int]:
         row = PhysicianOrder(study_id=study.id, user_id=user.id, seed=seed, unit_order=json.dumps(unit_ids))
         session.add(row)
         session.flush()
+        session.execute(insert(QueueEntry), [{"study_id": study.id, "user_id": user.id, "position": position,
+                                              "unit_id": unit_id} for position, unit_id in enumerate(unit_ids)])
     return json.loads(row.unit_order)
 
 
@@ -44,7 +51,8 @@ def open_assignment(session: Session, study: Study, user: User) -> Assignment | 
     return session.exec(
         select(Assignment)
         .outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
-        .where(Assignment.study_id == study.id, Assignment.user_id == user.id, Judgment.id.is_(None))
+        .where(Assignment.study_id == study.id, Assignment.user_id == user.id, Judgment.id.is_(None),
+               Assignment.skipped_reason.is_(None))
         .order_by(Assignment.sequence)
     ).first()
 
@@ -112,7 +120,7 @@ def _within_share(session: Session, study: Study, user: User, eligible: list[int
                                          .where(Unit.study_id == study.id, Unit.is_gold.is_(False))).one()
     mine = session.exec(select(func.count()).select_from(Assignment).join(Unit, Unit.id == Assignment.unit_id)
                         .where(Assignment.study_id == study.id, Assignment.user_id == user.id,
-                               Unit.is_gold.is_(False))).one()
+                               Unit.is_gold.is_(False), Assignment.skipped_reason.is_(None))).one()
     if mine < math.ceil(study.max_share * slots):
         return eligible
     gold = set(session.exec(select(Unit.id).where(Unit.study_id == study.id, Unit.is_gold.is_(True))))
@@ -139,10 +147,11 @@ def next_assignment(session: Session, study: Study, user: User) -> Assignment | 
         if unit.is_gold:
             slot = -user.id
         else:
-            slot = session.exec(select(func.count()).select_from(Assignment)
-                                .where(Assignment.unit_id == unit.id, Assignment.slot >= 0)).one()
-            if slot >= study.overlap:
+            used = set(session.exec(select(Assignment.slot).where(Assignment.unit_id == unit.id, Assignment.slot >= 0)))
+            free = [n for n in range(study.overlap) if n not in used]  # a skip leaves a hole below the others
+            if not free:
                 continue  # filled since the eligibility check (another transaction committed)
+            slot = free[0]
         sequence = session.exec(select(func.count()).select_from(Assignment)
                                 .where(Assignment.study_id == study.id, Assignment.user_id == user.id)).one()
         assignment = Assignment(study_id=study.id, user_id=user.id, unit_id=unit.id, slot=slot, sequence=sequence,

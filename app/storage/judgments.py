@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -17,10 +18,11 @@ from sqlmodel import Session, select
 
 from app import __version__
 from app.models import Answer, Assignment, Item, Judgment, Study, Unit, User, utcnow
-from app.storage.assignment import eligible_units, open_assignment, owned_assignment
+from app.storage.assignment import SKIP_SLOT_BASE, eligible_units, open_assignment, owned_assignment
 from app.storage.base import StorageError, as_utc, checked_text
 from app.storage.studies import study_rubric
 from evaluation.kinds import KindError, Shown, get_kind, in_screen_order, screen_flags, slot_flags
+from evaluation.kinds.skip import MAX_SKIP_NOTE_CHARS, SkipReason
 
 MAX_RATIONALE_CHARS = 5_000
 
@@ -32,7 +34,7 @@ class AlreadyJudged(StorageError):
         self.judgment = judgment
         # Read now: the transaction rolls back on the way out, and a rolled-back row cannot be read.
         self.choice, self.ratings = judgment.choice, json.loads(judgment.ratings) if judgment.ratings else None
-        super().__init__("this was already judged; use 'Revise my last judgment' to change it")
+        super().__init__("this was already judged; use 'My judgments' to change it")
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,25 @@ class WorkView:
     total: int
 
 
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One of the physician's own judgments or skips, in stored terms (the UI labels them)."""
+
+    assignment_id: int
+    sequence: int
+    question: str
+    summary: str | dict | None  # the choice code (pairwise, a = left as shown), {criterion: value}, None if skipped
+    revisions: int
+    updated_at: datetime
+    skipped_reason: str | None  # a SkipReason code, or None for a judgment
+
+
 def progress(session: Session, study: Study, user: User) -> Progress:
+    """`judged` counts what is done: judgments and "cannot judge" skips."""
     judged = session.exec(
-        select(func.count()).select_from(Judgment).join(Assignment, Assignment.id == Judgment.assignment_id)
-        .where(Assignment.study_id == study.id, Assignment.user_id == user.id)
+        select(func.count()).select_from(Assignment).outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
+        .where(Assignment.study_id == study.id, Assignment.user_id == user.id,
+               Judgment.id.is_not(None) | Assignment.skipped_reason.is_not(None))
     ).one()
     open_now = 1 if open_assignment(session, study, user) else 0
     return Progress(judged=judged, total=judged + open_now + len(eligible_units(session, study, user)))
@@ -118,6 +135,8 @@ def submit_judgment(session: Session, user: User, assignment_id: int, *, choice:
     """Store the judgment of an assignment; returns (judgment, created). Idempotent: a retry with
     the same values returns the stored one; different values raise AlreadyJudged."""
     assignment = owned_assignment(session, user, assignment_id)
+    if assignment.skipped_reason is not None:
+        raise StorageError("you marked this one as 'cannot judge'; it is not judged")
     study = session.get(Study, assignment.study_id)
     fields = _fields(session, study, assignment, choice=choice, ratings=ratings, evasive_a=evasive_a,
                      evasive_b=evasive_b, rationale=rationale)
@@ -149,13 +168,12 @@ def last_judged_assignment(session: Session, study: Study, user: User) -> Assign
 def revise_judgment(session: Session, user: User, assignment_id: int, *, choice: str | None = None,
                     ratings: dict | None = None, evasive_a: bool = False, evasive_b: bool = False,
                     rationale: str = "") -> Judgment:
-    """Change the physician's most recent judgment (only that one)."""
+    """Change any of the physician's own judgments (revisions counted, the first time kept)."""
     assignment = owned_assignment(session, user, assignment_id)
-    study = session.get(Study, assignment.study_id)
-    last = last_judged_assignment(session, study, user)
-    if last is None or last.id != assignment.id:
-        raise StorageError("only your most recent judgment can be revised")
     judgment = _stored(session, assignment)
+    if judgment is None:
+        raise StorageError("this one is not judged, so there is nothing to revise")
+    study = session.get(Study, assignment.study_id)
     fields = _fields(session, study, assignment, choice=choice, ratings=ratings, evasive_a=evasive_a,
                      evasive_b=evasive_b, rationale=rationale)
     if any(getattr(judgment, key) != value for key, value in fields.items()):
@@ -165,6 +183,48 @@ def revise_judgment(session: Session, user: User, assignment_id: int, *, choice:
         judgment.updated_at = utcnow()
         session.add(judgment)
     return judgment
+
+
+def skip_assignment(session: Session, user: User, assignment_id: int, reason: str, note: str = "") -> None:
+    """"Cannot judge": the physician's unit is done for them without a judgment. Its overlap slot
+    is freed (moved below SKIP_SLOT_BASE) so that another physician gets the unit; this one never
+    gets it again (their assignment stays). A retry with the same reason and note changes nothing."""
+    assignment = owned_assignment(session, user, assignment_id)
+    if reason not in set(SkipReason):
+        raise StorageError(f"unknown reason {reason!r} for 'cannot judge'; one of: {', '.join(SkipReason)}")
+    note = checked_text(note, "the note", limit=MAX_SKIP_NOTE_CHARS, required=reason == SkipReason.other).strip()
+    if assignment.skipped_reason is not None:
+        if (assignment.skipped_reason, assignment.skipped_note) != (reason, note):
+            raise StorageError("you already marked this one as 'cannot judge'")
+        return
+    if _stored(session, assignment) is not None:
+        raise StorageError("this one is already judged; revise it from 'My judgments' instead")
+    assignment.skipped_reason, assignment.skipped_note, assignment.skipped_at = str(reason), note, utcnow()
+    assignment.slot = SKIP_SLOT_BASE - assignment.id
+    session.add(assignment)
+    session.flush()
+
+
+def judgment_history(session: Session, user: User, study: Study) -> list[HistoryEntry]:
+    """The physician's own judgments and skips in this study, newest first."""
+    rows = session.exec(
+        select(Assignment, Item.question, Judgment).join(Unit, Unit.id == Assignment.unit_id)
+        .join(Item, Item.id == Unit.item_id).outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
+        .where(Assignment.study_id == study.id, Assignment.user_id == user.id,
+               Judgment.id.is_not(None) | Assignment.skipped_reason.is_not(None))
+    ).all()
+    out = []
+    for assignment, question, judgment in rows:
+        if judgment is None:
+            entry = HistoryEntry(assignment.id, assignment.sequence, question, None, 0, as_utc(assignment.skipped_at),
+                                 assignment.skipped_reason)
+        else:
+            summary = json.loads(judgment.ratings) if judgment.ratings else judgment.choice
+            entry = HistoryEntry(assignment.id, assignment.sequence, question, summary, judgment.revisions,
+                                 as_utc(judgment.updated_at), None)
+        out.append((as_utc(judgment.created_at) if judgment else entry.updated_at, entry))
+    out.sort(key=lambda pair: (pair[0], pair[1].sequence), reverse=True)
+    return [entry for _when, entry in out]
 
 
 def judgment_as_shown(session: Session, user: User, assignment_id: int) -> dict:

@@ -67,7 +67,7 @@ def export_judgments(session: Session, study: Study) -> list[dict]:
 
 
 def study_progress(session: Session, study: Study) -> list[dict]:
-    """Per physician: assigned, judged, gold judged and gold correct."""
+    """Per physician: assigned, judged, skipped ("cannot judge"), gold judged and gold correct."""
     rows = session.exec(
         select(User, Assignment, Unit, Item, Judgment)
         .join(Assignment, Assignment.user_id == User.id)
@@ -81,8 +81,9 @@ def study_progress(session: Session, study: Study) -> list[dict]:
         if user.rater_kind != "physician":  # model judges (issue 21) are not physicians
             continue
         entry = table.setdefault(user.name, {"physician": user.name, "simulated": user.simulated, "assigned": 0,
-                                             "judged": 0, "gold_judged": 0, "gold_correct": 0})
+                                             "judged": 0, "skipped": 0, "gold_judged": 0, "gold_correct": 0})
         entry["assigned"] += 1
+        entry["skipped"] += _assignment.skipped_reason is not None  # "cannot judge": done, never a judgment
         if judgment is not None:
             entry["judged"] += 1
             if unit.is_gold:

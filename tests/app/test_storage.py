@@ -133,17 +133,19 @@ def test_submit_refuses_wrong_types_and_sizes(engine, make_study, make_user, fie
             storage.submit_judgment(session, user, assignment.id, **fields)
 
 
-def test_revise_only_last(engine, make_study, make_user):
+def test_revise_any_judgment(engine, make_study, make_user):
     study = make_study(n=3)
     user = make_user("a")
-    first, second = judge_all(engine, study, user, choice="tie")[:2]
+    first, second, third = judge_all(engine, study, user, choice="tie")
     with storage.transaction(engine) as session:
-        with pytest.raises(StorageError, match="most recent"):
-            storage.revise_judgment(session, user, first.id, choice="a")
-        revised = storage.revise_judgment(session, user, storage.last_judged_assignment(session, study, user).id,
-                                          choice="b", rationale="changed my mind")
-    assert revised.revisions == 1 and revised.choice == "b" and revised.rationale == "changed my mind"
-    assert second.id != first.id
+        revised = storage.revise_judgment(session, user, first.id, choice="a", rationale="changed my mind")
+        again = storage.revise_judgment(session, user, first.id, choice="b")
+        assert storage.last_judged_assignment(session, study, user).id == third.id  # kept for callers
+    assert again.revisions == 2 and again.choice == "b" and revised.id == again.id
+    with storage.transaction(engine) as session:
+        stored = {j.assignment_id: j for j in session.exec(select(Judgment))}
+    assert stored[first.id].choice == "b" and stored[first.id].revisions == 2 and stored[first.id].rationale == ""
+    assert stored[second.id].revisions == 0 and stored[second.id].choice == "tie"
 
 
 def test_resume_returns_the_same_open_assignment(engine, make_study, make_user):
