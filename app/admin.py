@@ -41,3 +41,34 @@ def study_judgments(db: str | Engine | None, name: str) -> StudyJudgments:
         return StudyJudgments(storage.export_judgments(session, study), study.kind,
                               storage.study_settings(session, study))
     return in_transaction(db, read)
+
+
+REPORT_TIMEOUT_S = 600
+
+
+class ReportFailed(RuntimeError):
+    """`medalign report` refused or failed; its one-line message."""
+
+
+def build_study_report(engine: Engine, study: str) -> bytes:
+    """The study's report.html (self-contained: figures inline), made by `medalign report --study`
+    itself in a child process: the same code path as the command line, and the app's process
+    never runs matplotlib or holds the figures. Blocking: call it from a worker thread. The
+    database URL goes by environment, not argv (other users can read a process's arguments)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="medalign-report-") as folder:
+        out = Path(folder) / "report"
+        env = {**os.environ, "MEDALIGN_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+               "MPLBACKEND": "Agg"}
+        done = subprocess.run([sys.executable, "-m", "medalign", "report", "--study", study, "--out", str(out)],
+                              env=env, capture_output=True, text=True, timeout=REPORT_TIMEOUT_S, cwd=folder)
+        page = out / "report.html"
+        if done.returncode != 0 or not page.is_file():
+            lines = [line for line in done.stderr.splitlines() if line.strip()]
+            raise ReportFailed(lines[-1] if lines else f"medalign report exited with {done.returncode}")
+        return page.read_bytes()

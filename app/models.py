@@ -228,3 +228,21 @@ class StudyMember(SQLModel, table=True):
     study_id: int = Field(foreign_key="study.id", index=True)
     user_id: int = Field(foreign_key="user.id", index=True)
     added_at: datetime = _ts()
+
+
+class Invitation(SQLModel, table=True):
+    """A one-time sign-up link for a named physician (issue 22): the link carries a random token,
+    only its sha256 is stored. Opened before `expires_at` and not yet used, it lets the physician
+    set their password once; the account exists (disabled) from the invitation on, so that it can
+    be a study's member before the physician signs up."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(unique=True, index=True)
+    user_name: str = Field(index=True)
+    study_id: int | None = Field(default=None, foreign_key="study.id")  # made a member of it at once
+    created_by: str
+    created_at: datetime = _ts()
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # set when a newer invitation for the same physician replaces this one
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -8,7 +8,10 @@ passes app/middleware.py (security headers, sessions ended after a credential ch
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -20,13 +23,18 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from starlette.requests import HTTPConnection  # noqa: E402
 
 from app import storage  # noqa: E402
+from app.admin import ReportFailed, build_study_report  # noqa: E402
 from app.exports import render  # noqa: E402
 from app.login import Sessions, add_login_route  # noqa: E402
-from app.middleware import SecurityMiddleware  # noqa: E402
+from app.middleware import DEFAULT_MAX_BODY_BYTES, SecurityMiddleware  # noqa: E402
 from app.models import Role  # noqa: E402
 from app.security import HashBudget, LoginThrottle  # noqa: E402
+from app.signup import add_signup_route  # noqa: E402
 from app.ui import CSS, KEYBOARD_JS, build_ui  # noqa: E402
 
+# Reports are built one at a time (each in its own `medalign report` process): a burst of clicks
+# queues rather than taking every core from the physicians.
+_REPORT_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report")
 QUEUE_CONCURRENCY = 32  # tens of physicians at once; SQLite serialises the writes anyway
 
 
@@ -65,11 +73,38 @@ def create_app(engine: Engine, *, throttle: LoginThrottle | None = None, budget:
     throttle = throttle or LoginThrottle()
     if throttle.engine is None:
         throttle.bind(engine)
-    add_login_route(root, engine, sessions, throttle, budget or HashBudget())
+    budget = budget or HashBudget()
+    add_login_route(root, engine, sessions, throttle, budget)
+    add_signup_route(root, engine, sessions, throttle, budget)
 
     @root.get("/healthz")
     def healthz() -> dict:
         return {"ok": True}
+
+    @root.get("/report/{study}/report.html")
+    async def report(study: str, request: Request) -> Response:
+        """The study's report, built now by `medalign report` (researchers only; off the event loop,
+        one report at a time)."""
+        user = _current_user(root, request)
+
+        def allowed() -> bool:
+            with storage.transaction(engine) as session:
+                storage.require_role(session, user, Role.researcher)
+                storage.get_study(session, study)
+            return True
+
+        try:
+            await asyncio.to_thread(allowed)
+        except storage.AccessDenied:
+            raise HTTPException(status_code=403, detail="researchers only") from None
+        except storage.StorageError:
+            raise HTTPException(status_code=404, detail="no such study") from None
+        try:
+            page = await asyncio.get_running_loop().run_in_executor(_REPORT_POOL, build_study_report, engine, study)
+        except ReportFailed as exc:
+            raise HTTPException(status_code=422, detail=f"the report could not be made: {exc}") from None
+        return Response(page, media_type="text/html; charset=utf-8",
+                        headers=_attachment(_report_filename(study)))
 
     @root.get("/export/{study}/{filename}")
     def export(study: str, filename: str, request: Request) -> Response:
@@ -106,6 +141,7 @@ def create_app(engine: Engine, *, throttle: LoginThrottle | None = None, budget:
         ssr_mode=False,
         allowed_paths=[],
         head=KEYBOARD_JS,
+        max_file_size=upload_limit(),  # the same bound as every request body (app/middleware.py)
         css=CSS,
     )
     sessions.gradio_app = _gradio_app(root)  # its token table is the one every Gradio route reads
@@ -159,6 +195,20 @@ def _dpo_pairs(rows: list[dict], rubric) -> bytes:
             return b""
     pairs = feedback_pairs(rows, criterion=criterion, margin=1.0, rubric=rubric).pairs if rows else []
     return "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs).encode()
+
+
+def upload_limit() -> int:
+    """The largest upload (an answers file for a new study): the request body bound, which the
+    middleware enforces on every request anyway (MEDALIGN_MAX_BODY_BYTES)."""
+    try:
+        return int(float(os.environ.get("MEDALIGN_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)))
+    except ValueError:
+        return DEFAULT_MAX_BODY_BYTES
+
+
+def _report_filename(study: str) -> str:
+    """report-<study>.html with every character a header could trip on replaced."""
+    return "report-" + (re.sub(r"[^A-Za-z0-9._-]+", "_", study).strip("._") or "study") + ".html"
 
 
 def _attachment(filename: str) -> dict:

@@ -38,6 +38,29 @@ def add_members(session: Session, study: Study, names: list[str]) -> list[str]:
     return added
 
 
+def remove_members(session: Session, study: Study, names: list[str]) -> list[str]:
+    """End the named physicians' membership (every name checked first: nothing half-removed);
+    returns the names that were members. Their judgments and assignments stay as they are. A study
+    left without members is open to every physician again: the caller says so."""
+    members = {u.name: u for u in study_members(session, study)}
+    for name in names:
+        if get_user(session, name) is None:
+            raise StorageError(f"no user named {name!r}")
+    removed = [name for name in dict.fromkeys(names) if name in members]
+    for name in removed:
+        row = session.exec(select(StudyMember).where(StudyMember.study_id == study.id,
+                                                     StudyMember.user_id == members[name].id)).one()
+        session.delete(row)
+    session.flush()
+    return removed
+
+
+def physicians(session: Session) -> list[User]:
+    """Every physician account that can be a member (model judges are no physicians)."""
+    return [u for u in session.exec(select(User).where(User.role == Role.physician).order_by(User.name))
+            if u.rater_kind == "physician"]
+
+
 def may_judge(session: Session, study: Study, user: User) -> bool:
     members = session.exec(select(StudyMember.user_id).where(StudyMember.study_id == study.id)).all()
     return not members or user.id in members
