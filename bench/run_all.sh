@@ -19,6 +19,6 @@ $PY bench/report_scale.py --results bench/RESULTS.md
 $PY bench/generation.py --results bench/RESULTS.md
 $PY bench/trl_overhead.py --rounds 3 --results bench/RESULTS.md
 $PY bench/compute.py --results bench/RESULTS.md
-# The app against a bare Gradio app of the same shape, 1-100 clients, SQLite and PostgreSQL, with
-# the app as of 16ae0f6 (before the issue-15 fixes) alongside; about 15 minutes (issue 15).
-$PY bench/app_vs_bare.py --baseline 16ae0f6 --rounds 2 --results bench/RESULTS.md
+# The app against a bare Gradio app of the same shape, 50 and 100 clients and the open-loop
+# capacity, SQLite and PostgreSQL, the committed HEAD served (issue 26); about 15 minutes quiet.
+$PY bench/app_vs_bare.py --revision HEAD --clients 50 100 --rounds 3 --capacity --results bench/RESULTS.md
