@@ -141,10 +141,32 @@ _STANCE = _compile(STANCE_PATTERNS)
 _SIGNALS = {name: _compile(patterns) for name, patterns in DEFAULT_PATTERNS.items()}
 
 
-def pattern_features(texts: list[str]) -> np.ndarray:
-    """One column per signal group and one for a stance: the patterns as features of the learned model."""
-    columns = [[bool(regex.search(t)) for t in texts] for regex in _SIGNALS.values()]
-    columns.append([bool(_STANCE.search(_CONDITIONAL.sub(" ", t))) for t in texts])
+def _lowercase_twin(regex: re.Pattern) -> re.Pattern | None:
+    """The same pattern without IGNORECASE, for ASCII text lowercased first: the same matches when the
+    pattern has no capital letter of its own (escapes such as \\S aside), and Python's re runs it ~1.5x
+    faster (the model's features on 1,000 answers: 0.36 -> 0.23 s). None when a capital is found."""
+    return None if re.search(r"(?<!\\)[A-Z]", regex.pattern) else re.compile(regex.pattern)
+
+
+_FAST = {id(r): _lowercase_twin(r) for r in (_STANCE, _CONDITIONAL, *_SIGNALS.values())}
+
+
+def _lowered(texts: list[str]) -> list[str | None]:
+    return [t.lower() if t.isascii() else None for t in texts]
+
+
+def _searched(regex: re.Pattern, texts: list[str], lowered: list[str | None]) -> list[bool]:
+    twin = _FAST[id(regex)]
+    return [bool(regex.search(t) if low is None or twin is None else twin.search(low))
+            for t, low in zip(texts, lowered, strict=True)]
+
+
+def pattern_features(texts: list[str], findings: list[int] | None = None) -> np.ndarray:
+    """One column per signal group and one for a stance: the patterns as features of the learned model.
+    `findings`: stated_findings(texts), when the caller has them already."""
+    lowered = _lowered(texts)
+    columns = [_searched(regex, texts, lowered) for regex in _SIGNALS.values()]
+    columns.append([found > 0 for found in (stated_findings(texts) if findings is None else findings)])
     return np.array(columns, dtype=float).T.reshape(len(texts), len(columns))
 
 
@@ -152,10 +174,20 @@ _NUMBER = re.compile(r"\d")
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 
 
-def shape_features(texts: list[str]) -> np.ndarray:
+def stated_findings(texts: list[str]) -> list[int]:
+    """How many stance matches each answer holds outside "whether"/"if" clauses (more than 0: it has a stance)."""
+    stance, conditional = _FAST[id(_STANCE)], _FAST[id(_CONDITIONAL)]
+    if stance is None or conditional is None:
+        return [len(_STANCE.findall(_CONDITIONAL.sub(" ", t))) for t in texts]
+    return [len(_STANCE.findall(_CONDITIONAL.sub(" ", t)) if low is None else stance.findall(conditional.sub(" ", low)))
+            for t, low in zip(texts, _lowered(texts), strict=True)]
+
+
+def shape_features(texts: list[str], findings: list[int] | None = None) -> np.ndarray:
     """Length, sentences, a number, and how many findings are stated: a real conclusion is rarely short of all four."""
+    findings = stated_findings(texts) if findings is None else findings
     rows = [[np.log1p(len(t.split())), np.log1p(max(1, len(_SENTENCE_END.findall(t)))), float(bool(_NUMBER.search(t))),
-             np.log1p(len(_STANCE.findall(_CONDITIONAL.sub(" ", t))))] for t in texts]
+             np.log1p(found)] for t, found in zip(texts, findings, strict=True)]
     return np.array(rows, dtype=float).reshape(len(texts), 4)
 
 
@@ -225,7 +257,9 @@ class EvasionDetector:
         pending = [i for i, r in enumerate(out) if r is None]
         if self.method == "patterns" or not pending:
             return [r if r is not None else self._pattern_reasons(t) for r, t in zip(out, texts, strict=True)]
-        probability = learned_model().predict_proba([texts[i] for i in pending])[:, 1]
+        from evaluation.evasion_model import probabilities  # the fitted numbers, cached: no refit, no scikit-learn
+
+        probability = probabilities([texts[i] for i in pending])
         for i, p in zip(pending, probability, strict=True):
             out[i] = (self._signals(texts[i]) or ["no_stated_position"]) if p >= LEARNED_THRESHOLD else []
         return out

@@ -81,7 +81,31 @@ def read_for_report(path: Path) -> tuple[Kind, object]:
             raise DataError(f"column(s) {repeated} appear more than once in the header", file=str(path), line=1,
                             field=repeated[0])
     kind = export_kind(path)
+    _import_report_meanwhile(kind)
     return kind, kind.read(path, lambda p: _rows_of_kind(p, kind))
+
+
+def _import_report_meanwhile(kind: Kind) -> None:
+    """Import the kind's report module in a thread while the file is read: pyarrow parses a CSV
+    without holding the GIL, so the report's scipy, statsmodels and pandas (~1 s of imports) load on
+    the other core meanwhile. The reader's own modules are imported first, here, so that the two
+    threads never wait on each other's half-imported modules."""
+    import importlib
+    import threading
+
+    if not isinstance(kind.report, str) or not isinstance(kind.reader, str):
+        return
+    importlib.import_module(kind.reader.partition(":")[0])
+    importlib.import_module("data.files")
+    import pyarrow.csv  # noqa: F401  (the reader's)
+
+    def load(module: str = kind.report.partition(":")[0]) -> None:
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 (imported again when the report runs, which raises it there, without a traceback)
+            pass
+
+    threading.Thread(target=load, name="report-imports", daemon=True).start()
 
 
 def _rows_of_kind(path: Path, kind: Kind) -> list:

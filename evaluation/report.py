@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from concurrent.futures import Future, wait
 from importlib import metadata
 from pathlib import Path
 
@@ -250,20 +251,38 @@ def strict(value):
     return str(value)
 
 
-def write_report(summary: dict, judgments: list[dict] | JudgmentTable, out_dir: Path) -> list[Path]:
+def write_report(summary: dict, judgments: list[dict] | JudgmentTable, out_dir: Path, *, plotter=None,
+                 judgments_csv: Future | None = None) -> list[Path]:
+    """report.md, report.html, judgments.csv, summary.json and the plots in out_dir. `plotter`: a
+    report_plots.PlotWorker started earlier (else the plots are drawn here); `judgments_csv`: the
+    copy of judgments.csv already under way (start_judgments_csv)."""
     from evaluation.report_plots import write_plots
     from evaluation.report_render import render_html, render_markdown
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    plots = write_plots(summary, out_dir)
+    if judgments_csv is None:
+        judgments_csv = start_judgments_csv(judgments, out_dir)
+    plots = plotter.draw(summary, out_dir) if plotter is not None else write_plots(summary, out_dir)
     summary = strict({**summary, "plots": plots})
     text = render_markdown(summary)
     (out_dir / "report.md").write_text(text)
     (out_dir / "report.html").write_text(render_html(text, plots, out_dir))
-    _write_judgments_csv(judgments, out_dir / "judgments.csv")
+    judgments_csv.result()  # raises what the copy raised
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     return [out_dir / n for n in ("report.md", "report.html", "judgments.csv", "summary.json", *plots)]
+
+
+def start_judgments_csv(judgments, out_dir: Path) -> Future:
+    """judgments.csv written in a thread: a byte copy of a large export (or pyarrow's CSV writer)
+    runs outside the GIL, beside the statistics (1M judgments: ~1 GiB, 1-3 s)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="judgments-csv")
+    future = pool.submit(_write_judgments_csv, judgments, Path(out_dir) / "judgments.csv")
+    pool.shutdown(wait=False)  # the thread ends when the copy does
+    return future
 
 
 def _write_judgments_csv(judgments, path: Path) -> None:
@@ -306,7 +325,17 @@ def write_pairwise_report(judgments: list[dict] | JudgmentTable, settings: dict,
                           **options) -> list[Path]:
     """The pairwise kind's report (evaluation.kinds.pairwise names it): typed rows as storage
     exported them (checked when they entered, not parsed again) or a table read from an export;
-    `options` are build_summary's (target, generations, run, gold_threshold, ...)."""
+    `options` are build_summary's (target, generations, run, gold_threshold, ...). The plots' process
+    and the copy of judgments.csv start first and run beside the statistics."""
+    from evaluation.report_plots import PlotWorker
+
     table = from_rows(judgments, checked=True) if isinstance(judgments, list) and judgments else judgments
-    summary = build_summary(table, settings=settings, **options)
-    return write_report(summary, table, out_dir)
+    plotter, copying = PlotWorker(), None
+    try:
+        copying = start_judgments_csv(table, out_dir)
+        summary = build_summary(table, settings=settings, **options)
+        return write_report(summary, table, out_dir, plotter=plotter, judgments_csv=copying)
+    finally:
+        plotter.close()
+        if copying is not None:  # on an error too: no thread is left writing into a folder the caller removes
+            wait([copying])

@@ -1,9 +1,19 @@
 """The report's plots (matplotlib, Agg backend): each as PNG (200 dpi), and for print as SVG and
 PDF (vector). report.html embeds the SVG (evaluation/report_render.py), so it is one file.
-Axis labels are words, not TRL metric names."""
+Axis labels are words, not TRL metric names.
+
+PlotWorker draws them in a child process (`python -m evaluation.report_plots`), started before the
+statistics: it imports matplotlib and loads its fonts (~0.5 s of CPU) on the other core while the
+report computes, then draws the summary it is sent. If the child cannot start or fails, the plots
+are drawn in the report's own process, where any error is raised as before."""
 
 from __future__ import annotations
 
+import json
+import os
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 FORMATS = ("png", "svg", "pdf")
@@ -102,3 +112,77 @@ def write_plots(summary: dict, out_dir: Path) -> list[str]:
         ax.set_ylabel("Helpfulness Quotient (HQ)")
         save(fig, "hq.png")
     return written
+
+
+class PlotWorker:
+    """A child process that imports matplotlib now and draws a summary's plots when sent one."""
+
+    def __init__(self) -> None:
+        root = str(Path(__file__).resolve().parents[1])  # this evaluation package, whatever the caller's path
+        env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": os.pathsep.join(
+            p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        try:
+            self.process: subprocess.Popen | None = subprocess.Popen(
+                [sys.executable, "-m", "evaluation.report_plots"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, env=env)
+        except OSError:
+            self.process = None
+
+    def draw(self, summary: dict, out_dir: Path) -> list[str]:
+        """The plots of `summary` in out_dir (file names, as write_plots returns them)."""
+        names = self._from_child(summary, out_dir)
+        return names if names is not None else write_plots(summary, out_dir)
+
+    def _from_child(self, summary: dict, out_dir: Path) -> list[str] | None:
+        process, self.process = self.process, None
+        if process is None:
+            return None
+        try:
+            with process.stdin:
+                process.stdin.write(pickle.dumps((summary, str(out_dir)), protocol=pickle.HIGHEST_PROTOCOL))
+            process.stdin = None  # closed: communicate() only reads
+            out, _err = process.communicate()
+        except (OSError, ValueError):
+            process.kill()
+            process.wait()
+            return None
+        if process.returncode != 0:
+            return None  # drawn again in this process, which raises the error if there is one
+        return json.loads(out)
+
+    def close(self) -> None:
+        """Stop a child that was never sent a summary (the report stopped before its plots)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+def _warm_up() -> None:
+    """Load the backends and the fonts before the summary arrives (the first draw of text loads them)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.set_title("warm-up")
+    for form in FORMATS:
+        fig.savefig(io.BytesIO(), format=form, dpi=20)
+    plt.close(fig)
+
+
+def _serve() -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    _warm_up()
+    sent = sys.stdin.buffer.read()
+    if not sent:  # the parent stopped before its plots
+        return 0
+    summary, out_dir = pickle.loads(sent)  # from the report process that started this one
+    sys.stdout.write(json.dumps(write_plots(summary, Path(out_dir))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_serve())
