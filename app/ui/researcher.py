@@ -22,6 +22,7 @@ from app.models import Role
 from app.ui.common import Context, caller, storage_errors
 from app.ui.pairwise import PANEL as PAIRWISE_PANEL
 from app.ui.rating import PANEL as RATING_PANEL
+from app.ui.research_admin import AdminPanel, build_admin_panel
 from evaluation.kinds import get_kind
 
 PROGRESS_HEADERS = ["physician", "assigned", "judged", "gold judged", "gold accuracy", "median seconds per judgment"]
@@ -48,6 +49,7 @@ class ResearcherTab:
     chart: gr.HTML
     agreement: gr.Markdown
     items: gr.Dataframe
+    admin: AdminPanel  # physicians, invitations, a new study (app/ui/research_admin.py)
 
     def inputs(self) -> list:
         return [self.picker, self.exclude_simulated]
@@ -82,8 +84,9 @@ def build_researcher_tab() -> ResearcherTab:
                               interactive=False, elem_id="research_matrix")
         items = gr.Dataframe(headers=ITEM_HEADERS, label="Every judgment by item, with rationales", interactive=False,
                              wrap=True, elem_id="research_items", max_height=600)
+        admin = build_admin_panel()
     return ResearcherTab(tab, picker, refresh, summary, progress, results, matrix, links, exclude_simulated, timer,
-                         timeline, chart, agreement, items)
+                         timeline, chart, agreement, items, admin)
 
 
 def _interval(low, high) -> str:
@@ -164,12 +167,18 @@ def _progress_table(rows: list[dict], seconds: dict[str, float]) -> list[list]:
              "-" if r["physician"] not in seconds else round(seconds[r["physician"]], 1)] for r in rows]
 
 
-def _links(study_name: str) -> str:
-    base = html.escape("/export/" + quote(study_name, safe=""))
-    files = [("judgments.csv", "Judgments (CSV)"), ("judgments.jsonl", "Judgments (JSONL)"),
-             ("dpo_pairs.jsonl", "DPO pairs (JSONL)")]
+def _links(study_name: str, panel: str) -> str:
+    """The downloads: exports (DPO pairs for pairwise studies only) and the report, built on
+    demand by the server (`medalign report`), researchers only."""
+    quoted = quote(study_name, safe="")
+    base = html.escape("/export/" + quoted)
+    files = [("judgments.csv", "Judgments (CSV)"), ("judgments.jsonl", "Judgments (JSONL)")]
+    if panel == PAIRWISE_PANEL:
+        files.append(("dpo_pairs.jsonl", "DPO pairs (JSONL)"))
+    report = html.escape(f"/report/{quoted}/report.html")
     return (" | ".join(f'<a href="{base}/{name}" download>{label}</a>' for name, label in files) +
-            f"<br>Full report (win rates, HQ, agreement, bias checks; one self-contained report.html): "
+            f'<br><a href="{report}" download id="report_link">Download the full report (one self-contained HTML '
+            "file with its figures; built now, this can take a minute)</a>. On the command line: "
             f"<code>{html.escape(_report_command(study_name))}</code>")
 
 
@@ -251,7 +260,7 @@ def researcher_view(study_name: str | None, exclude_simulated: bool, request: gr
         f"{settings['units']} units x overlap {settings['overlap']}; {settings['gold_items']} gold items); {shown}."
     )
     return {tab.summary: summary, tab.progress: _progress_table(progress, dashboard.time_on_task(judgments)),
-            tab.results: results, tab.links: _links(study.name),
+            tab.results: results, tab.links: _links(study.name, panel),
             tab.timeline: dashboard.timeline_svg(judgments, settings["target"]),
             tab.chart: (pairwise_chart(results) if panel == PAIRWISE_PANEL
                         else rating_chart(results, settings["rubric"])),

@@ -66,3 +66,54 @@ def test_members_see_and_judge_only_their_studies(server, engine, make_study, ma
         page.wait_for_function("document.querySelector('#research_progress')?.innerText.includes('dr_late')",
                                timeout=30_000)
         assert "dr_in" in page.locator("#research_progress").inner_text()
+
+
+def pick_research_study(page, name: str) -> None:
+    """Choose the study on the dashboard and open its physicians (a closed accordion draws nothing)."""
+    page.locator("#research_picker input").click()
+    page.get_by_role("option", name=name).click()
+    page.get_by_text("Physicians of this study").click()
+    page.wait_for_function("(n) => document.querySelector('#research_members')?.textContent.includes(n)", arg=name,
+                           timeout=30_000)
+
+
+def choose_physicians(page, names: list[str]) -> None:
+    for name in names:
+        page.locator("#member_names input").click()
+        page.get_by_role("option", name=name).click()
+    page.locator("#research_members").click()  # closes the list
+
+
+def test_researcher_adds_and_removes_members_in_the_browser(server, engine, make_study, make_user):
+    """The dashboard's membership controls call the same storage functions as `study members`:
+    what the browser adds the command line lists, and a removed physician no longer sees the study."""
+    chromium_path()
+    make_study("ward-b", n=2)
+    make_study("other-b", n=2)
+    for name in ("dr_b1", "dr_b2"):
+        make_user(name)
+    make_user("boss_b", "researcher")
+    with browser_page() as page:
+        log_in(page, server, "boss_b", PASSWORD)
+        pick_research_study(page, "ward-b")
+        page.wait_for_selector("text=open to every physician", timeout=30_000)
+        choose_physicians(page, ["dr_b1", "dr_b2"])
+        page.locator("#member_add").click()
+        page.wait_for_function("document.querySelector('#member_note')?.innerText.includes('Added: dr_b1, dr_b2')",
+                               timeout=30_000)
+        assert "2 physicians: dr_b1, dr_b2" in page.locator("#research_members").inner_text()
+        listed = members(engine, "ward-b")
+        assert "members of ward-b: dr_b1, dr_b2" in listed.stdout  # the command line sees the browser's change
+        choose_physicians(page, ["dr_b2"])
+        page.locator("#member_remove").click()
+        page.wait_for_function("document.querySelector('#member_note')?.innerText.includes('Removed: dr_b2')",
+                               timeout=30_000)
+        assert "1 physicians: dr_b1" in page.locator("#research_members").inner_text()
+    outsider = Client(server, auth=("dr_b2", PASSWORD), verbose=False)
+    with pytest.raises(Exception, match="not one of yours"):
+        outsider.predict("ward-b", api_name="/open_study")
+    # a physician cannot call the membership event (checked on the server, whatever the page shows)
+    with pytest.raises(Exception):
+        outsider.predict("ward-b", ["dr_b2"], api_name="/add_members")
+    with storage.transaction(engine) as session:
+        assert [u.name for u in storage.study_members(session, storage.get_study(session, "ward-b"))] == ["dr_b1"]
