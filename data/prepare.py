@@ -49,12 +49,14 @@ class Prepared:
 def check_request(records: list, *, n: int, holdout: int) -> None:
     """The checks every preparation makes first: sizes that make sense, records, unique ids
     (records of any loader: they carry id, file and line)."""
+    # Errors about the command line name the option; about the source as a whole, the command names
+    # the file (medalign/commands/data.py fills in DataError.file): never "<input>".
     if n < 1:
-        raise DataError(f"n must be at least 1, got {n}", field="n")
+        raise DataError(f"must be at least 1, got {n}", file="--n")
     if holdout < 0:
-        raise DataError(f"holdout must not be negative, got {holdout}", field="holdout")
+        raise DataError(f"must not be negative, got {holdout}", file="--holdout")
     if not records:
-        raise DataError("the source holds no records")
+        raise DataError("the source holds no records (an empty file?)", line=1)
     _check_ids(records)
 
 
@@ -123,8 +125,8 @@ def build_examples(
     selected = unique[:n]
     if holdout >= len(selected):
         raise DataError(
-            f"holdout={holdout} leaves no training examples out of {len(selected)} selected; lower --holdout",
-            field="holdout",
+            f"{holdout} leaves no training examples out of {len(selected)} selected; lower it",
+            file="--holdout",
         )
     return Prepared(
         train=selected[holdout:],

@@ -31,7 +31,7 @@ from training.common import (
 from training.distributed import check_final_save_is_gathered, is_main_process
 from training.fit import announce, fit_rows
 from training.recipes import DPORecipe
-from training.runs import RunRecord, finish_run, metrics_callback
+from training.runs import RunRecord, claim_run_folder, finish_run, metrics_callback
 
 console = Console(stderr=True)
 
@@ -124,7 +124,7 @@ def build_dpo_trainer(model, tokenizer, recipe: DPORecipe, train_rows: list[dict
 
 
 def run_dpo(recipe: DPORecipe, *, pairs_dir: Path | None = None, resume: bool = False, callbacks: list = (),
-            task=None) -> dict:
+            task=None, overwrite: bool = False) -> dict:
     """Train, save (adapter, merged model), record. Runs on every rank under `accelerate launch`.
     With a task: pairs built for another task are refused; its name and version go in run.json."""
     from training.task_data import check_pairs_task
@@ -132,6 +132,7 @@ def run_dpo(recipe: DPORecipe, *, pairs_dir: Path | None = None, resume: bool = 
     check_final_save_is_gathered()
     pairs_dir = Path(pairs_dir or recipe.pairs_dir)
     output_dir = Path(recipe.output_dir)
+    claim_run_folder(output_dir, "dpo", overwrite=overwrite, resume=resume)  # a user's folder: refused, before any work
     config = recipe.model_dump()
     config["pairs_dir"] = str(pairs_dir)
     note = None

@@ -38,10 +38,11 @@ def report_dropped(result: FeedbackResult, stream=None) -> None:
 
 
 def write_feedback_pairs(rows: list[dict], out: Path, *, source: dict, task: str = DEFAULT_TASK, rubric=None,
-                         merge: Path | None = None, task_data: Path | None = None, **rule) -> dict:
+                         merge: Path | None = None, task_data: Path | None = None, overwrite: bool = False,
+                         **rule) -> dict:
     """Build the pairs (rule: criterion, criteria, margin, min_votes, min_agreement, min_gold_accuracy,
     overlap), merge with an earlier pairs folder if asked, save; returns the counts. Raises ValueError
-    or DataError, before anything is written."""
+    or DataError, before anything is written. `out` is written like every --out (data/safe_output.py)."""
     from training.dpo import read_pairs
     from training.feedback import feedback_pairs, merge_pairs
     from training.pairs import save_pairs
@@ -63,7 +64,10 @@ def write_feedback_pairs(rows: list[dict], out: Path, *, source: dict, task: str
         pairs, merged_counts = merge_pairs(previous, result.pairs)
         counts.update(merged_counts)
     report_dropped(result)
-    save_pairs(pairs, out, counts, source={**source, "merge": str(merge) if merge else None, "rule": result.rule,
-                                           "dropped": result.dropped, "task": spec.name, "task_version": spec.version})
+    from data.safe_output import output_folder
+
+    with output_folder(Path(out), overwrite=overwrite) as staging:  # a user's folder is refused; renamed into place
+        save_pairs(pairs, staging, counts, source={**source, "merge": str(merge) if merge else None, "rule": result.rule,
+                                                   "dropped": result.dropped, "task": spec.name, "task_version": spec.version})
     print(f"feedback pairs: {json.dumps(counts)} -> {out}", file=sys.stderr)
     return counts

@@ -207,11 +207,11 @@ def generate_in_length_order(engine: Engine, prompts: list[str], on_batch=None) 
 
 def generate_file(
     model_dir: str, data_file: Path, system: str, out_file: Path, settings: GenerationSettings, *, limit: int | None = None,
-    task=None,
+    task=None, fresh: bool = False,
 ) -> dict:
     """Generate `system`'s answers for every example of a prepared JSONL; merge into out_file.
     With a task (data.tasks.Task): the examples must be the task's, prompts use its template, and
-    rows and `<out>.run.json` carry its name and version."""
+    rows and `<out>.run.json` carry its name and version. `fresh`: replace out_file (--overwrite), not merge."""
     from tqdm.auto import tqdm
     from transformers import set_seed
 
@@ -225,7 +225,7 @@ def generate_file(
         from training.task_data import task_examples
 
         examples, _ = task_examples(task, examples, file=str(data_file))
-    rows, order = merge_examples(read_generations(Path(out_file), may_be_absent=True), examples)
+    rows, order = merge_examples([] if fresh else read_generations(Path(out_file), may_be_absent=True), examples)
     todo = [e for e in examples if system not in rows[e["id"]]["outputs"]]
     stats = {"generated": len(todo), "skipped_existing": len(examples) - len(todo), "total": len(examples)}
     if not todo:

@@ -17,6 +17,9 @@ from data.prepare import normalise_text, read_examples
 from training.generate import GenerationSettings, generate_file
 from training.task_data import as_task, choice_pairs, parsed_predictions, task_examples
 
+# What `train pairs` writes into its --out folder (top-level names).
+PAIRS_ENTRIES = ["sft_generations.jsonl", "sft_generations.run.json", "pairs.jsonl", "pairs.json", "dataset"]
+
 
 def build_pairs(examples: list[dict], sft_answers: dict[str, str]) -> tuple[list[dict], dict]:
     pairs, dropped = [], {"missing_answer": [], "dropped_empty": [], "dropped_equal_gold": []}
@@ -52,18 +55,23 @@ def save_pairs(pairs: list[dict], out_dir: Path, counts: dict, *, source: dict) 
     write_atomic(out_dir / "pairs.jsonl", "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs).encode())
     columns = ("id", "prompt", "chosen", "rejected")
     Dataset.from_dict({c: [p[c] for p in pairs] for c in columns}).save_to_disk(str(out_dir / "dataset"))
-    (out_dir / "pairs.json").write_text(json.dumps({"counts": counts, "source": source}, indent=2) + "\n")
+    write_atomic(out_dir / "pairs.json", (json.dumps({"counts": counts, "source": source}, indent=2) + "\n").encode())
 
 
 def make_pairs(model_dir: str, data_file: Path, out_dir: Path, settings: GenerationSettings, *, task=None,
-               seed: int = 0) -> dict:
+               seed: int = 0, overwrite: bool = False) -> dict:
     """Generate the SFT model's answers on the training prompts (the task's template when a task is
-    given), then pair them with the gold answer the task's way."""
+    given), then pair them with the gold answer the task's way. out_dir is written in place (the
+    generations after every batch, so an interrupted run resumes): it must be empty, or this
+    command's own (its manifest), or --overwrite (written beside a user's files, never over them)."""
+    from data.safe_output import claim_folder
+
     out_dir = Path(out_dir)
     generations = out_dir / "sft_generations.jsonl"
     examples = read_examples(Path(data_file))
     if task is not None:
         examples, _ = task_examples(task, examples, file=str(data_file))  # checked before the model is loaded
+    claim_folder(out_dir, PAIRS_ENTRIES, overwrite=overwrite)  # before the model is loaded
     stats = generate_file(model_dir, data_file, "sft", generations, settings, task=task)
     answers = {row["id"]: row["outputs"]["sft"] for row in read_generations(generations) if "sft" in row["outputs"]}
     source = {"model": model_dir, "data": str(data_file), "generation": stats}

@@ -15,7 +15,24 @@ from pathlib import Path
 
 from data.tables import sha256_file
 
+# What a stage writes into its output_dir (top-level names); the folder is claimed for them
+# (data/safe_output.claim_folder) before any work, so a user's file of the same name is never replaced.
+RUN_ENTRIES = {
+    "sft": ["run.json", "metrics.jsonl", "sft_loss.png", "adapter", "merged", "checkpoints"],
+    "dpo": ["run.json", "metrics.jsonl", "reward_margin.png", "adapter", "merged", "checkpoints"],
+}
 PACKAGES = ("medalign", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "bitsandbytes", "tokenizers")
+
+
+def claim_run_folder(output_dir: Path, stage: str, *, overwrite: bool = False, resume: bool = False) -> None:
+    """Before any work: refuse an output_dir that is not empty and not an earlier run of this stage
+    (unless --overwrite, or --resume of a run written before manifests existed); never a user's file
+    at one of the stage's names. Every rank checks; the main process records the claim."""
+    from data.safe_output import claim_folder
+    from training.distributed import is_main_process, wait_for_everyone
+
+    claim_folder(Path(output_dir), RUN_ENTRIES[stage], overwrite=overwrite, resume=resume, record=is_main_process())
+    wait_for_everyone()
 
 
 def package_versions() -> dict[str, str | None]:
@@ -136,7 +153,9 @@ class RunRecord:
             **(extra or {}),
         }
         if is_main_process():
-            (self.output_dir / "run.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+            from data.files import write_atomic
+
+            write_atomic(self.output_dir / "run.json", (json.dumps(record, indent=2, default=str) + "\n").encode())
         return record
 
 

@@ -23,7 +23,7 @@ from training.common import (
 from training.distributed import check_final_save_is_gathered, is_main_process
 from training.fit import announce, fit_rows
 from training.recipes import SFTRecipe
-from training.runs import RunRecord, finish_run, metrics_callback
+from training.runs import RunRecord, claim_run_folder, finish_run, metrics_callback
 
 console = Console(stderr=True)
 
@@ -60,7 +60,8 @@ def sft_rows(train_file: Path, tokenizer, max_length: int, task=None, *, truncat
                   **({"prompts_rerendered_from_task_template": rerendered} if task is not None else {})}
 
 
-def run_sft(recipe: SFTRecipe, *, resume: bool = False, callbacks: list = (), task=None) -> dict:
+def run_sft(recipe: SFTRecipe, *, resume: bool = False, callbacks: list = (), task=None,
+            overwrite: bool = False) -> dict:
     """Train, save (adapter, merged model), record. Runs on every rank under `accelerate launch`.
     With a task (data.tasks.Task): its template and SFT targets, its name and version in run.json."""
     from datasets import Dataset
@@ -68,6 +69,7 @@ def run_sft(recipe: SFTRecipe, *, resume: bool = False, callbacks: list = (), ta
 
     check_final_save_is_gathered()
     output_dir = Path(recipe.output_dir)
+    claim_run_folder(output_dir, "sft", overwrite=overwrite, resume=resume)  # a user's folder: refused, before any work
     config = recipe.model_dump() | ({"task": {"name": task.name, "version": task.version}} if task is not None else {})
     record = RunRecord("sft", output_dir, config, {"train_file": Path(recipe.train_file)})
     precision = resolve_precision(recipe.training.precision)

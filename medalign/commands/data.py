@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -12,8 +14,11 @@ from rich.console import Console
 from data import meqsum, pubmedqa
 from data.prepare import build_examples, write_prepared
 from data.prompts import MEQSUM_TEMPLATE, PUBMEDQA_TEMPLATE, validate_template
+from data.records import DataError
+from data.safe_output import check_output_folder, output_folder
 from data.tables import read_text
 from medalign.errors import add_commands, guard, warn
+from medalign.options import OVERWRITE
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -40,20 +45,34 @@ PUSH = Annotated[str | None, typer.Option("--push-to-hub", help="Share the prepa
                                           "to a Hub dataset repository user/name, or a local folder (file:///path).")]
 
 
+@contextlib.contextmanager
+def _named(source) -> Iterator[None]:
+    """A DataError about the source as a whole (no records in it) names the source file."""
+    try:
+        yield
+    except DataError as exc:
+        if exc.file is None:
+            exc.file = str(source if source is not None else "the bundled sample")
+        raise
+
+
 def _prepare(dataset: str, loader, source, n, holdout, seed, out, template_option, default_template,
              require_context, holdout_ids: list[str] | None = None, split: dict | None = None,
-             push: str | None = None) -> None:
+             push: str | None = None, overwrite: bool = False) -> None:
+    check_output_folder(out, overwrite=overwrite)  # before any work: a user's folder is never written into
     template = _template(template_option, default_template, require_context=require_context)
-    records, source_info = loader(source)
-    if split is not None:
-        source_info = dict(source_info, split=split)
-        holdout = len(holdout_ids)
-    prepared = build_examples(records, n=n, holdout=holdout, seed=seed, template=template, holdout_ids=holdout_ids)
+    with _named(source):
+        records, source_info = loader(source)
+        if split is not None:
+            source_info = dict(source_info, split=split)
+            holdout = len(holdout_ids)
+        prepared = build_examples(records, n=n, holdout=holdout, seed=seed, template=template, holdout_ids=holdout_ids)
     for warning in prepared.warnings:
         warn(warning)
-    manifest = write_prepared(
-        prepared, out, dataset=dataset, source=source_info, seed=seed, n=n, holdout=holdout, template=template
-    )
+    with output_folder(out, overwrite=overwrite) as staging:  # written beside it, then renamed into place
+        manifest = write_prepared(
+            prepared, staging, dataset=dataset, source=source_info, seed=seed, n=n, holdout=holdout, template=template
+        )
     counts = manifest["counts"]
     err.print(
         f"{dataset}: read {counts['records_read']}, dropped {counts['duplicates_dropped']} duplicate question(s), "
@@ -82,6 +101,7 @@ def prepare_pubmedqa(
                                             "500 items of PQA-L's official test split as the holdout; --source "
                                             "ori_pqal.json with test_ground_truth.json beside it).")] = "random",
     push_to_hub: PUSH = None,
+    overwrite: OVERWRITE = False,
 ) -> None:
     """PubMedQA: prompt = context then question; answer = the long answer."""
     if split not in ("random", "official-test"):
@@ -91,7 +111,7 @@ def prepare_pubmedqa(
         holdout_ids, info = pubmedqa.official_test_ids(source)
         split_info = {"kind": "official-test", "name": info["name"], "sha256": info["sha256"], "items": info["items"]}
     _prepare("pubmedqa", pubmedqa.load_source, source, n, holdout, seed, out, template, PUBMEDQA_TEMPLATE, True,
-             holdout_ids=holdout_ids, split=split_info, push=push_to_hub)
+             holdout_ids=holdout_ids, split=split_info, push=push_to_hub, overwrite=overwrite)
 
 
 def prepare_meqsum(
@@ -105,9 +125,11 @@ def prepare_meqsum(
     holdout: HOLDOUT = 100,
     seed: SEED = 0,
     template: TEMPLATE = None,
+    overwrite: OVERWRITE = False,
 ) -> None:
     """MeQSum: prompt = the consumer health question; answer = the summary."""
-    _prepare("meqsum", meqsum.load_source, source, n, holdout, seed, out, template, MEQSUM_TEMPLATE, False)
+    _prepare("meqsum", meqsum.load_source, source, n, holdout, seed, out, template, MEQSUM_TEMPLATE, False,
+             overwrite=overwrite)
 
 
 def task_prepare_command(name: str):
@@ -127,8 +149,11 @@ def task_prepare_command(name: str):
         n: N = 5000,
         holdout: HOLDOUT = 100,
         seed: SEED = 0,
+        overwrite: OVERWRITE = False,
     ) -> None:
-        result = prepare_task(name, source=source, labels=labels, n=n, holdout=holdout, seed=seed, out=out)
+        check_output_folder(out, overwrite=overwrite)  # before any work
+        with _named(source), output_folder(out, overwrite=overwrite) as staging:
+            result = prepare_task(name, source=source, labels=labels, n=n, holdout=holdout, seed=seed, out=staging)
         for warning in result["warnings"]:
             warn(warning)
         counts = result["manifest"]["counts"]

@@ -12,6 +12,7 @@ from rich.console import Console
 from medalign.commands.tasks import load_task_checked
 from medalign.commands.train import CHAT, THREADS
 from medalign.errors import add_commands, fail
+from medalign.options import OVERWRITE
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -19,6 +20,15 @@ TASK = Annotated[str, typer.Option("--task", help="Task name (`medalign tasks li
 DATA = Annotated[Path, typer.Option("--data", help="Prepared JSONL with gold answers (e.g. holdout.jsonl).")]
 OUT = Annotated[Path, typer.Option("--out", help="Predictions JSONL; metrics go to NAME.metrics.json.")]
 ROUNDS = Annotated[int, typer.Option(help="Bootstrap resamples of the intervals.")]
+
+
+def _check_outputs(out_file: Path, overwrite: bool) -> None:
+    """Before any work: the predictions and NAME.metrics.json refuse an existing file unless --overwrite."""
+    from data.safe_output import check_output_file
+    from evaluation.predictions import metrics_path
+
+    for path in (out_file, metrics_path(out_file)):
+        check_output_file(path, overwrite=overwrite)
 
 
 def _print_metrics(metrics: dict) -> None:
@@ -47,10 +57,12 @@ def eval_score(
     system: Annotated[str, typer.Option("--system")],
     out_file: OUT,
     rounds: ROUNDS = 2000,
+    overwrite: OVERWRITE = False,
 ) -> None:
     """Score outputs already generated (by `medalign generate` or elsewhere) against the gold answers."""
     from evaluation.predictions import read_gold_examples  # numpy/scipy: start-up cost
 
+    _check_outputs(out_file, overwrite)
     spec = load_task_checked(task)
     _score_and_write(spec, read_gold_examples(spec, data), generations, system, out_file, rounds)
 
@@ -71,21 +83,31 @@ def eval_run(
                                              "`medalign generate`.")] = "transformers",
     chat_template: CHAT = True,
     threads: THREADS = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the predictions, NAME.metrics.json and "
+                                            "NAME.generations.jsonl (the generations start over).")] = False,
 ) -> None:
-    """Generate greedy answers (kept in NAME.generations.jsonl, resumable), parse, score."""
+    """Generate greedy answers (kept in NAME.generations.jsonl, resumable), parse, score.
+    An existing prediction file is refused unless --overwrite; the generations resume when medalign wrote them."""
     from evaluation.predictions import read_gold_examples  # numpy/scipy: start-up cost
     from training.generate import ENGINES, GenerationSettings, generate_file  # torch, transformers: start-up cost
     from training.vllm_engine import EngineUnavailable
 
     if engine not in ENGINES:
         raise fail(f"--engine must be one of {', '.join(ENGINES)}")
-    spec = load_task_checked(task)
+    from data.safe_output import check_merge_file, claim_file
+    from evaluation.predictions import metrics_path
+    from training.generate import generation_record_path
+
     generations = out_file.with_name(out_file.stem + ".generations.jsonl")
+    _check_outputs(out_file, overwrite)  # before any work
+    fresh = check_merge_file(generations, overwrite=overwrite, command="`medalign eval run`")
+    spec = load_task_checked(task)
     examples = read_gold_examples(spec, data)[:limit]
     settings = GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens, precision=precision, engine=engine,
                                   chat_template=chat_template, threads=threads)
     try:
-        stats = generate_file(model, data, system, generations, settings, limit=limit, task=spec)
+        claim_file(generations, generation_record_path(generations), out_file, metrics_path(out_file))
+        stats = generate_file(model, data, system, generations, settings, limit=limit, task=spec, fresh=fresh)
     except EngineUnavailable as exc:  # the engine cannot run on this machine: say so, no traceback
         raise fail(str(exc)) from exc
     err.print(f"{system}: generated {stats['generated']}, reused {stats['skipped_existing']}", highlight=False)
@@ -99,17 +121,21 @@ def eval_pairs(
                                               "(`eval run --system sft --data train.jsonl`).")],
     out_dir: Annotated[Path, typer.Option("--out", help="Pairs folder for `train dpo --pairs`.")],
     seed: Annotated[int, typer.Option(help="Seed of the random wrong answers.")] = 0,
+    overwrite: OVERWRITE = False,
 ) -> None:
     """DPO pairs of a label or option task: the correct answer chosen, the SFT model's wrong answer
     rejected (a random wrong answer where it was right)."""
+    from data.safe_output import check_output_folder, output_folder
     from evaluation.predictions import read_gold_examples, read_predictions  # numpy/scipy: start-up cost
     from training.pairs import write_choice_pairs  # torch, transformers: start-up cost
 
+    check_output_folder(out_dir, overwrite=overwrite)  # before any work: a user's folder is never written into
     spec = load_task_checked(task)
     examples = read_gold_examples(spec, data)
     rows = {r["id"]: r for r in read_predictions(predictions, None, spec)}
-    counts = write_choice_pairs(spec.public_dict(), examples, rows, out_dir, seed=seed,
-                                source={"data": str(data), "predictions": str(predictions)})
+    with output_folder(out_dir, overwrite=overwrite) as staging:  # written beside it, then renamed into place
+        counts = write_choice_pairs(spec.public_dict(), examples, rows, staging, seed=seed,
+                                    source={"data": str(data), "predictions": str(predictions)})
     err.print(f"pairs: {counts['pairs']} ({counts['sft_wrong']} SFT wrong, {counts['sft_unparsed']} unparseable, "
               f"{counts['sft_right_random_wrong']} SFT right with a random wrong answer) -> {out_dir}", highlight=False)
 

@@ -62,12 +62,17 @@ def tiny_model(
     out: Annotated[Path, typer.Option("--out", help="Where to save the model and tokenizer.")],
     config: Annotated[Path, typer.Option("--config")] = Path("configs/tiny/model.yaml"),
     overrides: SET = None,
+    overwrite: OVERWRITE = False,
 ) -> None:
     """Build a tiny Mistral-architecture model and BPE tokenizer from the local corpus."""
+    from data.safe_output import check_output_folder, output_folder
     from training.recipes import load_recipe  # pydantic: start-up cost
     from training.tiny_model import build_tiny_model  # torch, transformers: start-up cost
 
-    summary = build_tiny_model(data, out, load_recipe(config, overrides or [], stage="tiny-model"))
+    check_output_folder(out, overwrite=overwrite)  # before any work: a user's folder is never written into
+    recipe = load_recipe(config, overrides or [], stage="tiny-model")
+    with output_folder(out, overwrite=overwrite) as staging:  # built beside it, then renamed into place
+        summary = build_tiny_model(data, staging, recipe)
     err.print(f"tiny model: {summary['parameters']:,} parameters, saved to {out}")
 
 
@@ -83,14 +88,19 @@ def _share(output_dir: str, push: str | None, push_merged: str | None) -> None:
             err.print(f"shared {folder}/ -> {push_folder(Path(output_dir) / folder, repo)}", highlight=False)
 
 
+RUN_OVERWRITE = Annotated[bool, typer.Option("--overwrite", help="Train into a non-empty output_dir that is not an "
+                                             "earlier run of this stage: written beside its files, never over them.")]
+
+
 def sft(config: CONFIG, overrides: SET = None, resume: RESUME = False, task: TASK = None, truncate: TRUNCATE = None,
-        chat_template: CHAT = True, push_to_hub: PUSH = None, push_merged_to_hub: PUSH_MERGED = None) -> None:
+        chat_template: CHAT = True, push_to_hub: PUSH = None, push_merged_to_hub: PUSH_MERGED = None,
+        overwrite: RUN_OVERWRITE = False) -> None:
     """Supervised fine-tuning with LoRA; saves the adapter, the merged model and run.json."""
     from training.distributed import is_main_process
     from training.sft import run_sft  # torch, transformers, TRL: start-up cost
 
     recipe, spec = _recipe(config, overrides, "sft", task, truncate=truncate, chat_template=chat_template)
-    record = run_sft(recipe, resume=resume, task=spec)
+    record = run_sft(recipe, resume=resume, task=spec, overwrite=overwrite)
     if is_main_process():
         err.print(f"SFT done in {record['wall_time_s']} s: {recipe.output_dir}")
     _share(recipe.output_dir, push_to_hub, push_merged_to_hub)
@@ -106,6 +116,8 @@ def pairs(
     seed: Annotated[int, typer.Option(help="Label/option tasks: seed of the random wrong answers.")] = 0,
     chat_template: CHAT = True,
     threads: THREADS = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Write into a non-empty --out that is not an earlier "
+                                            "`train pairs` output: beside its files, never over them.")] = False,
 ) -> None:
     """DPO pairs: chosen = gold answer, rejected = the SFT model's answer (for a label or option task,
     its wrong answer, or a random wrong one where it was right)."""
@@ -117,7 +129,7 @@ def pairs(
     single_process_only("pairs")
     counts = make_pairs(model, data, out, GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens,
                                                                        chat_template=chat_template, threads=threads),
-                        task=spec, seed=seed)
+                        task=spec, seed=seed, overwrite=overwrite)
     err.print(f"pairs: {json.dumps(counts)}")
 
 
@@ -131,13 +143,14 @@ def dpo(
     chat_template: CHAT = True,
     push_to_hub: PUSH = None,
     push_merged_to_hub: PUSH_MERGED = None,
+    overwrite: RUN_OVERWRITE = False,
 ) -> None:
     """DPO with a new LoRA on the merged SFT model; 4-bit on CUDA (fp32 LoRA), unquantized on CPU."""
     from training.distributed import is_main_process
     from training.dpo import run_dpo  # torch, transformers, TRL: start-up cost
 
     recipe, spec = _recipe(config, overrides, "dpo", task, truncate=truncate, chat_template=chat_template)
-    record = run_dpo(recipe, pairs_dir=pairs_dir, resume=resume, task=spec)
+    record = run_dpo(recipe, pairs_dir=pairs_dir, resume=resume, task=spec, overwrite=overwrite)
     if is_main_process():
         err.print(f"DPO done in {record['wall_time_s']} s: reward margin {record['reward_margin_first']} -> "
                   f"{record['reward_margin_last']}; {recipe.output_dir}")
@@ -163,12 +176,20 @@ def generate_command(
     task: TASK = None,
     chat_template: CHAT = True,
     threads: THREADS = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Merge into an existing --out that medalign did not write "
+                                         "(e.g. before this release): its rows are kept. Its own files are merged "
+                                         "into without this.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out (its rows are not "
+                                            "kept).")] = False,
 ) -> None:
-    """Batched generation (left padding, greedy by default); resumable; merges systems; records precision."""
+    """Batched generation (left padding, greedy by default); resumable; merges systems; records precision.
+    Into an existing --out only when medalign wrote it (its folder's manifest), or with --resume/--overwrite."""
+    from data.safe_output import check_merge_file, claim_file
     from training.distributed import single_process_only
-    from training.generate import ENGINES, PRECISIONS, GenerationSettings, generate_file  # torch: start-up cost
+    from training.generate import ENGINES, PRECISIONS, GenerationSettings, generate_file, generation_record_path  # torch: start-up cost
     from training.vllm_engine import EngineUnavailable
 
+    fresh = check_merge_file(out, overwrite=overwrite, resume=resume, command="`medalign generate`")  # before any work
     spec = _task(task)
     single_process_only("generate")
     if precision not in PRECISIONS or engine not in ENGINES:
@@ -177,7 +198,8 @@ def generate_command(
                                   temperature=temperature, top_p=top_p, seed=seed, precision=precision, engine=engine,
                                   chat_template=chat_template, threads=threads)
     try:
-        stats = generate_file(model, data, system, out, settings, limit=limit, task=spec)
+        claim_file(out, generation_record_path(out))  # medalign's own from now on: a later run merges into it
+        stats = generate_file(model, data, system, out, settings, limit=limit, task=spec, fresh=fresh)
     except EngineUnavailable as exc:  # a RuntimeError: the engine cannot run on this machine
         raise fail(str(exc)) from exc
     err.print(f"{system}: generated {stats['generated']}, skipped {stats['skipped_existing']} already done -> {out}")
@@ -253,7 +275,7 @@ def feedback_command(read_study: Callable | None) -> Callable:
         write_feedback_pairs(rows, out, source=source, task=task or DEFAULT_TASK, rubric=_rubric(rubric, settings),
                              merge=merge, task_data=task_data, criterion=criterion, criteria=criteria, margin=margin,
                              min_agreement=min_agreement, min_votes=min_votes, min_gold_accuracy=min_gold_accuracy,
-                             overlap=settings.get("overlap"))
+                             overlap=settings.get("overlap"), overwrite=overwrite)
 
     return feedback
 
