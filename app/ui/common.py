@@ -26,11 +26,22 @@ from app import storage
 from app.models import Role, User
 from app.storage import AccessDenied, AlreadyJudged, StorageError
 from evaluation.contract import Choice
+from evaluation.kinds.skip import SkipReason
 
 # The only place the choice codes get their on-screen names (digit key n picks the n-th).
 CHOICE_LABELS: dict[Choice, str] = {
     Choice.a: "A better", Choice.b: "B better", Choice.tie: "Tie", Choice.both_bad: "Both bad",
 }
+
+# The on-screen names of the stored "cannot judge" reason codes (evaluation/kinds/skip.py), in the
+# order shown (digit key n picks the n-th in the Cannot judge form).
+SKIP_REASON_LABELS: dict[SkipReason, str] = {
+    SkipReason.outside_expertise: "Outside my expertise",
+    SkipReason.answer_unreadable: "An answer is unreadable or garbled",
+    SkipReason.question_unclear: "The question is unclear",
+    SkipReason.other: "Other reason (say which in the note)",
+}
+SKIP_OTHER = SkipReason.other  # the reason whose note is required
 
 
 @dataclass
@@ -70,12 +81,14 @@ def refusal_text(exc: Exception) -> str:
     if isinstance(exc, AlreadyJudged):
         return (f"Not saved: this was already judged ({verdict_text(exc)}), probably in another tab or window. "
                 "What you entered here is still on screen. To change the saved judgment, use "
-                "'Revise my last judgment (U)'; to go on, choose the study again in the Study list.")
+                "'Revise my last judgment (U)' or 'My judgments (H)'; to go on, choose the study again in the Study list.")
     if isinstance(exc, OperationalError):  # e.g. SQLite locked by another writer past the busy timeout
         return ("Not saved: the database is busy right now. Everything you entered is still on screen; "
                 "press Submit again in a moment.")
     text = str(exc)
-    return text if text.startswith("Not saved") else f"Not saved: {text}. What you entered is still on screen."
+    if text.startswith(("Not saved", "Not skipped", "Nothing")):
+        return text
+    return f"Not saved: {text}. What you entered is still on screen."
 
 
 def from_api_client(request: gr.Request | None) -> bool:

@@ -5,7 +5,9 @@ the context header, a tab, a checkbox, an answer pane or the radio group. Enter 
 action only on links and on real buttons (Revise, Log out). Keys typed into a text box stay
 text, except Ctrl+Enter, which submits from the rationale / comment box and hands the focus back
 to the page. Pairwise: 1-4 pick the choice, E / R flag answer A / B as evasive, Enter submits,
-U revises the last judgment. Rating: digit n (0 for the 10th) picks the n-th option of the
+U revises the last judgment, C opens "Cannot judge" (there 1-4 pick a reason, Enter
+skips, Escape closes: it is a form in the action bar, opened and closed here without a round
+trip), H opens "My judgments" (arrow keys choose, Enter opens one to revise). Rating: digit n (0 for the 10th) picks the n-th option of the
 focused criterion and moves focus to the next criterion; Enter submits when every required
 criterion (and a required comment) is answered, and otherwise moves focus to the first one
 still open. While a submit is in flight, keys are ignored and the action bar says so.
@@ -49,7 +51,7 @@ KEYBOARD_JS = """
     return true;
   }
   document.addEventListener('click', (ev) => {
-    if (ev.target.closest && ev.target.closest('#submit, #rating_submit')) startBusy();
+    if (ev.target.closest && ev.target.closest('#submit, #rating_submit, #skip_confirm')) startBusy();
   }, true);
 
   function pairwise(ev) {
@@ -60,6 +62,63 @@ KEYBOARD_JS = """
     if (key === 'u' || key === 'U') return shown(document.querySelector('#revise')) ? document.querySelector('#revise') : null;
     if (key === 'Enter') return document.querySelector('#submit');
     return null;
+  }
+
+  // Side trips, both kinds: C opens Cannot judge, H opens My judgments.
+  function sideTrip(ev) {
+    if (ev.key === 'c' || ev.key === 'C') {
+      const open = [...document.querySelectorAll('#skip_open, #rating_skip_open')].find(shown);
+      if (open) skipForm(true);
+      return !!open;
+    }
+    if (ev.key === 'h' || ev.key === 'H') return openHistory();
+    return false;
+  }
+  const skipButtons = () => document.querySelectorAll('#skip_open, #rating_skip_open');
+  const skipOpen = () => document.querySelector('#action_bar')?.getAttribute('data-skip') === 'open';
+  function skipForm(open) {
+    document.querySelector('#action_bar')?.setAttribute('data-skip', open ? 'open' : 'closed');
+    skipButtons().forEach((b) => { b.setAttribute('aria-expanded', String(open)); b.setAttribute('aria-controls', 'skip_form'); });
+    if (open) {
+      const start = Date.now();
+      const focusReason = () => {
+        const group = document.querySelector('#skip_reason');
+        if (group && shown(group)) { focusGroup(group); group.scrollIntoView({block: 'nearest'}); }
+        else if (Date.now() - start < 2000) requestAnimationFrame(focusReason);
+      };
+      requestAnimationFrame(focusReason);
+    } else if (document.activeElement && document.activeElement.closest('#skip_form')) {
+      document.activeElement.blur();  // back to the page: its keys act again
+    }
+  }
+  window.medalignSkipForm = skipForm;
+  function openHistory() {
+    const header = document.querySelector('#history_accordion .label-wrap');
+    if (!header || !shown(header)) return false;
+    if (!header.classList.contains('open')) header.click();  // opening it reads the list afresh
+    const start = Date.now();
+    const focusList = () => {
+      const all = radios(document.querySelector('#history_list') || document.createElement('div'));
+      if (all.length) { const r = all.find((x) => x.checked) || all[0]; r.focus(); r.scrollIntoView({block: 'nearest'}); }
+      else if (Date.now() - start < 5000) setTimeout(focusList, 100);
+    };
+    setTimeout(focusList, 100);
+    return true;
+  }
+  // Keys inside the Cannot judge form and the My judgments list are theirs, not the page's.
+  function sideTripKey(ev) {
+    if (ev.target.closest('#skip_form')) {
+      if (ev.key === 'Escape') { skipForm(false); return true; }
+      if (ev.key === 'Enter' && !control(ev.target)) { document.querySelector('#skip_confirm').click(); return true; }
+      const pick = radios(document.querySelector('#skip_reason'))[Number(ev.key) - 1];
+      if (/^[1-9]$/.test(ev.key) && !editable(ev.target) && pick) { pick.click(); pick.focus(); return true; }
+      return false;
+    }
+    if (ev.target.closest('#history_list') && ev.key === 'Enter') {
+      document.querySelector('#history_open').click();
+      return true;
+    }
+    return false;
   }
 
   function rating(ev) {
@@ -117,7 +176,7 @@ KEYBOARD_JS = """
   // checked one on each update).
   const arrows = {ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1};
   function moveInGroup(ev) {
-    const group = ev.target.closest && ev.target.closest('#choice, [id^="criterion_"]');
+    const group = ev.target.closest && ev.target.closest('#choice, [id^="criterion_"], #skip_reason, #history_list');
     if (!group || ev.target.type !== 'radio' || !(ev.key in arrows)) return false;
     const all = radios(group), at = all.indexOf(ev.target);
     const next = all[(at + arrows[ev.key] + all.length) % all.length];
@@ -128,6 +187,11 @@ KEYBOARD_JS = """
   document.addEventListener('keydown', (ev) => {
     if (ev.repeat || ev.isComposing) return;
     if (moveInGroup(ev)) { ev.preventDefault(); ev.stopPropagation(); return; }
+    if (ev.target.closest && ev.target.closest('#skip_form, #history_accordion')) {
+      if (!(ev.ctrlKey || ev.metaKey || ev.altKey) && sideTripKey(ev)) { ev.preventDefault(); ev.stopPropagation(); }
+      return;  // any other key there is the control's own (text in the note, the list's header)
+    }
+    if (ev.key === 'Escape' && skipOpen()) { skipForm(false); return; }
     if (editable(ev.target)) { if (ctrlEnter(ev)) { ev.preventDefault(); ev.stopPropagation(); } return; }
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     if (!onPage(ev.target)) return;
@@ -140,8 +204,10 @@ KEYBOARD_JS = """
       }
       return;
     }
-    let handled = false;
-    if (pairs) {
+    let handled = sideTrip(ev);
+    if (handled) {
+      // C or H: nothing else
+    } else if (pairs) {
       const el = pairwise(ev);
       if (el) { el.click(); handled = true; }
     } else {
@@ -180,7 +246,7 @@ KEYBOARD_JS = """
       pane.setAttribute('tabindex', '0');
       pane.setAttribute('aria-labelledby', block.id + '_label');
     });
-    document.querySelectorAll('#choice, [id^="criterion_"]').forEach((group) => {
+    document.querySelectorAll('#choice, [id^="criterion_"], #skip_reason, #history_list').forEach((group) => {
       const inputs = radios(group);
       if (!inputs.length) return;
       inputs.forEach((r) => { if (r.name !== group.id) r.name = group.id; });
@@ -203,6 +269,7 @@ KEYBOARD_JS = """
   function newPair() {
     const pair = document.querySelector('progress[data-pair]')?.dataset.pair || '';
     if (pair === lastPair) return;
+    if (skipOpen()) skipForm(false);  // a new unit (or the end): the form closes
     const first = lastPair === null;
     lastPair = pair;
     if (first || !pair) return;

@@ -1,7 +1,8 @@
 """The pairwise judging panel: two answers side by side ("Answer A", "Answer B"), one choice.
 
 Keyboard (app/ui/keyboard.py): 1-4 pick the choice, E and R flag A or B as evasive, Enter submits,
-U revises the last judgment. The choice and the buttons live in the shell's fixed action bar
+U revises the last judgment,
+C opens Cannot judge, H opens My judgments. The choice and the buttons live in the shell's fixed action bar
 (pairwise_actions), the answers and the rationale in the scrolling panel.
 """
 
@@ -31,10 +32,12 @@ class PairwisePanel:
     choice: gr.Radio | None = None
     submit: gr.Button | None = None
     revise: gr.Button | None = None
+    skip: gr.Button | None = None  # "Cannot judge (C)": opens the shared form (app/ui/skip.py)
+    back: gr.Button | None = None  # while revising: back to the next open unit, nothing changed
 
     def components(self) -> list:
         return [self.panel, self.answer_a, self.answer_b, self.evasive_a, self.evasive_b, self.choice, self.rationale,
-                self.actions, self.revise]
+                self.actions, self.submit, self.revise, self.skip, self.back]
 
     def updates(self, screen: Screen) -> dict:
         previous = screen.previous or {}
@@ -48,7 +51,10 @@ class PairwisePanel:
             self.choice: previous.get("choice"),
             self.rationale: previous.get("rationale") or "",
             self.actions: gr.update(visible=shown),
+            self.submit: screen.submit_label(),
             self.revise: gr.update(visible=shown and screen.judged > 0 and not screen.revising),
+            self.skip: gr.update(visible=shown and not screen.revising),
+            self.back: gr.update(visible=shown and screen.revising),
         }
 
 
@@ -73,7 +79,10 @@ def pairwise_actions(panel: PairwisePanel) -> None:
                                 label="Which answer is better? (keys 1-4)", elem_id="choice", scale=3, min_width=300)
         with gr.Column(scale=1, min_width=160, elem_id="pair_buttons"):
             panel.submit = gr.Button("Submit (Enter)", variant="primary", elem_id="submit")
-            panel.revise = gr.Button("Revise my last judgment (U)", elem_id="revise", size="sm", visible=False)
+            with gr.Row(elem_id="pair_more", equal_height=True):
+                panel.revise = gr.Button("Revise my last judgment (U)", elem_id="revise", size="sm", visible=False)
+                panel.skip = gr.Button("Cannot judge (C)", elem_id="skip_open", size="sm")
+                panel.back = gr.Button("Back to judging", elem_id="back", size="sm", visible=False)
     panel.actions = actions
 
 

@@ -32,9 +32,12 @@ class RatingPanel:
     actions: gr.Row | None = None
     submit: gr.Button | None = None
     revise: gr.Button | None = None
+    skip: gr.Button | None = None  # "Cannot judge (C)": opens the shared form (app/ui/skip.py)
+    back: gr.Button | None = None  # while revising: back to the next open unit, nothing changed
 
     def components(self) -> list:
-        return [self.panel, self.answer, self.rubric_help, *self.criteria, self.free_text, self.actions, self.revise]
+        return [self.panel, self.answer, self.rubric_help, *self.criteria, self.free_text, self.actions, self.submit,
+                self.revise, self.skip, self.back]
 
     def updates(self, screen: Screen) -> dict:
         shown = screen.judging and screen.panel == PANEL
@@ -43,7 +46,10 @@ class RatingPanel:
         out = {self.panel: gr.update(visible=shown),
                self.answer: shown_text(screen.answer_a if shown else ""),
                self.actions: gr.update(visible=shown),
+               self.submit: screen.submit_label(),
                self.revise: gr.update(visible=shown and screen.judged > 0 and not screen.revising),
+               self.skip: gr.update(visible=shown and not screen.revising),
+               self.back: gr.update(visible=shown and screen.revising),
                self.rubric_help: shown_text(rubric.description if rubric else "")}
         for slot, radio in enumerate(self.criteria):
             if rubric is not None and slot < len(rubric.criteria):
@@ -79,6 +85,8 @@ def rating_actions(panel: RatingPanel) -> None:
     with gr.Row(visible=False) as actions:
         panel.submit = gr.Button("Submit (Enter)", variant="primary", elem_id="rating_submit", size="sm")
         panel.revise = gr.Button("Revise my last judgment (U)", elem_id="rating_revise", size="sm", visible=False)
+        panel.skip = gr.Button("Cannot judge (C)", elem_id="rating_skip_open", size="sm")
+        panel.back = gr.Button("Back to judging", elem_id="rating_back", size="sm", visible=False)
     panel.actions = actions
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app import storage
-from app.models import Role, Study, User
+from app.models import Assignment, Role, Study, User
 from app.ui.common import caller
 from evaluation.kinds import get_kind
 from evaluation.rubric import Rubric
@@ -32,6 +32,7 @@ class Screen:
     judging: bool = False
     done: bool = False
     revising: bool = False
+    revising_what: str = ""  # which judgment is being revised, in words ("your last judgment", "#3 ...")
     previous: dict | None = None  # the judgment being revised, as storage.judgment_as_shown gives it
     rubric: Rubric | None = None
     study: str = ""
@@ -43,9 +44,19 @@ class Screen:
         """The name of the panel that shows this screen's unit (its study kind says which)."""
         return get_kind(self.kind).panel if self.kind else None
 
+    skipped: bool = False  # this screen follows a skip: the bar says so
+    revised: bool = False  # this screen follows a saved revision
+
     def shown_status(self) -> str:
         """The status line on screen (the public `status` stays as API clients know it)."""
+        if self.skipped:
+            return f"Skipped; it counts as done ({self.judged} of {self.total}). " + self.status
+        if self.revised:
+            return f"Revision saved ({self.judged} of {self.total}). " + self.status
         return (f"Saved ({self.judged} of {self.total}). " if self.saved else "") + self.status
+
+    def submit_label(self) -> str:
+        return "Save revision (Enter)" if self.revising else "Submit (Enter)"
 
     def end_note(self) -> str:
         if not self.done:
@@ -53,9 +64,9 @@ class Screen:
         if self.remaining:
             return ("### End of this study\nYou have judged every pair of this study available to you. "
                     "Studies with work left for you: " + ", ".join(self.remaining) +
-                    " (choose one above). Use *Revise my last judgment* to change your last answer.")
+                    " (choose one above). Use *My judgments* to change any of your answers.")
         return ("### End of study\nYou have judged everything available to you in every study. Thank you. "
-                "You may close this tab; use *Revise my last judgment* to change your last answer.")
+                "You may close this tab; use *My judgments* to change any of your answers.")
 
     def public(self) -> dict:
         out = {"kind": self.kind, "status": self.status, "judged": self.judged,
@@ -76,8 +87,10 @@ class Screen:
         return out
 
 
-def next_screen(session, user: User, study: Study, state: dict, *, revising: int | None = None) -> Screen:
-    """The physician's open unit (or a new one), the unit they are revising, or the end screen."""
+def next_screen(session, user: User, study: Study, state: dict, *, revising: int | None = None,
+                revising_what: str = "your last judgment") -> Screen:
+    """The physician's open unit (or a new one), the unit they are revising (in the layout it was
+    judged in, with the stored values), or the end screen."""
     kind, rubric = study.kind, storage.study_rubric(study)
     common = {"kind": kind, "rubric": rubric, "guidelines": study.guidelines, "study": study.name}
     if revising is None:
@@ -97,9 +110,10 @@ def next_screen(session, user: User, study: Study, state: dict, *, revising: int
                     question=view.question, context=view.context, answer_a=view.answer_a,
                     answer_b=view.answer_b or "", token=view.token, judging=True, **common)
     if revising is not None:
-        screen.revising = True
+        screen.revising, screen.revising_what = True, revising_what
         screen.previous = storage.judgment_as_shown(session, user, revising)
-        screen.status = f"Revising your last judgment ({view.judged} of {view.total} judged)"
+        screen.status = (f"Revising {revising_what} ({view.judged} of {view.total} judged): change it, then "
+                         "Save revision; Back to judging leaves it as it was.")
     return screen
 
 
@@ -113,6 +127,18 @@ def _studies_left(session, study: Study, user: User) -> list[str]:
     return out
 
 
+def unit_on_screen(session, request, state: dict | None, token: str) -> tuple[User, Assignment, Study, dict]:
+    """(user, assignment, study, state) of the unit the token names (else the State's), after
+    checking the caller, that the unit is theirs and that the study is one of theirs."""
+    user = caller(session, request, state, Role.physician)
+    assignment = (storage.assignment_by_token(session, user, token) if token
+                  else storage.owned_assignment(session, user, state["assignment_id"]))
+    study = storage.study_of(session, assignment)
+    if not storage.may_judge(session, study, user):
+        raise storage.AccessDenied(f"the study {study.name!r} is not one of yours")
+    return user, assignment, study, {**(state or {}), "user": user.name, "study": study.name}
+
+
 def judge(engine, request, state: dict | None, token: str, panel: str, fields: Callable[[Study], dict]) -> Screen:
     """Store (or revise) the judgment of the unit the token names, then the next screen.
 
@@ -124,21 +150,32 @@ def judge(engine, request, state: dict | None, token: str, panel: str, fields: C
     if not token and not (state and state.get("assignment_id")):
         raise storage.StorageError("Nothing to submit: choose a study first.")
     with storage.transaction(engine) as session:
-        user = caller(session, request, state, Role.physician)
-        assignment = (storage.assignment_by_token(session, user, token) if token
-                      else storage.owned_assignment(session, user, state["assignment_id"]))
-        study = storage.study_of(session, assignment)
-        if not storage.may_judge(session, study, user):
-            raise storage.AccessDenied(f"the study {study.name!r} is not one of yours")
+        user, assignment, study, state = unit_on_screen(session, request, state, token)
         if get_kind(study.kind).panel != panel:
             raise storage.StorageError(f"this is a {study.kind} study; reload the page")
-        state = {**(state or {}), "user": user.name, "study": study.name}
-        if state.get("revising") and state.get("assignment_id") == assignment.id:
+        revised = bool(state.get("revising") and state.get("assignment_id") == assignment.id)
+        if revised:  # any of this physician's judgments, opened from My judgments or Revise (U)
             storage.revise_judgment(session, user, assignment.id, **fields(study))
         else:
             storage.submit_judgment(session, user, assignment.id, **fields(study))
         # Same transaction: one commit per submit, and the reply that acknowledges the
         # judgment is only sent after that commit.
         screen = next_screen(session, user, study, state)
-        screen.saved = True
+        screen.saved, screen.revised = True, revised
+        return screen
+
+
+def skip(engine, request, state: dict | None, token: str, reason: str, note: str) -> Screen:
+    """'Cannot judge': the unit on screen is skipped for `reason` (a stored code) and passed on;
+    then the next screen."""
+    if not token:
+        raise storage.StorageError("Nothing to skip: choose a study first.")
+    with storage.transaction(engine) as session:
+        user, assignment, study, state = unit_on_screen(session, request, state, token)
+        if state.get("revising") and state.get("assignment_id") == assignment.id:
+            raise storage.StorageError("Not skipped: this one is already judged; save your revision or go back "
+                                       "to judging")
+        storage.skip_assignment(session, user, assignment.id, reason, note)
+        screen = next_screen(session, user, study, state)
+        screen.skipped = True
         return screen

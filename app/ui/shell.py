@@ -27,13 +27,20 @@ from app.ui.common import (
     storage_errors,
     text_pane,
 )
+from app.ui.history import HistoryPanel, build_history_panel, list_history, open_judgment
 from app.ui.pairwise import PairwisePanel, build_pairwise_panel, pairwise_actions, submit_pairwise
 from app.ui.rating import RatingPanel, build_rating_panel, rating_actions, submit_rating
-from app.ui.research_admin import wire_admin
 from app.ui.researcher import ResearcherTab, build_researcher_tab, research_choices, researcher_view
 from app.ui.screen import Screen, next_screen
+from app.ui.skip import CLOSE_JS, OPEN_JS, SkipForm, build_skip_form, skip_unit
 
 SCREEN_LABEL = "screen"  # API clients find the screen's JSON output by this label (app/simulate.py)
+# The on-screen key help (app/ui/keyboard.py implements the keys).
+KEY_HELP = """**Keys** (not while typing in a text box):
+1-4 choose (pairwise) or grade the focused question (rating; 0 is the 10th option) ·
+E / R flag Answer A / B as evasive · Enter submits (Ctrl+Enter from the rationale or comment) ·
+U revises your last judgment · C opens *Cannot judge* (there 1-4 pick a reason, Enter skips, Esc closes) ·
+H opens *My judgments* (arrow keys choose, Enter opens one to revise)."""
 
 
 @dataclass
@@ -57,12 +64,15 @@ class UI:
     revise_done: gr.Button
     pairwise: PairwisePanel
     rating: RatingPanel
+    skip: SkipForm
+    history: HistoryPanel
     researcher: ResearcherTab
 
     def screen_outputs(self) -> list:
         return [self.state, self.status, self.notice, self.bar, self.guidelines, self.work, self.question, self.context,
                 self.token,
-                self.screen, self.done_panel, self.end_note, self.revise_done, *self.pairwise.components(), *self.rating.components()]
+                self.screen, self.done_panel, self.end_note, self.revise_done, *self.pairwise.components(), *self.rating.components(),
+                *self.skip.components()]
 
     def unchanged(self) -> dict:
         # Not {}: Gradio reads an empty dict as one output value.
@@ -85,7 +95,7 @@ class UI:
             self.token: screen.token,
             self.screen: screen.public(), self.done_panel: gr.update(visible=screen.done),
             self.end_note: screen.end_note(), self.revise_done: gr.update(visible=screen.done and screen.judged > 0),
-            **self.pairwise.updates(screen), **self.rating.updates(screen),
+            **self.pairwise.updates(screen), **self.rating.updates(screen), **self.skip.updates(screen),
         }
 
 
@@ -149,6 +159,9 @@ def _layout() -> UI:
                 with gr.Accordion("Guidelines", open=False, elem_id="guidelines_accordion"):
                     # Markdown made safe by guidelines_markdown (escaped first, sanitised after).
                     guidelines = gr.Markdown(elem_id="guidelines", sanitize_html=True)
+                history = build_history_panel()
+                with gr.Accordion("Keys", open=False, elem_id="keys_accordion"):
+                    gr.Markdown(KEY_HELP, elem_id="key_help")
             with gr.Column(visible=False) as work:
                 with gr.Column(elem_id="work"):
                     question = text_pane("Question", "question")
@@ -172,11 +185,12 @@ def _layout() -> UI:
                     notice = gr.HTML(notice_html(""), elem_id="notice")
                     gr.HTML('<div class="key-note" role="status" aria-live="polite"></div>', elem_id="key_note")
                 with gr.Column(scale=3, min_width=300, elem_id="bar_actions"):
+                    skip = build_skip_form()
                     pairwise_actions(pairwise)
                     rating_actions(rating)
         researcher = build_researcher_tab()
     return UI(state, whoami, tabs, picker, status, bar, guidelines, judge_tab, end_note, work, question, context, notice,
-              token, screen, done_panel, revise_done, pairwise, rating, researcher)
+              token, screen, done_panel, revise_done, pairwise, rating, skip, history, researcher)
 
 
 def _wire(blocks: gr.Blocks, ui: UI, ctx: Context) -> None:
@@ -193,12 +207,28 @@ def _wire(blocks: gr.Blocks, ui: UI, ctx: Context) -> None:
     p.revise.click(bind(revise_last, ctx), [ui.state], outputs, api_name="revise_last")
     for button in (r.revise, ui.revise_done):
         button.click(bind(revise_last, ctx), [ui.state], outputs, **private)
+    _wire_side_trips(ui, ctx)
     research = ui.researcher
     research.picker.change(bind(researcher_view, ctx), research.inputs(), research.outputs(), api_name="researcher_view")
     for trigger in (research.refresh.click, research.exclude_simulated.change, research.timer.tick):
         trigger(bind(researcher_view, ctx), research.inputs(), research.outputs(), **private)
     blocks.load(bind(research_choices, ctx), None, [research.picker], **private)
-    wire_admin(research, ctx)  # the researcher's study management (app/ui/research_admin.py)
+
+
+def _wire_side_trips(ui: UI, ctx: Context) -> None:
+    """Cannot judge (the form opens and closes in the browser only), My judgments, Back to judging."""
+    outputs, private = ui.screen_outputs(), {"api_visibility": "private"}
+    p, r, form, history = ui.pairwise, ui.rating, ui.skip, ui.history
+    for button in (p.skip, r.skip):
+        button.click(None, None, None, js=OPEN_JS, **private)
+    form.cancel.click(None, None, None, js=CLOSE_JS, **private)
+    form.confirm.click(bind(skip_unit, ctx), [ui.state, ui.token, form.reason, form.note], outputs, api_name="skip",
+                       concurrency_limit=None)
+    history.accordion.expand(bind(list_history, ctx), [ui.state], history.outputs(ui.notice), **private)
+    history.open_button.click(bind(open_judgment, ctx), [ui.state, history.entries], [*outputs, history.accordion],
+                              **private)
+    for button in (p.back, r.back):
+        button.click(bind(open_study, ctx), [ui.picker], outputs, **private)
 
 
 def build_ui(engine: Engine, *, title: str = "medalign: physician judging") -> gr.Blocks:

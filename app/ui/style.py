@@ -52,6 +52,7 @@ button.primary, .primary { background: #1d4ed8 !important; color: #fff !importan
   font-size: 1rem !important; }
 button.primary:hover { background: #1e40af !important; }
 button.secondary { color: #111827 !important; }
+[role="tab"].selected, [role="tab"][aria-selected="true"] { color: #c2410c !important; }  /* 5.2:1, not 2.8:1 */
 button:focus-visible, a:focus-visible, [role="tab"]:focus-visible, .label-wrap:focus-visible,
 input[type="radio"]:focus-visible, input[type="checkbox"]:focus-visible {
   outline: 3px solid var(--focus) !important; outline-offset: 2px !important; }
@@ -88,6 +89,24 @@ label:has(input[type="radio"]:focus-visible), label:has(input[type="checkbox"]:f
   border-radius: 6px; font-size: 1rem; }
 .relogin-error { color: #991b1b; }
 
+/* Cannot judge: a form in the action bar, opened and closed by the keyboard script (data-skip). */
+#skip_form { display: none !important; }
+#action_bar[data-skip="open"] #skip_form { display: flex !important; border: 1px solid #6b7280 !important; border-radius: 6px;
+  padding: 6px 8px !important; background: #f9fafb; margin-bottom: 4px !important; }
+#skip_reason .wrap { display: grid !important; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 4px !important; }
+#skip_reason label { padding: 4px 8px !important; }
+#skip_buttons { gap: 8px !important; flex-wrap: nowrap !important; }
+#skip_buttons button { flex: 1 1 auto; }
+#pair_more { gap: 4px !important; flex-wrap: nowrap !important; }
+#pair_more button { flex: 1 1 0; white-space: normal; }
+
+/* My judgments: a bounded list that scrolls by itself. */
+#history_list .wrap { display: flex !important; flex-direction: column; gap: 2px !important; max-height: 40vh;
+  overflow-y: auto; flex-wrap: nowrap !important; }
+#history_list label { justify-content: flex-start; text-align: left; }
+#history_accordion, #keys_accordion { padding: 4px 8px !important; }
+#logout, #logout button { white-space: nowrap !important; }
+
 /* Dashboard charts side by side on a desktop, one under the other on a phone. */
 #research_timeline, #research_chart { flex: 1 1 320px !important; min-width: min(100%, 320px) !important; }
 
@@ -99,12 +118,18 @@ label:has(input[type="radio"]:focus-visible), label:has(input[type="checkbox"]:f
   #logout, #logout button { min-height: 44px !important; }
   /* Touch targets at least 44 px. */
   button, [role="tab"], .label-wrap, #choice label, [id^="criterion_"] label, #evasive_a label, #evasive_b label,
-  #exclude_simulated label, #relogin input { min-height: 44px !important; }
+  #exclude_simulated label, #relogin input, #skip_reason label, #history_list label, #skip_note input {
+    min-height: 44px !important; }
+  #skip_reason label, #history_list label { display: flex !important; align-items: center; }
+  #skip_reason .wrap { grid-template-columns: 1fr; }
   #choice .wrap { display: grid !important; gap: 4px !important; }
   #choice label, [id^="criterion_"] label { min-width: 44px; display: flex !important; align-items: center; }
   .app-title { font-size: 1.1rem; }
   #top_row { flex-wrap: wrap !important; }
-  #whoami { min-width: 0 !important; flex: 1 1 150px !important; }
+  #whoami { min-width: 0 !important; flex: 1 1 0 !important; }
+  #whoami label { min-width: 0; }
+  #whoami input, #whoami textarea { min-width: 0 !important; width: 100% !important; }
+  #logout { flex: 0 0 auto !important; min-width: 0 !important; }
   #context_accordion .pane-label-block, #context_accordion .block:has(.visually-hidden) { display: none !important; }
   #app_title { flex: 1 1 100% !important; }
   #choice > [data-testid="block-info"], .action-bar .where { position: absolute !important; width: 1px; height: 1px;
