@@ -30,6 +30,7 @@ from app.ui.common import (
 from app.ui.history import HistoryPanel, build_history_panel, list_history, open_judgment
 from app.ui.pairwise import PairwisePanel, build_pairwise_panel, pairwise_actions, submit_pairwise
 from app.ui.rating import RatingPanel, build_rating_panel, rating_actions, submit_rating
+from app.ui.research_admin import wire_admin
 from app.ui.researcher import ResearcherTab, build_researcher_tab, research_choices, researcher_view
 from app.ui.screen import Screen, next_screen
 from app.ui.skip import CLOSE_JS, OPEN_JS, SkipForm, build_skip_form, skip_unit
@@ -213,6 +214,7 @@ def _wire(blocks: gr.Blocks, ui: UI, ctx: Context) -> None:
     for trigger in (research.refresh.click, research.exclude_simulated.change, research.timer.tick):
         trigger(bind(researcher_view, ctx), research.inputs(), research.outputs(), **private)
     blocks.load(bind(research_choices, ctx), None, [research.picker], **private)
+    wire_admin(research, ctx)  # the researcher's study management (app/ui/research_admin.py)
 
 
 def _wire_side_trips(ui: UI, ctx: Context) -> None:
