@@ -27,6 +27,9 @@ from app.ui.common import Context, caller
 KIND_CHOICES = [("Pairwise: two answers side by side", "pairwise"), ("Rating: one answer on a rubric", "rating")]
 PRIMARY_CHOICES = [("Decisive votes: wins / (wins + losses)", "decisive"), ("All judgments: wins / all judgments", "all")]
 NO_RUBRIC = "(none: upload one, or a pairwise study)"
+# Gradio's upload boxes and multiselect input draw text in a pale grey (below 4.5:1 on white): darker here.
+PANEL_CSS = ("#create_box [data-testid='upload-text'], #create_box [data-testid='upload-text'] *, "
+             "#create_box .subdued, #member_names .subdued { color: #374151 !important; }")
 INVITATION_HEADERS = ["physician", "study", "state", "expires", "created by"]
 
 
@@ -56,6 +59,7 @@ def shipped_rubrics() -> list[str]:
 
 
 def build_admin_panel() -> AdminPanel:
+    gr.HTML(f"<style>{PANEL_CSS}</style>", padding=False)
     with gr.Accordion("Physicians of this study", open=False, elem_id="members_box"):
         members = gr.Markdown(elem_id="research_members")
         member_names = gr.Dropdown(label="Physicians to add or remove", choices=[], multiselect=True,
