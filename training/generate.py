@@ -41,6 +41,9 @@ class GenerationSettings:
     engine: str = "transformers"  # or "vllm" (optional extra, CUDA)
     chat_template: bool = True  # the tokenizer's chat template when it has one (training/chat.py)
     threads: int | None = None  # CPU threads for torch; None: torch's default (one per core)
+    # A closed answer set (a task's labels or option letters): each answer is the allowed one of highest
+    # log-likelihood after the prompt (training/choices.py), not free text. Empty: free generation.
+    choices: tuple[str, ...] = ()
 
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32", "4bit")
@@ -166,6 +169,8 @@ class Engine:
 
 def load_engine(model_dir: str, settings: GenerationSettings, prompts: list[str] = ()) -> Engine:
     """The chosen engine; the transformers batch size, when not set, fits the longest prompts in memory."""
+    if settings.engine == "vllm" and settings.choices:
+        raise ValueError("constrained answers (choices) are scored with the transformers engine, not vllm")
     if settings.engine == "vllm":
         from training.vllm_engine import vllm_generator
 
@@ -175,6 +180,11 @@ def load_engine(model_dir: str, settings: GenerationSettings, prompts: list[str]
     if settings.engine != "transformers":
         raise ValueError(f"engine must be one of {ENGINES}, got {settings.engine!r}")
     model, tokenizer = load_for_generation(model_dir, settings)
+    if settings.choices:  # constrained answers: score the allowed ones instead of generating
+        from training.choices import choose
+
+        return Engine(lambda batch: (choose(model, tokenizer, batch, settings.choices), [0] * len(batch)),
+                      settings.batch_size or 8, lambda prompt: len(tokenizer(prompt)["input_ids"]))
 
     def prompt_length(prompt: str) -> int:
         return len(tokenizer(prompt)["input_ids"])
@@ -251,9 +261,10 @@ def generate_file(
     _, tokens = generate_in_length_order(engine, prompts, keep)
     progress.close()
     speed = generation_speed(len(todo), sum(tokens), time.time() - generation_started, engine.batch_size,
-                             counted=settings.engine == "transformers")
+                             counted=settings.engine == "transformers" and not settings.choices)
     record_generation(Path(out_file), system, model_dir, replace(settings, batch_size=engine.batch_size), precision,
-                      dict(stats, **speed, torch_threads=threads, wall_time_s=round(time.time() - started, 2)), task=task,
+                      dict(stats, **speed, torch_threads=threads, wall_time_s=round(time.time() - started, 2),
+                           decoding="choices" if settings.choices else "free"), task=task,
                       chat=chat)
     return stats
 

@@ -83,6 +83,10 @@ def eval_run(
                                              "`medalign generate`.")] = "transformers",
     chat_template: CHAT = True,
     threads: THREADS = None,
+    constrained: Annotated[bool, typer.Option("--constrained", help="Label and option tasks: answer with the allowed "
+                                              "label (or letter) of highest log-likelihood, as lm-evaluation-harness "
+                                              "scores multiple choice (training/choices.py); recorded in the run "
+                                              "record.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the predictions, NAME.metrics.json and "
                                             "NAME.generations.jsonl (the generations start over).")] = False,
 ) -> None:
@@ -103,8 +107,13 @@ def eval_run(
     fresh = check_merge_file(generations, overwrite=overwrite, command="`medalign eval run`")
     spec = load_task_checked(task)
     examples = read_gold_examples(spec, data)[:limit]
+    from training.choices import check_resumed_mode, task_choices  # closed answer sets (--constrained)
+
     settings = GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens, precision=precision, engine=engine,
-                                  chat_template=chat_template, threads=threads)
+                                  chat_template=chat_template, threads=threads,
+                                  choices=task_choices(spec) if constrained else ())
+    if not fresh:
+        check_resumed_mode(generations, system, settings.choices)
     try:
         claim_file(generations, generation_record_path(generations), out_file, metrics_path(out_file))
         stats = generate_file(model, data, system, generations, settings, limit=limit, task=spec, fresh=fresh)

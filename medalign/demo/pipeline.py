@@ -1,5 +1,6 @@
 """The demo's pipeline steps: data, tiny model, SFT, pairs, DPO, generations, HQ, studies, and the
-comparative study on one classification task (triage: base -> SFT -> DPO, its comparison table)."""
+comparative study on one classification task (triage: base -> SFT -> DPO, its comparison table, answers
+constrained to the task's labels)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from evaluation.helpfulness import hq_from_generations
 from evaluation.predictions import read_gold_examples, score_rows, write_predictions
 from medalign.demo.stepper import Step
 from medalign.demo.studies import READABLE_PAIRS, create_demo_studies
+from training.choices import task_choices
 from training.dpo import run_dpo
 from training.generate import GenerationSettings, generate_file
 from training.pairs import make_pairs
@@ -121,9 +123,18 @@ def _training_steps(paths: DemoPaths, generation) -> list[Step]:
     ]
 
 
+def _forget_answers(root: Path) -> None:
+    """A re-run step retrains its models: answers of the earlier models (kept for resuming) are stale."""
+    for generations in (root / "generations.jsonl", root / "pairs" / "sft_generations.jsonl"):
+        for path in (generations, generations.with_suffix(".run.json")):
+            path.unlink(missing_ok=True)
+
+
 def _train_task_study(paths: DemoPaths, task, generation) -> dict[str, Path]:
-    """SFT and DPO of the demo's tiny model on the task (its template, targets and pairs); the models by system."""
+    """SFT and DPO of the demo's tiny model on the task (its template, targets and pairs); the models by system.
+    The pairs' rejected answers are the SFT model's own (constrained) wrong labels."""
     root = paths.task_study
+    _forget_answers(root)
     prepare_task(task.name, source=None, labels=None, n=5000, holdout=8, seed=0, out=root / "data")
     run_sft(load_recipe(TASK_STUDY_RECIPES / "sft.yaml", [
         f"model_name_or_path={paths.model}", f"train_file={root / 'data' / 'train.jsonl'}", f"output_dir={root / 'sft'}"],
@@ -158,7 +169,9 @@ def run_task_study(paths: DemoPaths, generation, *, rounds: int = 2000) -> Path:
 
 def pipeline_steps(paths: DemoPaths, simulate_raters: int) -> list[Step]:
     generation = GenerationSettings(batch_size=8, max_new_tokens=64)
-    label_generation = GenerationSettings(batch_size=8, max_new_tokens=8)  # a label is a word or two
+    # The tiny model rarely writes a label when free (8 of 8 unparseable): each answer is the task's label
+    # of highest log-likelihood (training/choices.py, `eval run --constrained`), recorded in the run record.
+    label_generation = GenerationSettings(batch_size=8, max_new_tokens=8, choices=task_choices(load_task(TASK_STUDY)))
 
     def generate_all():
         for system, path in (("base", paths.model), ("sft", paths.sft / "merged"), ("dpo", paths.dpo / "merged")):
