@@ -83,11 +83,19 @@ def test_demo_classification_study_table(demo):
     assert {(c["first"], c["second"]) for c in study["comparisons"]} == {("base", "sft"), ("sft", "dpo"), ("base", "dpo")}
     assert all(0 <= c["p_value"] <= c["p_holm"] <= 1 for c in study["comparisons"])
     assert study["compute"]["dpo_over_sft"]["tokens_processed"] > 0
+    labels = ["emergent", "urgent", "non-urgent"]
+    record = json.loads((workdir / "triage/generations.run.json").read_text())["systems"]
     for system in ("base", "sft", "dpo"):
         rows = [json.loads(line) for line in (workdir / f"triage/{system}.jsonl").read_text().splitlines()]
         assert len(rows) == 8 and all(r["task"] == "triage" and r["system"] == system for r in rows)
+        # constrained to the task's labels (training/choices.py): every answer parses, the accuracy is real
+        assert all(r["parsed"] in labels and r["raw_output"] == r["parsed"] for r in rows)
+        assert study["per_system"][system]["unparsed"] == 0
+        assert study["per_system"][system]["accuracy"]["value"] == sum(r["parsed"] == r["gold"] for r in rows) / 8
+        assert record[system]["settings"]["choices"] == labels and record[system]["stats"]["decoding"] == "choices"
+    assert "| unparseable answers (scored wrong) | 0 | 0 | 0 |" in table
     pairs = json.loads((workdir / "triage/pairs/pairs.json").read_text())
-    assert pairs["source"]["task"] == "triage" and pairs["counts"]["pairs"] == 22
+    assert pairs["source"]["task"] == "triage" and pairs["counts"]["pairs"] == 22 and pairs["counts"]["sft_unparsed"] == 0
     for stage in ("sft", "dpo"):
         assert json.loads((workdir / f"triage/{stage}/run.json").read_text())["config"]["task"]["name"] == "triage"
 
