@@ -12,14 +12,29 @@ from __future__ import annotations
 import json
 import math
 import random
+import secrets
 import zlib
+from functools import lru_cache
 
-from sqlalchemy import func, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, select
 
-from app.models import Assignment, Item, Judgment, PhysicianOrder, QueueEntry, Role, Study, Unit, User
+from app.models import Assignment, PhysicianOrder, QueueEntry, Role, Study, Unit, User, utcnow
+from app.storage import queue
 from app.storage.base import AccessDenied, StorageError
+
+# session.info keys: what one transaction already knows, so the next screen asks the database once
+KNOWN_JUDGMENT = "known_judgment"  # (KNOWN_JUDGMENT, assignment id) -> its Judgment or None, as last read
+PROGRESS_AFTER_CLAIM = "progress_after_claim"  # (PROGRESS_AFTER_CLAIM, assignment id) -> (done, total)
+# (NO_OPEN_WORK, study id, user id): the physician's open unit was just judged or skipped, so none is open
+# (next_assignment hands out a new unit only when none is open)
+NO_OPEN_WORK = "no_open_work"
+_LOADED = "loaded_rows"  # rows read along with another: held so the session's (weak) identity map keeps them
+
+
+def _hold(session: Session, *rows) -> None:
+    session.info.setdefault(_LOADED, []).extend(row for row in rows if row is not None)
 
 # Slots outside 0..overlap-1 never count toward a unit's overlap: gold units take -user id, model
 # raters MODEL_SLOT_BASE - user id (app/storage/raters.py), skipped units SKIP_SLOT_BASE - assignment id
@@ -32,6 +47,7 @@ def _physician_seed(study: Study, user: User) -> int:
 
 
 def _order(session: Session, study: Study, user: User) -> list[int]:
+    """The physician's order of the study's units, drawn (and queued) on first use."""
     row = session.exec(
         select(PhysicianOrder).where(PhysicianOrder.study_id == study.id, PhysicianOrder.user_id == user.id)
     ).first()
@@ -48,126 +64,90 @@ def _order(session: Session, study: Study, user: User) -> list[int]:
 
 
 def open_assignment(session: Session, study: Study, user: User) -> Assignment | None:
-    return session.exec(
-        select(Assignment)
-        .outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
-        .where(Assignment.study_id == study.id, Assignment.user_id == user.id, Judgment.id.is_(None),
-               Assignment.skipped_reason.is_(None))
-        .order_by(Assignment.sequence)
-    ).first()
+    return session.execute(queue.open_statement(), {"sid": study.id, "uid": user.id}).scalars().first()
 
 
-_ELIGIBLE_AFTER = "eligible_after_assignment"
+def _params(study: Study, user: User) -> dict:
+    return {"sid": study.id, "uid": user.id, "overlap": study.overlap, "max_share": study.max_share}
 
 
 def eligible_units(session: Session, study: Study, user: User) -> list[int]:
-    """Units this physician could still be given, in their own order."""
-    remembered = session.info.pop((_ELIGIBLE_AFTER, study.id, user.id), None)
-    if remembered is not None:
-        return remembered
-    mine = set(session.exec(select(Assignment.unit_id).where(Assignment.study_id == study.id,
-                                                             Assignment.user_id == user.id)))
-    taken = dict(session.exec(
-        select(Assignment.unit_id, func.count()).where(Assignment.study_id == study.id, Assignment.slot >= 0)
-        .group_by(Assignment.unit_id)  # physicians' slots only: model raters' (and gold) slots are negative
-    ).all())
-    gold = set(session.exec(select(Unit.id).where(Unit.study_id == study.id, Unit.is_gold.is_(True))))
-    outside = set(session.exec(select(Unit.id).join(Item, Item.id == Unit.item_id)  # --physician-sample N
-                               .where(Unit.study_id == study.id, Item.in_physician_sample.is_(False))))
-    return [
-        unit_id for unit_id in _order(session, study, user)
-        if unit_id not in mine and unit_id not in outside and (unit_id in gold or taken.get(unit_id, 0) < study.overlap)
-    ]
+    """Units this physician could still be given, in their own order (the share cap aside)."""
+    _order(session, study, user)
+    return list(session.execute(queue.eligible_statement(), _params(study, user)).scalars())
 
 
-def _pick(session: Session, study: Study, user: User, eligible: list[int]) -> Unit:
-    """The first eligible unit, unless it shows the item just seen and another item is left."""
-    last_item = session.exec(
-        select(Unit.item_id).join(Assignment, Assignment.unit_id == Unit.id)
-        .where(Assignment.study_id == study.id, Assignment.user_id == user.id)
-        .order_by(Assignment.sequence.desc())
-    ).first()
-    first = session.get(Unit, eligible[0])
-    if last_item is None or first.item_id != last_item:
-        return first
-    items = dict(session.exec(select(Unit.id, Unit.item_id).where(Unit.study_id == study.id)).all())
-    other = next((u for u in eligible if items[u] != last_item), None)
-    return first if other is None else session.get(Unit, other)
+def eligible_count(session: Session, study: Study, user: User) -> int:
+    if session.execute(select(PhysicianOrder.id).where(PhysicianOrder.study_id == study.id,
+                                                       PhysicianOrder.user_id == user.id)).first() is None:
+        _order(session, study, user)
+    return session.execute(queue.eligible_count_statement(), _params(study, user)).scalar_one()
 
 
-def _left_side(session: Session, study: Study, user: User, unit: Unit) -> int:
-    """1 or 2: which of the unit's answers goes left. Ratings have one answer, always 1."""
+@lru_cache(maxsize=1024)
+def _sides(seed: int, size: int) -> tuple[int, ...]:
+    sides = [1, 2] * math.ceil(size / 2)
+    random.Random(seed).shuffle(sides)
+    return tuple(sides)
+
+
+def _left_side(study: Study, user: User, unit: Unit, done_in_comparison: int, comparison_size: int) -> int:
+    """1 or 2: which of the unit's answers goes left, from a seeded shuffle of a balanced sequence per
+    physician and comparison. Ratings have one answer, always 1."""
     if unit.answer_2_id is None:
         return 1
-    total = session.exec(select(func.count()).select_from(Unit)
-                         .where(Unit.study_id == study.id, Unit.comparison == unit.comparison)).one()
-    done = session.exec(
-        select(func.count()).select_from(Assignment).join(Unit, Unit.id == Assignment.unit_id)
-        .where(Assignment.study_id == study.id, Assignment.user_id == user.id, Unit.comparison == unit.comparison)
-    ).one()
-    sides = [1, 2] * math.ceil(total / 2)
-    random.Random(_physician_seed(study, user) + zlib.crc32(unit.comparison.encode())).shuffle(sides)
-    return sides[done % len(sides)]
+    sides = _sides(_physician_seed(study, user) + zlib.crc32(unit.comparison.encode()), comparison_size)
+    return sides[done_in_comparison % len(sides)]
 
 
-def _within_share(session: Session, study: Study, user: User, eligible: list[int]) -> list[int]:
-    """With a cap on one physician's share (the analysis plan's max_share, issue 20), a physician
-    who holds that share of the study's non-gold slots (units x overlap) is given gold units only:
-    one physician doing most of the work leaves the interval resting on few effective physicians."""
-    if not study.max_share or not eligible:
-        return eligible
-    slots = study.overlap * session.exec(select(func.count()).select_from(Unit)
-                                         .where(Unit.study_id == study.id, Unit.is_gold.is_(False))).one()
-    mine = session.exec(select(func.count()).select_from(Assignment).join(Unit, Unit.id == Assignment.unit_id)
-                        .where(Assignment.study_id == study.id, Assignment.user_id == user.id,
-                               Unit.is_gold.is_(False), Assignment.skipped_reason.is_(None))).one()
-    if mine < math.ceil(study.max_share * slots):
-        return eligible
-    gold = set(session.exec(select(Unit.id).where(Unit.study_id == study.id, Unit.is_gold.is_(True))))
-    return [u for u in eligible if u in gold]
+def _claim(session: Session, study: Study, user: User) -> Assignment | None | bool:
+    """One try at the next unit: the new assignment, None when nothing is left (or the queue is not
+    drawn yet), False when a concurrent physician took the slot first (try again)."""
+    statement = queue.claim_statement(bool(study.max_share))
+    row = session.execute(statement, _params(study, user)).first()
+    if row is None or row.capped:
+        return None
+    unit = row[0]
+    _hold(session, *row[:4])  # unit, item and answers: the screen shows them next
+    slot = -user.id if unit.is_gold else row.slot
+    if slot >= study.overlap:
+        return False  # filled since the snapshot this statement read (PostgreSQL, another transaction)
+    now = utcnow()
+    values = {"study_id": study.id, "user_id": user.id, "unit_id": unit.id, "slot": slot, "sequence": row.sequence,
+              "left_system": _left_side(study, user, unit, row.in_comparison, row.comparison_size),
+              "token": secrets.token_urlsafe(16), "created_at": now, "shown_at": now, "skipped_note": ""}
+    new_id = queue.insert_ignoring(session, Assignment, values)
+    if new_id is None:
+        return False  # someone took that slot first (the (unit_id, slot) constraint)
+    assignment = Assignment(id=new_id, skipped_reason=None, skipped_at=None, **values)
+    make_transient_to_detached(assignment)
+    session.add(assignment)  # known to the session without reading it back
+    session.info[KNOWN_JUDGMENT, new_id] = None
+    session.info[PROGRESS_AFTER_CLAIM, new_id] = (row.done, row.done + row.eligible)
+    return assignment
 
 
 def next_assignment(session: Session, study: Study, user: User) -> Assignment | None:
     """The physician's open assignment, or a new one; None when nothing is left for them.
 
     Safe under concurrency at any isolation level: slots are numbered below the overlap, and
-    the (unit_id, slot) constraint lets only one physician take each slot; a count that is
-    stale can only be too low, so a race ends in a constraint error and another try.
+    the (unit_id, slot) constraint lets only one physician take each slot; a stale read can only
+    offer a slot that is taken, so a race ends in a refused insert and another try.
     """
     if user.role is not Role.physician:
         raise AccessDenied("only physicians judge")
-    current = open_assignment(session, study, user)
-    if current is not None:
-        return current
+    if not session.info.pop((NO_OPEN_WORK, study.id, user.id), False):
+        current = open_assignment(session, study, user)
+        if current is not None:
+            return current
     for _attempt in range(200):
-        eligible = _within_share(session, study, user, eligible_units(session, study, user))
-        if not eligible:
-            return None
-        unit = _pick(session, study, user, eligible)
-        if unit.is_gold:
-            slot = -user.id
-        else:
-            used = set(session.exec(select(Assignment.slot).where(Assignment.unit_id == unit.id, Assignment.slot >= 0)))
-            free = [n for n in range(study.overlap) if n not in used]  # a skip leaves a hole below the others
-            if not free:
-                continue  # filled since the eligibility check (another transaction committed)
-            slot = free[0]
-        sequence = session.exec(select(func.count()).select_from(Assignment)
-                                .where(Assignment.study_id == study.id, Assignment.user_id == user.id)).one()
-        assignment = Assignment(study_id=study.id, user_id=user.id, unit_id=unit.id, slot=slot, sequence=sequence,
-                                left_system=_left_side(session, study, user, unit))
-        try:
-            with session.begin_nested():
-                session.add(assignment)
-        except IntegrityError:
-            continue  # someone took that slot first; look again
-        # What is still eligible once this unit is theirs, for progress() later in the same
-        # transaction (the next screen shows it): saves recomputing the whole list per submit.
-        # Only the newest is kept: this assignment may have filled a unit another list holds.
-        for key in [k for k in session.info if isinstance(k, tuple) and k[:1] == (_ELIGIBLE_AFTER,)]:
-            del session.info[key]
-        session.info[_ELIGIBLE_AFTER, study.id, user.id] = [u for u in eligible if u != unit.id]
-        return assignment
+        claimed = _claim(session, study, user)
+        if claimed is None and not session.info.get(("queued", study.id, user.id)):
+            _order(session, study, user)  # first visit: draw the order, then claim from it
+            session.info["queued", study.id, user.id] = True
+            claimed = _claim(session, study, user)
+        if claimed is not False:
+            return claimed
     raise StorageError("could not find a free unit after repeated conflicts; try again")
 
 
@@ -179,10 +159,15 @@ def owned_assignment(session: Session, user: User, assignment_id: int) -> Assign
 
 
 def assignment_by_token(session: Session, user: User, token: str) -> Assignment:
-    assignment = session.exec(select(Assignment).where(Assignment.token == token)).first()
-    if assignment is None or assignment.user_id != user.id:
+    """The assignment a screen's token names, read with its unit, item, answers, study and judgment
+    in one statement (the submit that follows needs them all)."""
+    row = session.execute(queue.by_token_statement(), {"token": token}).first()
+    if row is None or row[0].user_id != user.id:
         raise AccessDenied("not your assignment")
-    return assignment
+    session.info[KNOWN_JUDGMENT, row[0].id] = row[1]
+    session.info["may_judge", row[0].study_id, user.id] = bool(row.may)  # read by membership.may_judge
+    _hold(session, *row[:7])
+    return row[0]
 
 
 def study_of(session: Session, assignment: Assignment) -> Study:

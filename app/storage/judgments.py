@@ -12,19 +12,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, select
 
 from app import __version__
 from app.models import Answer, Assignment, Item, Judgment, Study, Unit, User, utcnow
-from app.storage.assignment import SKIP_SLOT_BASE, eligible_units, open_assignment, owned_assignment
+from app.storage import queue
+from app.storage.assignment import (
+    KNOWN_JUDGMENT,
+    NO_OPEN_WORK,
+    PROGRESS_AFTER_CLAIM,
+    SKIP_SLOT_BASE,
+    eligible_count,
+    open_assignment,
+    owned_assignment,
+)
 from app.storage.base import StorageError, as_utc, checked_text
 from app.storage.studies import study_rubric
 from evaluation.kinds import KindError, Shown, get_kind, in_screen_order, screen_flags, slot_flags
 from evaluation.kinds.skip import MAX_SKIP_NOTE_CHARS, SkipReason
 
 MAX_RATIONALE_CHARS = 5_000
+_UNKNOWN = object()
 
 
 class AlreadyJudged(StorageError):
@@ -73,13 +82,9 @@ class HistoryEntry:
 
 def progress(session: Session, study: Study, user: User) -> Progress:
     """`judged` counts what is done: judgments and "cannot judge" skips."""
-    judged = session.exec(
-        select(func.count()).select_from(Assignment).outerjoin(Judgment, Judgment.assignment_id == Assignment.id)
-        .where(Assignment.study_id == study.id, Assignment.user_id == user.id,
-               Judgment.id.is_not(None) | Assignment.skipped_reason.is_not(None))
-    ).one()
+    judged = session.execute(select(queue.done_count()), {"sid": study.id, "uid": user.id}).scalar_one()
     open_now = 1 if open_assignment(session, study, user) else 0
-    return Progress(judged=judged, total=judged + open_now + len(eligible_units(session, study, user)))
+    return Progress(judged=judged, total=judged + open_now + eligible_count(session, study, user))
 
 
 def shown_answers(unit: Unit, assignment: Assignment, answer: Callable[[int], Answer]) -> tuple[Shown, ...]:
@@ -93,6 +98,11 @@ def _shown(session: Session, assignment: Assignment) -> tuple[Shown, ...]:
 
 
 def _stored(session: Session, assignment: Assignment) -> Judgment | None:
+    """The assignment's judgment; what this transaction read with the assignment is used once
+    (a concurrent insert after that read is caught by the insert's conflict check)."""
+    known = session.info.pop((KNOWN_JUDGMENT, assignment.id), _UNKNOWN)
+    if known is not _UNKNOWN:
+        return known
     return session.exec(select(Judgment).where(Judgment.assignment_id == assignment.id)).first()
 
 
@@ -101,11 +111,16 @@ def show_unit(session: Session, user: User, assignment_id: int) -> WorkView:
     assignment = owned_assignment(session, user, assignment_id)
     unit = session.get(Unit, assignment.unit_id)
     item, study = session.get(Item, unit.item_id), session.get(Study, assignment.study_id)
-    if _stored(session, assignment) is None:
-        assignment.shown_at = utcnow()
-        session.add(assignment)
+    claimed = session.info.pop((PROGRESS_AFTER_CLAIM, assignment.id), None)
+    if claimed is not None:  # handed out in this transaction: shown now, counts read with it
+        session.info.pop((KNOWN_JUDGMENT, assignment.id), None)
+        done = Progress(*claimed)
+    else:
+        if assignment.skipped_reason is None and _stored(session, assignment) is None:
+            assignment.shown_at = utcnow()
+            session.add(assignment)
+        done = progress(session, study, user)
     shown = _shown(session, assignment)
-    done = progress(session, study, user)
     return WorkView(assignment.id, assignment.token, study.kind, item.question, item.context, shown[0].text,
                     shown[1].text if len(shown) > 1 else None, done.judged, done.total)
 
@@ -143,15 +158,17 @@ def submit_judgment(session: Session, user: User, assignment_id: int, *, choice:
     existing = _stored(session, assignment)
     if existing is None:
         now = utcnow()
-        existing = Judgment(assignment_id=assignment.id, app_version=__version__, created_at=now, updated_at=now,
-                            time_on_task_ms=max(0, int((now - as_utc(assignment.shown_at)).total_seconds() * 1000)),
-                            **fields)
-        try:
-            with session.begin_nested():
-                session.add(existing)
-            return existing, True
-        except IntegrityError:  # a concurrent duplicate won the race
-            existing = _stored(session, assignment)
+        values = {"assignment_id": assignment.id, "app_version": __version__, "created_at": now, "updated_at": now,
+                  "time_on_task_ms": max(0, int((now - as_utc(assignment.shown_at)).total_seconds() * 1000)),
+                  "revisions": 0, **fields}
+        new_id = queue.insert_ignoring(session, Judgment, values)
+        if new_id is not None:
+            judgment = Judgment(id=new_id, **values)
+            make_transient_to_detached(judgment)
+            session.add(judgment)  # known to the session without reading it back
+            session.info[NO_OPEN_WORK, study.id, user.id] = True  # the open unit was this one
+            return judgment, True
+        existing = _stored(session, assignment)  # a concurrent duplicate won the race
     if any(getattr(existing, key) != value for key, value in fields.items()):
         raise AlreadyJudged(existing)
     return existing, False
@@ -203,6 +220,7 @@ def skip_assignment(session: Session, user: User, assignment_id: int, reason: st
     assignment.slot = SKIP_SLOT_BASE - assignment.id
     session.add(assignment)
     session.flush()
+    session.info[NO_OPEN_WORK, assignment.study_id, user.id] = True  # the open unit was this one
 
 
 def judgment_history(session: Session, user: User, study: Study) -> list[HistoryEntry]:

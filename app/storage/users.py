@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from app.models import Role, User, utcnow
@@ -11,8 +12,11 @@ from app.storage.base import AccessDenied, StorageError, fold, visible_text
 MAX_NAME_CHARS = 64
 
 
+_BY_NAME = select(User).where(User.name == bindparam("name"))  # built once: every request looks its user up
+
+
 def get_user(session: Session, name: str) -> User | None:
-    return session.exec(select(User).where(User.name == name)).first()
+    return session.exec(_BY_NAME, params={"name": name}).first()
 
 
 def require_user(session: Session, name: str) -> User:
