@@ -21,8 +21,10 @@ import io
 import json
 import os
 import re
+from collections import Counter
 from functools import lru_cache
 from importlib import metadata
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +111,7 @@ def _word_terms(text: str) -> list[str]:
 def _char_terms(text: str) -> list[str]:
     """char_wb n-grams of 3-5 characters, each word padded with a space (scikit-learn's rule:
     a word shorter than n gives one n-gram, itself, and no longer ones)."""
-    grams = []
+    grams: list[str] = []
     for word in _WHITE_SPACES.sub(" ", text.lower()).split():
         word = f" {word} "
         size = len(word)
@@ -117,25 +119,26 @@ def _char_terms(text: str) -> list[str]:
             if size <= n:
                 grams.append(word)
                 break
-            grams.extend(word[i:i + n] for i in range(size - n + 1))
+            grams += [word[i:i + n] for i in range(size - n + 1)]
     return grams
 
 
 def _tfidf(texts: list[str], terms, vocabulary: dict, idf: np.ndarray, offset: int):
     """(row, column, value) of the l2-normalised sublinear TF-IDF rows, columns ascending in each row."""
+    found = vocabulary.get
     rows, columns, counts = [], [], []
     for row, text in enumerate(texts):
-        found: dict[int, int] = {}
-        for term in terms(text):
-            column = vocabulary.get(term)
-            if column is not None:
-                found[column] = found.get(column, 0) + 1
-        for column in sorted(found):
-            rows.append(row)
-            columns.append(column)
-            counts.append(found[column])
+        counted = Counter(terms(text))  # counted in C; then each distinct term looked up once
+        columns += map(found, counted, repeat(-1))
+        counts += counted.values()
+        rows += repeat(row, len(counted))
     rows, columns = np.array(rows, dtype=np.int64), np.array(columns, dtype=np.int64)
-    values = np.log(np.array(counts, dtype=np.float64)) + 1.0
+    counts = np.array(counts, dtype=np.float64)
+    known = columns >= 0
+    rows, columns, counts = rows[known], columns[known], counts[known]
+    order = np.lexsort((columns, rows))
+    rows, columns = rows[order], columns[order]
+    values = np.log(counts[order]) + 1.0
     values *= idf[columns]
     norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=len(texts)))
     values /= norms[rows]
