@@ -40,9 +40,16 @@ from medalign.testing.load import PASSWORD, ServerProcess, free_port  # noqa: E4
 
 # Judgments per client, by client count (closed loop).
 JUDGMENTS = {2: 3, 10: 12, 50: 10, 100: 8}
-CAPACITY_RATES = [5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80]  # judgments/s offered, until p99 passes 1 s
-CAPACITY_SECONDS = 8
-CAPACITY_POOL = 100  # logged-in physicians taking the arrivals
+CAPACITY_RATES = [2, 5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80]  # judgments/s offered, until p99 passes 1 s
+
+
+def capacity_seconds(rate: float) -> float:
+    """Measured seconds of an open-loop step (after 2 s of warm-up): at least 8 s and about 60
+    arrivals, so that p99 is not just the slowest of a handful."""
+    return max(8.0, 60 / rate)
+
+
+CAPACITY_POOL = 80  # logged-in physicians taking the arrivals (80 in flight at 80/s is a 1 s wait)
 
 
 class Server(ServerProcess):
@@ -76,8 +83,12 @@ def extract_revision(revision: str, into: Path) -> tuple[Path, str]:
 # Run in a child process with the served tree first on the path, so the schema and the study
 # are that tree's own (the working tree may hold someone's unfinished migration).
 PREPARE = """
-import json, sys
+import functools, json, sys
 from app import storage
+from app.storage import users
+# one argon2 hash for every bench user (same password): a valid hash with the app's parameters,
+# made once instead of once per user (seconds each on a loaded machine)
+users.hash_password = functools.cache(users.hash_password)
 from app.db import open_database
 from app.study_files import StudyItem
 spec = json.load(sys.stdin)
@@ -123,10 +134,11 @@ async def measure(servers: list[Server], counts: list[int], rounds: int, transpo
                   capacity: bool) -> list[dict]:
     rows: list[dict] = []
     names = [f"doc{p:03d}" for p in range(max([*counts, CAPACITY_POOL if capacity else 0]))]
-    pools = {}
-    for transport in transports:
-        for server in servers:
-            pools[(server.name, transport)] = await log_in_pool(server.url, names, PASSWORD, transport)
+    # every server's logins at once: argon2 runs niced in the servers, so on a loaded machine the
+    # logins take minutes; they are not measured here (bench/security.py measures them)
+    keys = [(server, transport) for transport in transports for server in servers]
+    logged_in = await asyncio.gather(*(log_in_pool(s.url, names, PASSWORD, t) for s, t in keys))
+    pools = {(s.name, t): pool for (s, t), pool in zip(keys, logged_in, strict=True)}
 
     def emit(row: dict) -> None:
         rows.append(row)
@@ -146,7 +158,7 @@ async def measure(servers: list[Server], counts: list[int], rounds: int, transpo
     for step, rate in enumerate(CAPACITY_RATES):
         for server in active[step % len(active):] + active[:step % len(active)] if active else []:
             result = await open_phase(pools[(server.name, transports[0])][:CAPACITY_POOL], server.process.pid,
-                                      f"{server.name}-cap-{rate}", rate, CAPACITY_SECONDS, 99 + rate)
+                                      f"{server.name}-cap-{rate}", rate, capacity_seconds(rate), 99 + rate)
             emit({"server": server.name, "mode": "open", "transport": transports[0], "round": 0, "rate": rate,
                   "clients": CAPACITY_POOL, **result})
             if result["p99_ms"] > 1000 or result["judgments"] == 0:
@@ -166,7 +178,8 @@ def run_database(db_url: str, workdir: Path, tree: Path, baseline: Path | None, 
     studies = [(f"{s.name}-{t}-r{r}-n{n}", items_for(n, JUDGMENTS[n]))
                for t in args.transport for r in range(args.rounds) for n in args.clients for s in servers]
     if args.capacity:
-        studies += [(f"{s.name}-cap-{rate}", items_for(1, int(rate * CAPACITY_SECONDS * 1.3)) + CAPACITY_POOL)
+        studies += [(f"{s.name}-cap-{rate}", items_for(1, int(rate * (capacity_seconds(rate) + 2) * 1.3))
+                     + CAPACITY_POOL)
                     for rate in CAPACITY_RATES for s in servers]
     prepare(tree, db_url, studies, max([*args.clients, CAPACITY_POOL if args.capacity else 0]))
     try:

@@ -41,7 +41,9 @@ class Meter:
     def start(self) -> None:
         self.began = (time.perf_counter(), time.process_time(), cpu_seconds(self.pid))
 
-    def stop(self, latencies: list[float], errors: list[str], wall: float | None = None) -> dict:
+    def stop(self, latencies: list[float], errors: list[str], wall: float | None = None,
+             served: int | None = None) -> dict:
+        """Figures of the phase; CPU per judgment over `served` judgments (default: those timed)."""
         end = (time.perf_counter(), time.process_time(), cpu_seconds(self.pid))
         cpu_wall, harness_cpu, server_cpu = (b - a for a, b in zip(self.began, end, strict=True))
         wall = cpu_wall if wall is None else wall
@@ -51,10 +53,12 @@ class Meter:
         def pct(q: float) -> float:
             return latencies[min(count - 1, int(q * count))] if count else float("nan")
 
-        def per_judgment(seconds: float) -> float:
-            return seconds * 1000 / count if count else float("nan")
+        done = count if served is None else served
 
-        return {"p50_ms": pct(0.5), "p99_ms": pct(0.99), "judgments": count,
+        def per_judgment(seconds: float) -> float:
+            return seconds * 1000 / done if done else float("nan")
+
+        return {"p50_ms": pct(0.5), "p90_ms": pct(0.9), "p99_ms": pct(0.99), "max_ms": pct(1.0), "judgments": count,
                 "per_s": count / wall if wall > 0 else float("nan"), "wall_s": wall,
                 "errors": errors[:3], "error_count": len(errors),
                 "server_cpu_ms": per_judgment(server_cpu), "harness_cpu_ms": per_judgment(harness_cpu),
@@ -128,9 +132,11 @@ async def closed_phase(clients: list[QueueClient], server_pid: int, study: str, 
 
 
 async def open_phase(clients: list[QueueClient], server_pid: int, study: str, rate: float, duration: float,
-                     seed: int) -> dict:
-    """Judgments arriving at `rate` per second for `duration` seconds (Poisson), each by an idle
-    physician; latency from the arrival (waiting for an idle physician included)."""
+                     seed: int, warmup: float = 2.0) -> dict:
+    """Judgments arriving at `rate` per second for `warmup + duration` seconds (Poisson), each by
+    an idle physician; latency from the arrival (waiting for an idle physician included), counted
+    for arrivals after the warm-up (the first submits of fresh sessions, the server's caches);
+    CPU and throughput over the whole phase."""
     screens, errors = await open_study(clients, study)
     idle: asyncio.Queue = asyncio.Queue()
     for client, screen in zip(clients, screens, strict=True):
@@ -138,15 +144,18 @@ async def open_phase(clients: list[QueueClient], server_pid: int, study: str, ra
             idle.put_nowait((client, screen))
     rng = random.Random(seed)
     latencies: list[float] = []
+    served = [0]
 
-    async def judgment(arrival: float) -> None:
+    async def judgment(arrival: float, counted: bool) -> None:
         client, screen = await idle.get()
         try:
             screen = await client.submit_pairwise(screen, rng.choice(CHOICES))
         except Exception as exc:  # noqa: BLE001 - counted and reported; that physician leaves the pool
             errors.append(f"{type(exc).__name__}: {exc}"[:200])
             return
-        latencies.append((client.completed_at - arrival) * 1000)
+        if counted:
+            latencies.append((client.completed_at - arrival) * 1000)
+        served[0] += 1
         idle.put_nowait((client, screen))
 
     meter = Meter(server_pid)
@@ -154,10 +163,12 @@ async def open_phase(clients: list[QueueClient], server_pid: int, study: str, ra
     begin, arrivals, tasks = meter.began[0], 0.0, []
     while True:
         arrivals += rng.expovariate(rate)
-        if arrivals > duration:
+        if arrivals > warmup + duration:
             break
         await asyncio.sleep(max(0.0, begin + arrivals - time.perf_counter()))
-        tasks.append(asyncio.create_task(judgment(begin + arrivals)))
+        tasks.append(asyncio.create_task(judgment(begin + arrivals, arrivals >= warmup)))
     await asyncio.gather(*tasks)
-    result = meter.stop(latencies, errors)
-    return {**result, "offered_per_s": len(tasks) / duration, "offered": len(tasks)}
+    result = meter.stop(latencies, errors, served=served[0])
+    wall = time.perf_counter() - begin
+    return {**result, "per_s": served[0] / wall, "offered_per_s": len(tasks) / (warmup + duration),
+            "offered": len(tasks), "served": served[0]}
