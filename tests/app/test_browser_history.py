@@ -183,6 +183,14 @@ def test_revise_an_older_judgment_from_my_judgments(server, make_study, make_use
         assert labels[1].endswith("B better") and labels[2].endswith("A better")
         assert first["question"].split()[0] in labels[2]
         assert not any(name in " ".join(labels) for name in ("sft", "dpo"))  # never a system name
+        page.keyboard.press("Enter")  # nothing chosen yet: said, nothing changes
+        assert "Nothing opened: choose one of your judgments" in notice(page)
+        page.locator("#history_list input[type=radio]").nth(0).check()
+        page.locator("#history_open").click()  # a skip cannot be reopened: it went to another physician
+        page.wait_for_selector("text=Not opened: you skipped #3", timeout=30_000)
+        no_error_state(page)
+        assert shown_text(page, "question") == fourth
+        page.locator("#history_list input[type=radio]").nth(0).focus()  # back in the list, by the keyboard
         page.keyboard.press("ArrowDown")
         page.keyboard.press("ArrowDown")  # the oldest, not the latest
         page.keyboard.press("Enter")
@@ -204,6 +212,16 @@ def test_revise_an_older_judgment_from_my_judgments(server, make_study, make_use
         page.keyboard.press("h")
         page.wait_for_function("() => [...document.querySelectorAll('#history_list label')]"
                                ".some((e) => e.innerText.includes('Tie (revised 1×)'))", timeout=30_000)
+        # Back to judging leaves an opened judgment as it was
+        page.locator("#history_list input[type=radio]").nth(1).check()  # "B better"
+        page.locator("#history_open").click()
+        page.wait_for_selector("text=Revising your judgment #2", timeout=30_000)
+        assert checked(page, "#choice") == [False, True, False, False]
+        page.locator("#choice input[type=radio]").nth(3).check()
+        page.locator("#back").click()
+        page.wait_for_function(f"() => document.querySelector('#question .prose').textContent.trim() === {fourth!r}",
+                               timeout=30_000)
+        assert page.locator("#submit").inner_text().strip() == "Submit (Enter)"
     entries = history(engine, "dr_rev", "revisions")
     oldest = min(entries, key=lambda e: e.sequence)
     assert (oldest.summary, oldest.revisions) == ("tie", 1)

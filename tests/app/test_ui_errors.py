@@ -48,3 +48,12 @@ def test_access_refusals_stay_errors():
     with pytest.raises(gr.Error, match="researcher"):
         handler_raising(AccessDenied("this needs the researcher role"))(SimpleNamespace(headers={}),
                                                                         ctx=SimpleNamespace(ui=FakeUI()))
+
+
+def test_every_cannot_judge_code_has_one_label_and_labels_change_no_code():
+    from app.ui.common import SKIP_REASON_LABELS
+    from evaluation.kinds.skip import SkipReason
+
+    assert set(SKIP_REASON_LABELS) == set(SkipReason)  # the form offers every stored reason
+    assert len(set(SKIP_REASON_LABELS.values())) == len(SkipReason)
+    assert all(str(code) == code.value for code in SKIP_REASON_LABELS)  # the form sends the stored code
