@@ -121,8 +121,11 @@ class PlotWorker:
         root = str(Path(__file__).resolve().parents[1])  # this evaluation package, whatever the caller's path
         env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": os.pathsep.join(
             p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        self.process: subprocess.Popen | None = None
+        if not sys.executable:  # an embedded interpreter: no python to start
+            return
         try:
-            self.process: subprocess.Popen | None = subprocess.Popen(
+            self.process = subprocess.Popen(
                 [sys.executable, "-m", "evaluation.report_plots"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, env=env)
         except OSError:
