@@ -97,9 +97,12 @@ def sft(config: CONFIG, overrides: SET = None, resume: RESUME = False, task: TAS
         overwrite: RUN_OVERWRITE = False) -> None:
     """Supervised fine-tuning with LoRA; saves the adapter, the merged model and run.json."""
     from training.distributed import is_main_process
-    from training.sft import run_sft  # torch, transformers, TRL: start-up cost
+    from training.runs import claim_run_folder
 
     recipe, spec = _recipe(config, overrides, "sft", task, truncate=truncate, chat_template=chat_template)
+    claim_run_folder(recipe.output_dir, "sft", overwrite=overwrite, resume=resume)  # before TRL's seconds of imports
+    from training.sft import run_sft  # torch, transformers, TRL: start-up cost
+
     record = run_sft(recipe, resume=resume, task=spec, overwrite=overwrite)
     if is_main_process():
         err.print(f"SFT done in {record['wall_time_s']} s: {recipe.output_dir}")
@@ -147,9 +150,12 @@ def dpo(
 ) -> None:
     """DPO with a new LoRA on the merged SFT model; 4-bit on CUDA (fp32 LoRA), unquantized on CPU."""
     from training.distributed import is_main_process
-    from training.dpo import run_dpo  # torch, transformers, TRL: start-up cost
+    from training.runs import claim_run_folder
 
     recipe, spec = _recipe(config, overrides, "dpo", task, truncate=truncate, chat_template=chat_template)
+    claim_run_folder(recipe.output_dir, "dpo", overwrite=overwrite, resume=resume)  # before TRL's seconds of imports
+    from training.dpo import run_dpo  # torch, transformers, TRL: start-up cost
+
     record = run_dpo(recipe, pairs_dir=pairs_dir, resume=resume, task=spec, overwrite=overwrite)
     if is_main_process():
         err.print(f"DPO done in {record['wall_time_s']} s: reward margin {record['reward_margin_first']} -> "

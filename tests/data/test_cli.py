@@ -60,9 +60,21 @@ def test_bad_input_keeps_previous_output_untouched(tmp_path):
     src = tmp_path / "dup.jsonl"
     src.write_text('{"id": "1", "question": "a", "context": "c", "answer": "x"}\n'
                    '{"id": "1", "question": "b", "context": "c", "answer": "y"}\n')
-    result = prepare("pubmedqa", "--source", str(src), "--out", str(out))
+    refused = prepare("pubmedqa", "--out", str(out))  # its own output: replaced only with --overwrite
+    assert refused.exit_code == 2 and "not empty" in refused.output and "--overwrite" in refused.output
+    result = prepare("pubmedqa", "--source", str(src), "--out", str(out), "--overwrite")
     assert result.exit_code == 2 and "duplicate id" in result.output
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_an_empty_source_and_bad_sizes_are_named(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    for args, message in [(["--source", str(empty)], f"{empty}:1: the source holds no records"),
+                          (["--n", "0"], "--n: must be at least 1, got 0"),
+                          (["--n", "3", "--holdout", "3"], "--holdout: 3 leaves no training examples")]:
+        result = prepare("pubmedqa", *args, "--out", str(tmp_path / "out"))
+        assert result.exit_code == 2 and message in result.output and "<input>" not in result.output, result.output
 
 
 def test_real_pubmedqa_file(tmp_path, shared_data):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from data.safe_output import MANIFEST, OutputRefused, output_folder, write_file
+from data.safe_output import MANIFEST, OutputRefused, check_merge_file, claim_file, claim_folder, output_folder, owns_file, write_file
 
 
 def _write(staging, files):
@@ -90,3 +90,65 @@ def test_files(tmp_path):
     (tmp_path / "afile").write_text("")
     with pytest.raises(OutputRefused, match="is a file, not a folder"):
         write_file(tmp_path / "afile" / "x.csv", b"new")
+
+
+RUN = ["run.json", "checkpoints"]
+
+
+def test_claim_folder_refuses_a_users_folder_and_never_an_entry_of_theirs(tmp_path):
+    (tmp_path / "thesis.tex").write_text("years of work")
+    with pytest.raises(OutputRefused, match="not empty.*thesis.tex.*--resume.*--overwrite"):
+        claim_folder(tmp_path, RUN)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis.tex"]
+    (tmp_path / "run.json").write_text("the user's")
+    with pytest.raises(OutputRefused, match="run.json: exists and was not written by medalign"):
+        claim_folder(tmp_path, RUN, overwrite=True)
+    (tmp_path / "run.json").unlink()
+    claim_folder(tmp_path, RUN, overwrite=True)  # beside the user's file
+    assert json.loads((tmp_path / MANIFEST).read_text())["entries"] == RUN[::-1]
+    (tmp_path / "run.json").write_text("ours now")
+    claim_folder(tmp_path, RUN)  # its own folder: no flag needed
+    assert (tmp_path / "thesis.tex").read_text() == "years of work"
+
+
+def test_claim_folder_new_or_resumed(tmp_path):
+    out = tmp_path / "a" / "run"
+    claim_folder(out, RUN)
+    assert out.is_dir() and json.loads((out / MANIFEST).read_text())["entries"] == sorted(RUN)
+    old = tmp_path / "old-run"  # a run written before manifests existed: --resume adopts it
+    (old / "checkpoints").mkdir(parents=True)
+    with pytest.raises(OutputRefused):
+        claim_folder(old, RUN)
+    claim_folder(old, RUN, resume=True)
+    claim_folder(old, RUN)
+    with pytest.raises(OutputRefused, match="is a file"):
+        claim_folder(tmp_path / "a" / "run" / MANIFEST, RUN)
+    claim_folder(tmp_path / "dry", RUN, record=False)  # a non-main rank checks, writes nothing
+    assert not (tmp_path / "dry" / MANIFEST).exists()
+
+
+def test_a_later_output_folder_keeps_the_claims_of_other_commands(tmp_path):
+    claim_folder(tmp_path, RUN)
+    (tmp_path / "run.json").write_text("trainer's")
+    claim_file(tmp_path / "gen.jsonl")
+    with output_folder(tmp_path, overwrite=True) as staging:
+        _write(staging, {"report.md": "r", "run.json": "replaced: medalign's own"})
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    assert manifest["entries"] == sorted(RUN) and manifest["single"] == ["gen.jsonl"]
+    assert manifest["files"] == ["report.md", "run.json"]
+
+
+def test_merge_file_own_resume_overwrite(tmp_path):
+    mine, theirs = tmp_path / "gen.jsonl", tmp_path / "theirs.jsonl"
+    assert check_merge_file(mine) is False  # new
+    mine.write_text("{}\n")
+    with pytest.raises(OutputRefused, match="not written by `gen`.*--resume.*--overwrite"):
+        check_merge_file(mine, command="`gen`")
+    claim_file(mine, tmp_path / "gen.run.json")
+    assert owns_file(mine) and check_merge_file(mine) is False  # its own: merged into
+    theirs.write_text("{}\n")
+    assert not owns_file(theirs)
+    assert check_merge_file(theirs, resume=True) is False and check_merge_file(theirs, overwrite=True) is True
+    assert theirs.read_text() == "{}\n"  # checking never changes a file
+    with pytest.raises(OutputRefused, match="is a folder"):
+        check_merge_file(tmp_path)

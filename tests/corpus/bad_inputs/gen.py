@@ -107,6 +107,24 @@ def cases() -> list[dict]:
         out.append({"file": None, "argv": ["medalign", *args, "--out", "{tmp}/victim"], "expect": "refuse",
                     "why": f"{args[0]} --out a folder holding a user's file", "make": "victim",
                     "keep": ["{tmp}/victim/thesis.tex"], "names": "victim"})
+    prepared, model = f"{REL}/ok_prepared.jsonl", f"{REL}/no-model"  # refused before any model is loaded
+    for args, target in [  # every other command that writes: --out at the user's folder, or at the user's file
+        (["data", "prepare", "pubmedqa", "--n", "4", "--holdout", "1"], "victim"),
+        (["data", "prepare", "meqsum", "--n", "4", "--holdout", "1"], "victim"),
+        (["data", "prepare", "triage", "--n", "4", "--holdout", "1"], "victim"),
+        (["train", "tiny-model", "--data", REL], "victim"),
+        (["train", "pairs", "--model", model, "--data", prepared], "victim"),
+        (["eval", "pairs", "--task", "triage", "--data", prepared, "--predictions", prepared], "victim"),
+        (["generate", "--model", model, "--data", prepared, "--system", "sft"], "victim/thesis.tex"),
+        (["eval", "run", "--task", "triage", "--model", model, "--system", "sft", "--data", prepared], "victim/thesis.tex"),
+        (["eval", "score", "--task", "triage", "--data", prepared, "--generations", prepared, "--system", "sft"],
+         "victim/thesis.tex"),
+        (["train", "sft", "--config", "configs/tiny/sft.yaml", "--set", "output_dir={tmp}/victim"], None),
+        (["train", "dpo", "--config", "configs/tiny/dpo.yaml", "--set", "output_dir={tmp}/victim"], None),
+    ]:
+        out.append({"file": None, "argv": ["medalign", *args, *(["--out", "{tmp}/" + target] if target else [])],
+                    "expect": "refuse", "why": f"{' '.join(args[:2])} --out a {'file' if target and '/' in target else 'folder'}"
+                    " of the user's", "make": "victim", "keep": ["{tmp}/victim/thesis.tex"], "names": "thesis.tex"})
     for args, why in [
         (["study", "create", "--name", "..", "--answers", ok], "study named .."),
         (["study", "create", "--name", "s1", "--answers", ok, "--systems", "sft"], "one system for a pairwise study"),
@@ -131,6 +149,9 @@ def write() -> None:
             for i in range(4)]
     (HERE / "ok_answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     rows[0]["outputs"]["sft"] = "As the SFT model, I say yes."
+    prepared = [{"id": f"p{i}", "question": f"Question {i}?", "context": "", "prompt": f"Question {i}?\n",
+                 "answer": f"Answer {i}."} for i in range(4)]
+    (HERE / "ok_prepared.jsonl").write_text("".join(json.dumps(r) + "\n" for r in prepared))
     (HERE / "leaky_answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     header = ("item_id,rater,system_a,system_b,choice,preferred_system,is_gold,gold_better,evasive_a,evasive_b,"
               "rater_simulated,answer_a,answer_b,question,context\n")
