@@ -92,3 +92,81 @@ def test_rating_report_html_is_one_file(tmp_path):
     assert requests == [(out.parent / "rating-alone" / "report.html").as_uri()]
     assert total >= 1 and drawn == total
     assert scroll <= 390
+
+
+def judge_everything(engine, study_name: str, physicians: list[str]) -> None:
+    from app import storage
+
+    for name in physicians:
+        while True:
+            with storage.transaction(engine) as session:
+                study, user = storage.get_study(session, study_name), storage.get_user(session, name)
+                assignment = storage.next_assignment(session, study, user)
+                if assignment is None:
+                    break
+                storage.submit_judgment(session, user, assignment.id, choice="b" if assignment.id % 3 else "a")
+
+
+def test_report_downloaded_from_the_dashboard_researchers_only(server, engine, make_study, make_user, tmp_path):
+    """The report is built on demand by the server and downloaded from the dashboard: one HTML file
+    with its figures inline. A physician (and anyone logged out) is refused over raw HTTP."""
+    import httpx
+
+    from medalign.testing.browser import browser_page, log_in
+    from tests.app.conftest import PASSWORD
+
+    chromium_path()
+    make_study("reported", n=12, overlap=2)
+    for name in ("dr_r1", "dr_r2"):
+        make_user(name)
+    make_user("boss_report", "researcher")
+    judge_everything(engine, "reported", ["dr_r1", "dr_r2"])
+    with browser_page() as page:
+        log_in(page, server, "boss_report", PASSWORD)
+        page.locator("#research_picker input").click()
+        page.get_by_role("option", name="reported").click()
+        page.wait_for_selector("#report_link", timeout=30_000)
+        assert "DPO pairs" in page.locator("#research_links").inner_text()  # a pairwise study has them
+        with page.expect_download(timeout=180_000) as download:
+            page.locator("#report_link").click()
+        saved = tmp_path / "downloaded.html"
+        download.value.save_as(saved)
+        assert download.value.suggested_filename == "report-reported.html"
+    page_text = saved.read_text()
+    assert page_text.lstrip().lower().startswith("<!doctype html") and "data:image/svg+xml;base64," in page_text
+    assert "reported" in page_text
+    url = f"{server}/report/reported/report.html"
+    physician = httpx.Client(timeout=60)
+    assert physician.post(f"{server}/login", data={"username": "dr_r1", "password": PASSWORD}).status_code == 200
+    refused = physician.get(url)
+    assert refused.status_code == 403 and "<html" not in refused.text.lower()
+    assert httpx.get(url, timeout=60).status_code == 403  # logged out
+    researcher = httpx.Client(timeout=180)
+    assert researcher.post(f"{server}/login", data={"username": "boss_report", "password": PASSWORD}).status_code == 200
+    assert researcher.get(f"{server}/report/nothing-here/report.html").status_code == 404
+
+
+def test_rating_study_gets_no_pairwise_links(server, engine, make_user, tmp_path):
+    from app import storage
+    from app.study_files import read_study_items
+    from evaluation.rubric import load_rubric
+    from medalign.testing.browser import browser_page, log_in
+    from tests.app.conftest import PASSWORD, RUBRIC, write_answers
+
+    chromium_path()
+    rubric_file = tmp_path / "rubric.yaml"
+    rubric_file.write_text(RUBRIC)
+    items = read_study_items(write_answers(tmp_path / "a.jsonl", 2), ("sft", "dpo"))
+    with storage.transaction(engine) as session:
+        storage.create_study(session, name="graded", kind="rating", systems=("sft", "dpo"), items=items,
+                             rubric=load_rubric(rubric_file))
+    make_user("boss_rating", "researcher")
+    with browser_page() as page:
+        log_in(page, server, "boss_rating", PASSWORD)
+        page.locator("#research_picker input").click()
+        page.get_by_role("option", name="graded").click()
+        page.wait_for_selector("#report_link", timeout=30_000)
+        links = page.locator("#research_links").inner_text()
+        anchors = page.eval_on_selector_all("#research_links a", "els => els.map((a) => a.getAttribute('href'))")
+    assert "Judgments (CSV)" in links and "report" in links
+    assert "DPO" not in links and not any("dpo_pairs" in a for a in anchors) and len(anchors) == 3
