@@ -63,7 +63,8 @@ def build_admin_panel() -> AdminPanel:
     with gr.Accordion("Physicians of this study", open=False, elem_id="members_box"):
         members = gr.Markdown(elem_id="research_members")
         member_names = gr.Dropdown(label="Physicians to add or remove", choices=[], multiselect=True,
-                                   interactive=True, elem_id="member_names")
+                                   interactive=True, elem_id="member_names",
+                                   allow_custom_value=True)  # storage checks every name
         with gr.Row():
             member_add = gr.Button("Add to this study", elem_id="member_add", size="sm")
             member_remove = gr.Button("Remove from this study", elem_id="member_remove", size="sm")
