@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.load_phases import closed_phase, log_in_pool, open_phase  # noqa: E402
+from bench.load_phases import closed_phase, log_in_pool, logins_at_normal_priority, open_phase  # noqa: E402
 from medalign.testing.load import PASSWORD, ServerProcess, free_port  # noqa: E402
 
 # Judgments per client, by client count (closed loop).
@@ -130,14 +130,18 @@ def pinned(enabled: bool):
         os.sched_setaffinity(0, everything)
 
 
+def capacity_study(server: str, rate: float) -> tuple[str, int]:
+    return f"{server}-cap-{rate}", items_for(1, int(rate * (capacity_seconds(rate) + 2) * 1.3)) + CAPACITY_POOL
+
+
 async def measure(servers: list[Server], counts: list[int], rounds: int, transports: list[str],
-                  capacity: bool) -> list[dict]:
+                  capacity: bool, add_studies) -> list[dict]:
     rows: list[dict] = []
     names = [f"doc{p:03d}" for p in range(max([*counts, CAPACITY_POOL if capacity else 0]))]
-    # every server's logins at once: argon2 runs niced in the servers, so on a loaded machine the
-    # logins take minutes; they are not measured here (bench/security.py measures them)
+    # every server's logins at once, not measured here (bench/security.py measures logins)
     keys = [(server, transport) for transport in transports for server in servers]
-    logged_in = await asyncio.gather(*(log_in_pool(s.url, names, PASSWORD, t) for s, t in keys))
+    async with logins_at_normal_priority([server.process.pid for server in servers]):
+        logged_in = await asyncio.gather(*(log_in_pool(s.url, names, PASSWORD, t) for s, t in keys))
     pools = {(s.name, t): pool for (s, t), pool in zip(keys, logged_in, strict=True)}
 
     def emit(row: dict) -> None:
@@ -155,8 +159,12 @@ async def measure(servers: list[Server], counts: list[int], rounds: int, transpo
                     emit({"server": server.name, "mode": "closed", "transport": transport, "round": r,
                           "clients": n, **result})
     active = list(servers) if capacity else []
-    for step, rate in enumerate(CAPACITY_RATES):
-        for server in active[step % len(active):] + active[:step % len(active)] if active else []:
+    for step, rate in enumerate(CAPACITY_RATES if capacity else []):
+        if not active:
+            break
+        # made when reached (most steps never are on a loaded machine; thousands of items each)
+        add_studies([capacity_study(server.name, rate) for server in active])
+        for server in active[step % len(active):] + active[:step % len(active)]:
             result = await open_phase(pools[(server.name, transports[0])][:CAPACITY_POOL], server.process.pid,
                                       f"{server.name}-cap-{rate}", rate, capacity_seconds(rate), 99 + rate)
             emit({"server": server.name, "mode": "open", "transport": transports[0], "round": 0, "rate": rate,
@@ -177,16 +185,13 @@ def run_database(db_url: str, workdir: Path, tree: Path, baseline: Path | None, 
                                  workdir / "baseline.log"))
     studies = [(f"{s.name}-{t}-r{r}-n{n}", items_for(n, JUDGMENTS[n]))
                for t in args.transport for r in range(args.rounds) for n in args.clients for s in servers]
-    if args.capacity:
-        studies += [(f"{s.name}-cap-{rate}", items_for(1, int(rate * (capacity_seconds(rate) + 2) * 1.3))
-                     + CAPACITY_POOL)
-                    for rate in CAPACITY_RATES for s in servers]
     prepare(tree, db_url, studies, max([*args.clients, CAPACITY_POOL if args.capacity else 0]))
     try:
         for server in servers:
             server.start()
         with pinned(args.pin):
-            return asyncio.run(measure(servers, args.clients, args.rounds, args.transport, args.capacity))
+            return asyncio.run(measure(servers, args.clients, args.rounds, args.transport, args.capacity,
+                                       lambda more: prepare(tree, db_url, more, 0)))
     finally:
         for server in servers:
             server.stop()

@@ -15,6 +15,7 @@ judgment and as a share of the cores, and the 1-minute load average at its end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import time
@@ -67,6 +68,41 @@ class Meter:
                 "load1": os.getloadavg()[0]}
 
 
+@contextlib.asynccontextmanager
+async def logins_at_normal_priority(pids: list[int]):
+    """While the pools log in (not measured here): the servers' niced threads (the apps check
+    passwords niced, so that under a login flood physicians' requests come first) run at normal
+    priority, then get their niceness back. On a machine at load 20-35 a niced argon2 check got
+    under 1% of a core, about 30 s a login, and 100 physicians per server took most of an hour."""
+    changed: dict[tuple[int, int], int] = {}
+
+    def renice() -> None:
+        for pid in pids:
+            for task in Path(f"/proc/{pid}/task").glob("*"):
+                tid = int(task.name)
+                try:
+                    nice = os.getpriority(os.PRIO_PROCESS, tid)
+                    if nice > 0:
+                        os.setpriority(os.PRIO_PROCESS, tid, 0)
+                        changed.setdefault((pid, tid), nice)
+                except OSError:  # ended meanwhile, or not permitted (not root): leave it
+                    pass
+
+    async def keep_renicing() -> None:  # the password threads start with the first login
+        while True:
+            renice()
+            await asyncio.sleep(0.2)
+
+    task = asyncio.create_task(keep_renicing())
+    try:
+        yield
+    finally:
+        task.cancel()
+        for (_pid, tid), nice in changed.items():
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+
+
 async def log_in_pool(url: str, names: list[str], password: str, transport: str, at_once: int = 4) -> list[QueueClient]:
     """One logged-in client per name, `at_once` logins in flight (the login budget answers 'busy'
     to a flood; those retry after a pause)."""
@@ -75,13 +111,13 @@ async def log_in_pool(url: str, names: list[str], password: str, transport: str,
 
     async def one(name: str, seed: int) -> QueueClient:
         rng, client = random.Random(seed), QueueClient(url, endpoints, transport=transport)
-        for attempt in range(12):
+        for attempt in range(40):
             try:
                 async with gate:
                     await client.login(name, password)
                 return client
             except Exception:  # noqa: BLE001 - refused or busy: try again after a pause
-                if attempt == 11:
+                if attempt == 39:
                     await client.close()
                     raise
                 await asyncio.sleep(rng.uniform(0.5, 1.5) * min(2 ** attempt, 8))
