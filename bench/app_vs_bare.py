@@ -214,6 +214,8 @@ def main() -> None:
     parser.add_argument("--profile-only", action="store_true", help="only profile one submit in this process")
     parser.add_argument("--results", type=Path, help="replace this section of this Markdown file")
     parser.add_argument("--rows", type=Path, help="also write every phase's figures here (JSON lines)")
+    parser.add_argument("--from-rows", type=Path, help="measure nothing: tables (and --results) from a --rows file")
+    parser.add_argument("--commit", default="working tree", help="with --from-rows: what the rows measured")
     parser.add_argument("--plot", type=Path, default=REPO / "bench" / "app_vs_bare.svg")
     args = parser.parse_args()
     if args.profile_only:
@@ -221,6 +223,23 @@ def main() -> None:
 
         print(profile_submit()["text"])
         return
+    if args.from_rows:
+        rows, commit = [json.loads(line) for line in args.from_rows.read_text().splitlines()], args.commit
+    else:
+        rows, commit = measure_all(args)
+    if args.rows and not args.from_rows:
+        args.rows.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    servers = ["medalign", *(["baseline"] if args.baseline else []), "bare"]
+    summary = summarise(rows, servers)
+    text = tables(summary, servers) + [""] + capacity_rows(rows, servers)
+    print("\n".join(text))
+    if summary:
+        plot(summary, servers, args.plot)
+    if args.results:
+        write_results(args.results, text, rows, args, commit, "python bench/app_vs_bare.py " + " ".join(sys.argv[1:]))
+
+
+def measure_all(args) -> tuple[list[dict], str]:
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="medalign-vs-bare-") as tmp, ExitStack() as stack:
         tree, commit = (extract_revision(args.revision, Path(tmp) / "served") if args.revision
@@ -241,16 +260,7 @@ def main() -> None:
                 raise
             except BaseException as exc:  # noqa: BLE001 - includes PostgreSQL missing: say so, keep the other database
                 print(f"{database}: not measured: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-    if args.rows:
-        args.rows.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    servers = ["medalign", *(["baseline"] if args.baseline else []), "bare"]
-    summary = summarise(rows, servers)
-    text = tables(summary, servers) + [""] + capacity_rows(rows, servers)
-    print("\n".join(text))
-    if summary:
-        plot(summary, servers, args.plot)
-    if args.results:
-        write_results(args.results, text, rows, args, commit, "python bench/app_vs_bare.py " + " ".join(sys.argv[1:]))
+    return rows, commit
 
 
 if __name__ == "__main__":
