@@ -49,6 +49,7 @@ class AdminPanel:
     create_fields: list
     create_button: gr.Button
     create_note: gr.Markdown
+    created: gr.Textbox  # hidden: the name of the study just created ("" when refused)
 
 
 def shipped_rubrics() -> list[str]:
@@ -118,10 +119,12 @@ def build_admin_panel() -> AdminPanel:
                                       elem_id="create_planned_items")
         create_button = gr.Button("Create the study", elem_id="create_study", variant="primary")
         create_note = gr.Markdown(elem_id="create_note")
+        created = gr.Textbox(visible=False, elem_id="create_created")
     fields = [name, answers, kind, systems, pairs, rubric, rubric_file, overlap, seed, gold, primary, target,
               max_share, planned_physicians, planned_items, strict]
     return AdminPanel(members, member_names, member_add, member_remove, member_note, invite_name, invite_days,
-                      invite_to_study, invite_create, invite_link, invite_list, fields, create_button, create_note)
+                      invite_to_study, invite_create, invite_link, invite_list, fields, create_button, create_note,
+                      created)
 
 
 def _member_text(study: str, names: list[str]) -> str:
@@ -237,16 +240,15 @@ def create_study_upload(name, answers, kind, systems, pairs, rubric, rubric_file
     from app.study_create import StudyRequest, create_study_from_files
 
     panel = ctx.ui.researcher.admin
-    picker = ctx.ui.researcher.picker
     with storage.transaction(ctx.engine) as session:
         caller(session, request, None, Role.researcher)
     if not answers:
-        return {panel.create_note: "Refused: choose the answers file first.", picker: gr.skip()}
+        return {panel.create_note: "Refused: choose the answers file first.", panel.created: ""}
     files = [Path(f) for f in (answers, gold, rubric_file) if f]
     too_big = next((f for f in files if f.stat().st_size > upload_limit()), None)
     if too_big is not None:
         return {panel.create_note: html.escape(f"Refused: {too_big.name} is over {upload_limit():,} bytes; use "
-                                               "`medalign study create` for larger files."), picker: gr.skip()}
+                                               "`medalign study create` for larger files."), panel.created: ""}
     from data.config_files import shipped_config
 
     rubric_path = Path(rubric_file) if rubric_file else (
@@ -262,12 +264,20 @@ def create_study_upload(name, answers, kind, systems, pairs, rubric, rubric_file
             shown={f: f.name for f in files}),
             warnings.append)
     except (ValueError, OSError) as exc:  # the command line's refusals (medalign/errors.py guard)
-        return {panel.create_note: _refusal(exc), picker: gr.skip()}
-    with storage.transaction(ctx.engine) as session:
-        names = [s.name for s in storage.list_studies(session)]
+        return {panel.create_note: _refusal(exc), panel.created: ""}
     shown = [*(f"Warning: {w}" for w in warnings), *told]
-    return {panel.create_note: "<br>".join(html.escape(line) for line in shown),
-            picker: gr.update(choices=names, value=name)}
+    return {panel.create_note: "<br>".join(html.escape(line) for line in shown), panel.created: name}
+
+
+@researchers_only
+def open_created(created: str | None, request: gr.Request, *, ctx: Context):
+    """After a study is created: the dashboard's study list, with the new study chosen."""
+    with storage.transaction(ctx.engine) as session:
+        caller(session, request, None, Role.researcher)
+        if not created:
+            return gr.skip()
+        names = [s.name for s in storage.list_studies(session)]
+    return gr.update(choices=names, value=created if created in names else None)
 
 
 def wire_admin(research, ctx: Context) -> None:
@@ -285,5 +295,6 @@ def wire_admin(research, ctx: Context) -> None:
     panel.invite_create.click(bind(create_invitation_link, ctx),
                               [panel.invite_name, panel.invite_days, panel.invite_to_study, research.picker],
                               [panel.invite_link, panel.invite_list], api_name="create_invitation")
-    panel.create_button.click(bind(create_study_upload, ctx), panel.create_fields,
-                              [panel.create_note, research.picker], api_name="create_study")
+    panel.create_button.click(bind(create_study_upload, ctx), panel.create_fields, [panel.create_note, panel.created],
+                              api_name="create_study").success(
+        bind(open_created, ctx), [panel.created], [research.picker], **private)

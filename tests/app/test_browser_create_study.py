@@ -92,7 +92,8 @@ def test_browser_study_equals_cli_study_and_bad_file_stores_nothing(server, engi
         page.locator("#create_primary").get_by_label("All judgments: wins / all judgments").check()
         shown = create(page, "web-made", answers, note="pairwise study 'web-made'")
         assert "5 items, 0 gold, sft vs dpo, overlap 2" in shown
-        assert page.locator("#research_picker input").input_value() == "web-made"  # opened on the dashboard
+        page.wait_for_function("document.querySelector('#research_picker input')?.value === 'web-made'",
+                               timeout=30_000)  # opened on the dashboard
         # the rating study on a shipped rubric
         page.locator("#create_kind").get_by_label("Rating: one answer on a rubric").check()
         page.locator("#create_pairs input, #create_pairs textarea").first.fill("")
