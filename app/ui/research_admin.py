@@ -129,7 +129,7 @@ def build_admin_panel() -> AdminPanel:
 
 def _member_text(study: str, names: list[str]) -> str:
     if not names:
-        return html.escape(f"{study}: no physicians named yet, so the study is open to every physician.")
+        return html.escape(f"{study}: no physicians named, so the study is open to every physician.")
     return html.escape(f"{study}: {len(names)} physicians: {', '.join(names)} (only they see and are assigned it).")
 
 
