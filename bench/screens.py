@@ -1,7 +1,8 @@
-"""Screenshots of the judging screen, the rating screen and the researcher dashboard at 1440x900
-and 390x844 (a phone), and the time from Enter to the next pair visible, median of 20, beside a
-baseline measured in the same browser and run: Enter with no choice made, whose handler returns
-at once with a refusal in the notice line (the same Gradio round trip without the database work).
+"""Screenshots of the judging screen (and its Cannot judge form), the rating screen and the researcher
+dashboard at 1440x900 and 390x844 (a phone), My judgments at 1440x900, and the time from Enter to
+the next pair visible, median of 20, beside a baseline measured in the same browser and run: Enter
+with no choice made, whose handler returns at once with a refusal in the notice line (the same
+Gradio round trip without the database work).
 
     .venv/bin/python -m bench.screens --out /tmp/screens [--rounds 20]
 
@@ -100,11 +101,17 @@ def _screens(browser, url: str, logins: dict, out: Path) -> list[Path]:
             path = out / f"{shot}-{size}.png"
             page.screenshot(path=str(path))
             shots.append(path)
+            if shot == "judging":  # the Cannot judge form open in the action bar (key C)
+                page.keyboard.press("c")
+                page.wait_for_selector("#skip_form", state="visible", timeout=10_000)
+                page.wait_for_timeout(300)
+                shots.append(out / f"cannot-judge-{size}.png")
+                page.screenshot(path=str(shots[-1]))
             context.close()
     return shots
 
 
-def _timings(browser, url: str, logins: dict, rounds: int) -> dict[str, list[float]]:
+def _timings(browser, url: str, logins: dict, rounds: int, out: Path) -> dict[str, list[float]]:
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     _log_in(page, url, "dr-timing", logins["dr-timing"])
@@ -118,6 +125,10 @@ def _timings(browser, url: str, logins: dict, rounds: int) -> dict[str, list[flo
         page.keyboard.press("2")
         times["enter_to_next_pair_ms"].append(page.evaluate(TIME_ENTER, "pair"))
         page.wait_for_timeout(300)
+    page.keyboard.press("h")  # My judgments, after the timed judgments
+    page.wait_for_selector("#history_list input[type=radio]", timeout=30_000)
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(out / "my-judgments-desktop.png"))
     context.close()
     return times
 
@@ -166,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
             shots = _screens(browser, url, logins, args.out)
-            times = _timings(browser, url, logins, args.rounds)
+            times = _timings(browser, url, logins, args.rounds, args.out)
             browser.close()
         server.should_exit = True
         thread.join(timeout=10)

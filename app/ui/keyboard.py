@@ -197,7 +197,10 @@ KEYBOARD_JS = """
     if (!onPage(ev.target)) return;
     if (ev.key === 'Enter' && control(ev.target)) return;  // the control's own action
     const pairs = shown(document.querySelector('#submit')), rates = shown(document.querySelector('#rating_submit'));
-    if (!pairs && !rates) return;
+    if (!pairs && !rates) {  // the end screen: My judgments still opens
+      if ((ev.key === 'h' || ev.key === 'H') && openHistory()) { ev.preventDefault(); ev.stopPropagation(); }
+      return;
+    }
     if (stillBusy()) {
       if (ev.key.length === 1 || ev.key === 'Enter') {
         note('Saving: key ignored, press it again in a moment'); ev.preventDefault(); ev.stopPropagation();

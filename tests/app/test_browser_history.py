@@ -139,6 +139,8 @@ def test_a_skipped_unit_goes_to_another_physician(server, make_study, make_user,
         page.keyboard.press("1")  # outside my expertise
         page.keyboard.press("Enter")
         page.wait_for_selector("text=All done: 1 of 1 judged", timeout=30_000)
+        page.keyboard.press("h")  # My judgments opens from the end screen too, the skip listed
+        page.wait_for_selector("#history_list label:has-text('skipped: Outside my expertise')", timeout=30_000)
         other.reload()
         other.wait_for_selector("text=0 of 1 judged", timeout=30_000)
         assert shown_text(other, "question") == question
