@@ -81,30 +81,7 @@ def create_app(engine: Engine, *, throttle: LoginThrottle | None = None, budget:
     def healthz() -> dict:
         return {"ok": True}
 
-    @root.get("/report/{study}/report.html")
-    async def report(study: str, request: Request) -> Response:
-        """The study's report, built now by `medalign report` (researchers only; off the event loop,
-        one report at a time)."""
-        user = _current_user(root, request)
-
-        def allowed() -> bool:
-            with storage.transaction(engine) as session:
-                storage.require_role(session, user, Role.researcher)
-                storage.get_study(session, study)
-            return True
-
-        try:
-            await asyncio.to_thread(allowed)
-        except storage.AccessDenied:
-            raise HTTPException(status_code=403, detail="researchers only") from None
-        except storage.StorageError:
-            raise HTTPException(status_code=404, detail="no such study") from None
-        try:
-            page = await asyncio.get_running_loop().run_in_executor(_REPORT_POOL, build_study_report, engine, study)
-        except ReportFailed as exc:
-            raise HTTPException(status_code=422, detail=f"the report could not be made: {exc}") from None
-        return Response(page, media_type="text/html; charset=utf-8",
-                        headers=_attachment(_report_filename(study)))
+    _add_report_route(root, engine)
 
     @root.get("/export/{study}/{filename}")
     def export(study: str, filename: str, request: Request) -> Response:
@@ -149,6 +126,33 @@ def create_app(engine: Engine, *, throttle: LoginThrottle | None = None, budget:
     root.add_middleware(SecurityMiddleware, sessions=sessions)
     root.add_middleware(SessionLoader, sessions=sessions)  # added last: runs first
     return root
+
+
+def _add_report_route(root: FastAPI, engine: Engine) -> None:
+    @root.get("/report/{study}/report.html")
+    async def report(study: str, request: Request) -> Response:
+        """The study's report, built now by `medalign report` (researchers only; off the event loop,
+        one report at a time)."""
+        user = _current_user(root, request)
+
+        def allowed() -> bool:
+            with storage.transaction(engine) as session:
+                storage.require_role(session, user, Role.researcher)
+                storage.get_study(session, study)
+            return True
+
+        try:
+            await asyncio.to_thread(allowed)
+        except storage.AccessDenied:
+            raise HTTPException(status_code=403, detail="researchers only") from None
+        except storage.StorageError:
+            raise HTTPException(status_code=404, detail="no such study") from None
+        try:
+            page = await asyncio.get_running_loop().run_in_executor(_REPORT_POOL, build_study_report, engine, study)
+        except ReportFailed as exc:
+            raise HTTPException(status_code=422, detail=f"the report could not be made: {exc}") from None
+        return Response(page, media_type="text/html; charset=utf-8",
+                        headers=_attachment(_report_filename(study)))
 
 
 class SessionLoader:

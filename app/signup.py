@@ -102,8 +102,9 @@ def _refusal(message: str) -> str:
             '<p><a href="/login">Go to the login page</a></p>')
 
 
-def add_signup_route(root: FastAPI, engine: Engine, login_sessions: Sessions, throttle: LoginThrottle,
-                     budget: HashBudget) -> None:
+def _page_route(engine: Engine, throttle: LoginThrottle):
+    """GET /signup: the form, or in words why the link cannot be used (unknown links counted)."""
+
     async def in_throttle_pool(function, *args):
         return await asyncio.get_running_loop().run_in_executor(_THROTTLE_POOL, function, *args)
 
@@ -131,6 +132,16 @@ def add_signup_route(root: FastAPI, engine: Engine, login_sessions: Sessions, th
                                 headers={"cache-control": "no-store"})
         await in_throttle_pool(throttle.withdraw, THROTTLE_NAME, address, stamp)
         return HTMLResponse(PAGE.replace("__BODY__", _form(view, token)), headers={"cache-control": "no-store"})
+
+    return signup_page
+
+
+def add_signup_route(root: FastAPI, engine: Engine, login_sessions: Sessions, throttle: LoginThrottle,
+                     budget: HashBudget) -> None:
+    async def in_throttle_pool(function, *args):
+        return await asyncio.get_running_loop().run_in_executor(_THROTTLE_POOL, function, *args)
+
+    signup_page = _page_route(engine, throttle)
 
     def redeem(token: str, password: str):
         with storage.transaction(engine) as session:

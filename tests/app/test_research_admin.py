@@ -55,3 +55,18 @@ def test_remove_members_checks_every_name_first(engine, make_study, make_user):
         assert membership.remove_members(session, study, ["dr_x"]) == []  # not a member any more: no change
         assert [u.name for u in storage.study_members(session, study)] == ["dr_y"]
         assert [u.name for u in membership.physicians(session)] == ["dr_x", "dr_y"]
+
+
+def test_uploads_are_bounded(server, make_user):
+    """An answers file over the request-body bound (1 MB by default) is refused before it is stored."""
+    import httpx
+
+    from app.server import upload_limit
+
+    make_user("boss_upload", "researcher")
+    researcher = httpx.Client(base_url=server, timeout=60)
+    assert researcher.post("/login", data={"username": "boss_upload", "password": PASSWORD}).status_code == 200
+    small = researcher.post("/gradio_api/upload", files={"files": ("answers.jsonl", b'{"id": 1}\n')})
+    assert small.status_code == 200
+    big = researcher.post("/gradio_api/upload", files={"files": ("answers.jsonl", b"x" * (upload_limit() + 1))})
+    assert big.status_code == 413
