@@ -110,3 +110,17 @@ def test_cross_site_post_and_guessing_are_refused(server, engine):
     assert sign_up(server, token).status_code == 429  # from this address, for the throttle's window
     assert httpx.post(f"{server}/login", data={"username": "nobody", "password": PASSWORD},
                       timeout=30).status_code == 400  # logins are a separate pair
+
+
+def test_a_link_works_once_on_postgresql(pg_engine):
+    """On PostgreSQL: two sessions that both read the link as unused before either writes: one sets
+    the password, the other is refused (by its second read or by the conditional update)."""
+    token = invite(pg_engine, "dr_pg")
+    with storage.transaction(pg_engine) as first, storage.transaction(pg_engine) as second:
+        invitations.open_invitation(second, token)  # read as unused here too
+        invitations.redeem_invitation(first, token, NEW_PASSWORD)
+        first.commit()
+        with pytest.raises(invitations.InvitationRefused, match="already been used"):
+            invitations.redeem_invitation(second, token, "another-password-1")
+    with storage.transaction(pg_engine) as session:
+        assert storage.authenticate(session, "dr_pg", NEW_PASSWORD) is not None
