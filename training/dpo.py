@@ -132,7 +132,7 @@ def run_dpo(recipe: DPORecipe, *, pairs_dir: Path | None = None, resume: bool = 
     check_final_save_is_gathered()
     pairs_dir = Path(pairs_dir or recipe.pairs_dir)
     output_dir = Path(recipe.output_dir)
-    claim_run_folder(output_dir, "dpo", overwrite=overwrite, resume=resume)  # a user's folder: refused, before any work
+    claim_run_folder(output_dir, "dpo", overwrite=overwrite, resume=resume, record=False)  # refused before any work
     config = recipe.model_dump()
     config["pairs_dir"] = str(pairs_dir)
     note = None
@@ -150,6 +150,7 @@ def run_dpo(recipe: DPORecipe, *, pairs_dir: Path | None = None, resume: bool = 
                             chat_template=record.chat_template["used"])
     train_rows, eval_rows = split_eval(rows, recipe.training.eval_fraction, recipe.training.seed)
     record.counts.update({**counts, "train_rows": len(train_rows), "eval_rows": len(eval_rows)})
+    claim_run_folder(output_dir, "dpo", overwrite=overwrite, resume=resume)  # inputs checked: the folder is made
     checkpoint = prepare_checkpoints(output_dir / "checkpoints", record.config, record.inputs, resume=resume)
     model = load_model(recipe.model_name_or_path, precision=precision, quantization=quantization)
     trainer = build_dpo_trainer(model, tokenizer, recipe, train_rows, eval_rows, precision=precision,

@@ -24,14 +24,17 @@ RUN_ENTRIES = {
 PACKAGES = ("medalign", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "bitsandbytes", "tokenizers")
 
 
-def claim_run_folder(output_dir: Path, stage: str, *, overwrite: bool = False, resume: bool = False) -> None:
-    """Before any work: refuse an output_dir that is not empty and not an earlier run of this stage
-    (unless --overwrite, or --resume of a run written before manifests existed); never a user's file
-    at one of the stage's names. Every rank checks; the main process records the claim."""
+def claim_run_folder(output_dir: Path, stage: str, *, overwrite: bool = False, resume: bool = False,
+                     record: bool = True) -> None:
+    """Refuse an output_dir that is not empty and not an earlier run of this stage (unless
+    --overwrite, or --resume of a run written before manifests existed); never a user's file at one
+    of the stage's names. Every rank checks; with `record` (once the inputs are checked, so that a
+    refused input leaves no folder behind) the main process creates the folder and records the claim."""
     from data.safe_output import claim_folder
     from training.distributed import is_main_process, wait_for_everyone
 
-    claim_folder(Path(output_dir), RUN_ENTRIES[stage], overwrite=overwrite, resume=resume, record=is_main_process())
+    claim_folder(Path(output_dir), RUN_ENTRIES[stage], overwrite=overwrite, resume=resume,
+                 record=record and is_main_process())
     wait_for_everyone()
 
 
@@ -114,8 +117,7 @@ class RunRecord:
         import torch
 
         self.stage = stage
-        self.output_dir = Path(output_dir)
-        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.output_dir = Path(output_dir)  # created by claim_run_folder once the inputs are checked
         self.config = config
         self.inputs = {name: {"path": str(path), "sha256": sha256_file(Path(path))} for name, path in inputs.items()
                        if Path(path).is_file()}
@@ -155,6 +157,7 @@ class RunRecord:
         if is_main_process():
             from data.files import write_atomic
 
+            self.output_dir.mkdir(parents=True, exist_ok=True)
             write_atomic(self.output_dir / "run.json", (json.dumps(record, indent=2, default=str) + "\n").encode())
         return record
 

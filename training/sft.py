@@ -69,7 +69,7 @@ def run_sft(recipe: SFTRecipe, *, resume: bool = False, callbacks: list = (), ta
 
     check_final_save_is_gathered()
     output_dir = Path(recipe.output_dir)
-    claim_run_folder(output_dir, "sft", overwrite=overwrite, resume=resume)  # a user's folder: refused, before any work
+    claim_run_folder(output_dir, "sft", overwrite=overwrite, resume=resume, record=False)  # refused before any work
     config = recipe.model_dump() | ({"task": {"name": task.name, "version": task.version}} if task is not None else {})
     record = RunRecord("sft", output_dir, config, {"train_file": Path(recipe.train_file)})
     precision = resolve_precision(recipe.training.precision)
@@ -84,6 +84,7 @@ def run_sft(recipe: SFTRecipe, *, resume: bool = False, callbacks: list = (), ta
                         file=str(recipe.train_file))
     train_rows, eval_rows = split_eval(rows, recipe.training.eval_fraction, recipe.training.seed)
     record.counts.update({"train_rows": len(train_rows), "eval_rows": len(eval_rows)})
+    claim_run_folder(output_dir, "sft", overwrite=overwrite, resume=resume)  # inputs checked: the folder is made
     checkpoint = prepare_checkpoints(output_dir / "checkpoints", record.config, record.inputs, resume=resume)
     model = load_model(recipe.model_name_or_path, precision=precision)
     args = SFTConfig(**trainer_arguments(recipe.training, output_dir / "checkpoints", precision, evaluate=bool(eval_rows)),

@@ -35,10 +35,13 @@ TEMPLATE = Annotated[
 def _template(value: str | None, default: str, *, require_context: bool) -> str:
     if value is None:
         return default
+    where = "--template"
     if value.startswith("@"):
-        value = read_text(Path(value[1:]))
+        where = value[1:]
+        value = read_text(Path(where))
     # A shell passes "\n" literally; a template must end on a real newline.
-    return validate_template(value.replace("\\n", "\n"), require_context=require_context)
+    with _named(where):
+        return validate_template(value.replace("\\n", "\n"), require_context=require_context)
 
 
 PUSH = Annotated[str | None, typer.Option("--push-to-hub", help="Share the prepared folder (with its dataset card) "
@@ -47,11 +50,14 @@ PUSH = Annotated[str | None, typer.Option("--push-to-hub", help="Share the prepa
 
 @contextlib.contextmanager
 def _named(source) -> Iterator[None]:
-    """A DataError about the source as a whole (no records in it) names the source file."""
+    """A DataError about the source as a whole (no records in it) names the source file, one
+    about --n or --holdout the option: never "<input>"."""
     try:
         yield
     except DataError as exc:
-        if exc.file is None:
+        if exc.file is None and exc.field in ("n", "holdout"):  # about an option, not the source
+            exc.file, exc.field = f"--{exc.field}", None
+        elif exc.file is None:
             exc.file = str(source if source is not None else "the bundled sample")
         raise
 

@@ -17,10 +17,15 @@ out = Console()
 def load_task_checked(name: str):
     """The task, with its metrics checked against the ones evaluation/ knows."""
     # data.tasks (pydantic) and evaluation.compare (numpy, scipy) cost start-up time: imported on use.
+    from data.records import DataError
     from data.tasks import load_task
     from evaluation.compare import ALL_METRICS
 
-    return load_task(name, known_metrics=set(ALL_METRICS))
+    try:
+        return load_task(name, known_metrics=set(ALL_METRICS))
+    except DataError as exc:
+        exc.file = exc.file or "--task"  # an unknown name: the option, not "<input>"
+        raise
 
 
 def tasks_list() -> None:

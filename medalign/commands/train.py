@@ -40,9 +40,14 @@ TASK = Annotated[str | None, typer.Option("--task", help="Task name (`medalign t
 
 
 def _task(name: str | None):
+    from data.records import DataError
     from training.task_data import load_stage_task  # torch through training.pairs: start-up cost
 
-    return load_stage_task(name) if name is not None else None
+    try:
+        return load_stage_task(name) if name is not None else None
+    except DataError as exc:
+        exc.file = exc.file or "--task"  # an unknown name: the option, not "<input>"
+        raise
 
 
 def _recipe(path: Path, overrides: list[str] | None, stage: str, task_name: str | None = None, *,
@@ -100,7 +105,7 @@ def sft(config: CONFIG, overrides: SET = None, resume: RESUME = False, task: TAS
     from training.runs import claim_run_folder
 
     recipe, spec = _recipe(config, overrides, "sft", task, truncate=truncate, chat_template=chat_template)
-    claim_run_folder(recipe.output_dir, "sft", overwrite=overwrite, resume=resume)  # before TRL's seconds of imports
+    claim_run_folder(recipe.output_dir, "sft", overwrite=overwrite, resume=resume, record=False)  # before TRL's imports
     from training.sft import run_sft  # torch, transformers, TRL: start-up cost
 
     record = run_sft(recipe, resume=resume, task=spec, overwrite=overwrite)
@@ -153,7 +158,7 @@ def dpo(
     from training.runs import claim_run_folder
 
     recipe, spec = _recipe(config, overrides, "dpo", task, truncate=truncate, chat_template=chat_template)
-    claim_run_folder(recipe.output_dir, "dpo", overwrite=overwrite, resume=resume)  # before TRL's seconds of imports
+    claim_run_folder(recipe.output_dir, "dpo", overwrite=overwrite, resume=resume, record=False)  # before TRL's imports
     from training.dpo import run_dpo  # torch, transformers, TRL: start-up cost
 
     record = run_dpo(recipe, pairs_dir=pairs_dir, resume=resume, task=spec, overwrite=overwrite)
