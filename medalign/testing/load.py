@@ -207,6 +207,7 @@ def verify(db_url: str, logs: list[ClientLog], overlap: int) -> dict:
         "duplicated": sum(len(v) - 1 for v in by_token.values()) + sum(c - 1 for c in per_user_unit.values() if c > 1),
         "stored_with_other_values": len(wrong),
         "units_over_overlap": sum(1 for c in per_unit.values() if c > overlap),
+        "units_at_overlap": sum(1 for c in per_unit.values() if c == overlap),  # the limit was reached, so tested
         "physicians_seeing_a_unit_twice": sum(1 for log in logs if len(log.units_seen) != len(set(log.units_seen))),
         "retries": sum(log.retries for log in logs),
         "client_errors": [e for log in logs for e in log.errors][:5],
@@ -214,11 +215,24 @@ def verify(db_url: str, logs: list[ClientLog], overlap: int) -> dict:
     }
 
 
+def study_items(physicians: int, judgments: int, overlap: int, kind: str) -> int:
+    """Items enough that every physician can make all their judgments in any order of requests.
+
+    Counting slots (physicians x (judgments + 1 open unit)) is not enough: a physician never gets a
+    unit twice, so one who comes late can find the last free slots all on units they already hold,
+    and is told "all done" early (tests/app/test_storage_queue.py replays such an order). At their
+    k-th unit (k <= judgments) a physician holds k - 1 units and the others at most judgments + 1
+    each; some unit they do not hold has a free slot when overlap x (units - judgments + 1) exceeds
+    the others' share. A rating study has one unit per answer, two per item here.
+    """
+    others = (physicians - 1) * (judgments + 1)
+    units = max(-(-physicians * (judgments + 1) // overlap), others // overlap + 1 + judgments - 1)
+    return -(-units // (2 if kind == "rating" else 1))
+
+
 def run(db_url: str, *, physicians: int, judgments: int, overlap: int, crash: bool, pause: tuple[float, float],
         workdir: Path, timeout: float = 540, kind: str = "pairwise") -> dict:
-    # enough units that every physician can make all their judgments (each also holds one open
-    # unit); a rating study has one unit per answer, two per item here
-    items = -(-physicians * (judgments + 1) // (overlap * (2 if kind == "rating" else 1)))
+    items = study_items(physicians, judgments, overlap, kind)
     study = setup_database(db_url, physicians, items, overlap, kind)
     server = ServerProcess(db_url, free_port(), workdir / "server.log")
     startup = server.start()
