@@ -104,6 +104,8 @@ label:has(input[type="radio"]:focus-visible), label:has(input[type="checkbox"]:f
 #history_list .wrap { display: flex !important; flex-direction: column; gap: 2px !important; max-height: 40vh;
   overflow-y: auto; flex-wrap: nowrap !important; }
 #history_list label { justify-content: flex-start; text-align: left; }
+/* Open, the list takes the study row's full width, under the other headers. */
+#study_row > #history_accordion:has(.label-wrap.open) { flex: 1 1 100% !important; order: 9; }
 #history_accordion, #keys_accordion { padding: 4px 8px !important; }
 #logout, #logout button { white-space: nowrap !important; }
 
