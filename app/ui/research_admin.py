@@ -94,9 +94,12 @@ def build_admin_panel() -> AdminPanel:
             gold = gr.File(label="Gold items (JSONL, optional, pairwise)", file_types=[".jsonl"], type="filepath",
                            elem_id="create_gold")
         with gr.Row():
-            systems = gr.Textbox(label="Systems (comma-separated)", value="sft,dpo", max_lines=1,
+            # No system's name in any default or label: Gradio sends this form's configuration to
+            # physicians' browsers too (blinding, SECURITY.md).
+            systems = gr.Textbox(label="Systems (comma-separated, as named in the answers file)", max_lines=1,
                                  elem_id="create_systems")
-            pairs = gr.Textbox(label="Pairs (pairwise, optional, e.g. sft:dpo)", max_lines=1, elem_id="create_pairs")
+            pairs = gr.Textbox(label="Pairs (pairwise, optional, e.g. first:second)", max_lines=1,
+                               elem_id="create_pairs")
             rubric = gr.Dropdown(label="Rubric (rating)", choices=[NO_RUBRIC, *shipped_rubrics()], value=NO_RUBRIC,
                                  elem_id="create_rubric")
             rubric_file = gr.File(label="Or upload a rubric (YAML)", file_types=[".yaml", ".yml"], type="filepath",
@@ -112,7 +115,7 @@ def build_admin_panel() -> AdminPanel:
         with gr.Row():
             primary = gr.Radio(PRIMARY_CHOICES, value="decisive", label="Primary estimand (analysis plan)",
                                elem_id="create_primary")
-            target = gr.Textbox(label="Target system (blank: dpo, else the last)", max_lines=1, elem_id="create_target")
+            target = gr.Textbox(label="Target system (blank: as `study create`)", max_lines=1, elem_id="create_target")
             planned_physicians = gr.Number(label="Planned physicians (optional)", value=None, precision=0,
                                            elem_id="create_planned_physicians")
             planned_items = gr.Number(label="Planned items (optional)", value=None, precision=0,

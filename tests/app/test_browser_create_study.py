@@ -81,6 +81,9 @@ def test_browser_study_equals_cli_study_and_bad_file_stores_nothing(server, engi
     with browser_page() as page:
         log_in(page, server, "boss_create", PASSWORD)
         page.get_by_text("Create a study from an answers file").click()
+        # no default names a system: the form's configuration reaches physicians' browsers too
+        assert page.locator("#create_systems input, #create_systems textarea").first.input_value() == ""
+        page.locator("#create_systems input, #create_systems textarea").first.fill("sft,dpo")
         # a bad file: the command line's message, the file named as uploaded, nothing stored
         shown = create(page, "web-bad", bad, note="Refused")
         assert shown == f"Refused: {cli_message}"

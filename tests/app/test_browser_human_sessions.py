@@ -525,8 +525,6 @@ def test_shared_ward_computer_colleague_logs_in_through_the_dialog(app, idle_ser
         assert page.input_value("#whoami input") == "dr_ward_b"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="defect: the page served to a physician embeds the researcher's create-study "
-                   "form, whose defaults name the systems ('sft,dpo', 'blank: dpo')")
 def test_page_source_sent_to_a_physician_names_no_system(app):
     """SECURITY.md: no response a physician's browser receives names a system. The page itself
     (with the app's configuration embedded by Gradio) is the first such response."""
