@@ -124,6 +124,7 @@ label:has(input[type="radio"]:focus-visible), label:has(input[type="checkbox"]:f
     min-height: 44px !important; }
   #skip_reason label, #history_list label { display: flex !important; align-items: center; }
   #skip_reason .wrap { grid-template-columns: 1fr; }
+  #keys_accordion { display: none !important; }  /* key help: no keyboard on a phone */
   #choice .wrap { display: grid !important; gap: 4px !important; }
   #choice label, [id^="criterion_"] label { min-width: 44px; display: flex !important; align-items: center; }
   .app-title { font-size: 1.1rem; }
