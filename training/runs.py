@@ -33,8 +33,11 @@ def claim_run_folder(output_dir: Path, stage: str, *, overwrite: bool = False, r
     from data.safe_output import claim_folder
     from training.distributed import is_main_process, wait_for_everyone
 
-    claim_folder(Path(output_dir), RUN_ENTRIES[stage], overwrite=overwrite, resume=resume,
-                 record=record and is_main_process())
+    if not record:
+        claim_folder(Path(output_dir), RUN_ENTRIES[stage], overwrite=overwrite, resume=resume, record=False)
+        return
+    if is_main_process():  # the others checked above; mid-write, they could see the manifest's temporary file
+        claim_folder(Path(output_dir), RUN_ENTRIES[stage], overwrite=overwrite, resume=resume)
     wait_for_everyone()
 
 
