@@ -198,7 +198,9 @@ def claim_folder(path: Path, entries: list[str], *, overwrite: bool = False, res
         raise _refuse(path, "is a file, not a folder")
     old = _manifest(path)
     owned = set(old["entries"])
-    if path.is_dir() and any(path.iterdir()):
+    # the manifest's own temporary sibling (write_atomic) does not make the folder someone else's:
+    # another rank of the same launch may be writing it right now
+    if path.is_dir() and any(not p.name.startswith(f".{MANIFEST}.") for p in path.iterdir()):
         mine = owned & set(entries)
         if not mine and not (overwrite or resume):
             found = sorted(p.name for p in path.iterdir())[:3]
