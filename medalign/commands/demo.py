@@ -20,6 +20,7 @@ def demo_command(
 ) -> None:
     """The whole loop on the bundled sample: data, tiny model, SFT, pairs, DPO, generations, HQ,
     studies, (simulated) judgments, report, and the app."""
+    _check_workdir(workdir)
     # tqdm reads TQDM_DISABLE when it is imported: rich shows step progress, trainer bars would interleave.
     os.environ.setdefault("TQDM_DISABLE", "1")
     # The pipeline imports torch, TRL, Gradio and SQLModel (seconds): imported when the demo runs.
@@ -32,6 +33,19 @@ def demo_command(
         raise CommandError(str(exc), code=1) from exc
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
+
+
+def _check_workdir(workdir: Path) -> None:
+    """The demo writes fixed names (data/, model/, sft/, demo.db, ...) into its work folder: a folder
+    that is not empty and not an earlier demo's (its .stamps/ step record) is refused, so no file of
+    the user's is ever replaced (SECURITY.md, no-overwrite promise)."""
+    if workdir.exists() and not workdir.is_dir():
+        raise CommandError(f"{workdir}: --workdir is a file, not a folder; give a new or empty folder")
+    if workdir.is_dir() and not (workdir / ".stamps").is_dir() and any(workdir.iterdir()):
+        found = ", ".join(sorted(p.name for p in workdir.iterdir())[:3])
+        raise CommandError(f"{workdir}: --workdir is a folder that is not empty (holds {found}) and not an earlier "
+                           "demo's work folder; give a new or empty folder (the demo writes data/, model/, sft/, "
+                           "dpo/, report/ and its database there)")
 
 
 def register(root: typer.Typer) -> None:

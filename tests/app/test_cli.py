@@ -99,3 +99,17 @@ def test_truncated_and_misencoded_files(db, tmp_path):
     latin.write_bytes('{"id": "1", "question": "caf\u00e9"}\n'.encode("latin-1"))
     result = run("study", "create", "--name", "pilot", "--answers", str(latin))
     assert result.exit_code == 2 and "not valid UTF-8" in result.output
+
+
+def test_demo_refuses_a_users_folder_as_its_work_folder(tmp_path):
+    """The demo writes fixed names into --workdir: a non-empty folder that is not an earlier demo's is
+    refused before anything is written, and a file given as --workdir too."""
+    folder = tmp_path / "thesis"
+    folder.mkdir()
+    (folder / "thesis.tex").write_text("chapter 1")
+    result = run("demo", "--workdir", str(folder), "--no-serve")
+    assert result.exit_code == 2 and "not an earlier demo's work folder" in result.output
+    assert sorted(p.name for p in folder.iterdir()) == ["thesis.tex"]
+    assert (folder / "thesis.tex").read_text() == "chapter 1"
+    result = run("demo", "--workdir", str(folder / "thesis.tex"), "--no-serve")
+    assert result.exit_code == 2 and "is a file" in result.output
