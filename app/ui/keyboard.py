@@ -15,6 +15,8 @@ A new unit (the progress bar's data-pair changes) starts at its top: the page sc
 the question if it was below it, every text pane to its start, and the focus goes to the page.
 Session loss (the queue answers 401/403): a login dialog opens over the screen, which keeps
 everything entered; after logging in, Submit again saves it (the pair token names the unit).
+Another user logging in through that dialog gets a fresh page of their own, which says that the
+previous user's unsent entry was discarded.
 """
 
 
@@ -290,10 +292,49 @@ KEYBOARD_JS = """
   }
 
   // Session loss: Gradio's queue answers 401/403 (idle timeout, password changed, session ended).
-  // The screen stays as it is, with everything entered; a dialog logs in again in place.
+  // The screen stays as it is, with everything entered; a dialog logs in again in place. Someone
+  // else logging in there (a shared ward computer) gets a fresh page of their own instead: the
+  // entry on screen is the previous user's, never to be shown to or submitted as anyone else (it
+  // was only ever in this browser, so nothing stored is lost), and the new page says so.
+  const HANDED_OVER = 'medalign-handed-over';
+  const pageUser = () => (document.querySelector('#whoami input, #whoami textarea')?.value || '')
+    .replace(/ [(]researcher[)]$/, '').trim();
+  function handedOverNote() {
+    let flag = null;
+    try { flag = sessionStorage.getItem(HANDED_OVER); sessionStorage.removeItem(HANDED_OVER); } catch (e) { /* none */ }
+    if (!flag) return;
+    const banner = document.createElement('p');
+    banner.id = 'handed_over'; banner.setAttribute('role', 'status');
+    banner.textContent = "The previous user's unsent entry on this screen was discarded, not saved. " +
+      'This is your own screen.';
+    const ok = document.createElement('button');
+    ok.type = 'button'; ok.textContent = 'OK'; ok.addEventListener('click', () => banner.remove());
+    banner.append(' ', ok);
+    document.body.prepend(banner);
+  }
+  if (document.body) handedOverNote(); else document.addEventListener('DOMContentLoaded', handedOverNote);
+  function handOver(dialog) {
+    // The pending submits are never sent again; the previous screen is hidden, then replaced.
+    document.querySelector('gradio-app, .gradio-container')?.style.setProperty('visibility', 'hidden');
+    dialog.querySelector('form')?.remove();
+    dialog.querySelector('p').textContent = 'Logged in. Opening your own screen; the unsent entry of the previous user is discarded.';
+    try { sessionStorage.setItem(HANDED_OVER, '1'); } catch (e) { /* the new page then says nothing */ }
+    location.replace('/');
+  }
+  // Gradio closes its event stream when the page unloads (reload, log out, the hand-over above)
+  // and, if a reply was still streaming, logs the abort it caused itself as errors (the abort, then
+  // "Unexpected error", "Connection errored out."). Only those, once the page is going away, are
+  // dropped; every other error is logged as before.
+  let unloading = false;
+  window.addEventListener('beforeunload', () => { unloading = true; });  // registered before Gradio's
+  const logError = console.error.bind(console);
+  const ownAbort = (args) => args.some((a) => a && a.name === 'AbortError') ||
+    (args[0] === 'Unexpected error' && /^Connection errored out/.test(String(args[1])));
+  console.error = (...args) => { if (!(unloading && ownAbort(args))) logError(...args); };
   let loggedIn = null;  // while the dialog is open: a promise that resolves once logged in again
   function relogin() {
     if (loggedIn) return loggedIn;
+    const owner = pageUser();
     let resolveLoggedIn;
     loggedIn = new Promise((resolve) => { resolveLoggedIn = resolve; });
     const dialog = document.createElement('dialog');
@@ -304,7 +345,8 @@ KEYBOARD_JS = """
     title.textContent = 'Your session ended';
     const text = document.createElement('p');
     text.textContent = 'You were logged out (after a time without activity, or your account was changed). ' +
-      'Nothing on this screen is lost: log in again here, and what you sent is then saved.';
+      'Nothing on this screen is lost: log in again here, and what you sent is then saved. ' +
+      'Someone else logging in here gets their own screen, and the entry on this one is discarded.';
     const form = document.createElement('form');
     const field = (label, name, type, auto) => {
       const l = document.createElement('label'); l.textContent = label;
@@ -312,7 +354,7 @@ KEYBOARD_JS = """
       l.appendChild(i); form.appendChild(l); return i;
     };
     const user = field('username', 'username', 'text', 'username');
-    user.value = document.querySelector('#whoami input, #whoami textarea')?.value || '';
+    user.value = owner;
     const password = field('password', 'password', 'password', 'current-password');
     const error = document.createElement('p'); error.className = 'relogin-error'; error.setAttribute('role', 'alert');
     const button = document.createElement('button'); button.type = 'submit'; button.textContent = 'Log in';
@@ -324,6 +366,7 @@ KEYBOARD_JS = """
       try {
         response = await realFetch('/login', {method: 'POST', body: new FormData(form), credentials: 'same-origin'});
       } catch (e) { /* no answer: said below */ }
+      if (response && response.ok && user.value.trim() !== owner) { handOver(dialog); return; }
       if (response && response.ok) {
         dialog.close(); dialog.remove(); loggedIn = null; note('');
         resolveLoggedIn();

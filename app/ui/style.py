@@ -88,6 +88,11 @@ label:has(input[type="radio"]:focus-visible), label:has(input[type="checkbox"]:f
 #relogin button { margin-top: 14px; width: 100%; min-height: 44px; background: #1d4ed8; color: #fff; border: 0;
   border-radius: 6px; font-size: 1rem; }
 .relogin-error { color: #991b1b; }
+/* After another user logged in through that dialog: the new page says the entry was discarded. */
+#handed_over { margin: 8px 16px; padding: 8px 12px; background: #fef3c7; color: #111827; border: 1px solid #b45309;
+  border-radius: 6px; }
+#handed_over button { margin-left: 8px; min-height: 44px; min-width: 44px; padding: 0 12px; background: #fff;
+  color: #111827; border: 1px solid #b45309; border-radius: 6px; }
 
 /* Cannot judge: a form in the action bar, opened and closed by the keyboard script (data-skip). */
 #skip_form { display: none !important; }

@@ -500,8 +500,6 @@ def test_idle_session_ends_and_the_waiting_submit_is_saved_after_login(app, idle
     assert_stored(exported(app, "dr_idle"), [entered])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="defect: a colleague logging in through the session-ended dialog "
-                   "(shared ward computer) leaves every component in an Error state")
 def test_shared_ward_computer_colleague_logs_in_through_the_dialog(app, idle_server):
     """dr_ward_a's session ends with a judgment half-entered; dr_ward_b, at the same ward computer,
     logs in through the dialog with her own name. Nothing of a's may be stored under b (or under a,
@@ -523,6 +521,10 @@ def test_shared_ward_computer_colleague_logs_in_through_the_dialog(app, idle_ser
         screen_is_sound(page, watch)
         wait_ready(page)
         assert page.input_value("#whoami input") == "dr_ward_b"
+        # a's unsent entry is neither shown to b nor kept on b's screen, and b is told it was discarded
+        assert "Note by dr_ward_a." not in page.evaluate(VISIBLE_TEXT)
+        assert shown(page)["choice"] is None and shown(page)["rationale"] == ""
+        assert "discarded" in page.inner_text("#handed_over")
 
 
 def test_page_source_sent_to_a_physician_names_no_system(app):
