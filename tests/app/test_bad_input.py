@@ -141,9 +141,13 @@ def test_bad_data_files_leave_output_untouched(tmp_path, name):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("previous output")
-    result = runner.invoke(app, ["data", "prepare", dataset, "--source", str(path), "--holdout", "0", "--out", str(out)])
+    # --overwrite: past the folder check (a non-empty --out is refused first), the bad source is
+    # refused by name and the user's file is still the only one there
+    result = runner.invoke(app, ["data", "prepare", dataset, "--source", str(path), "--holdout", "0", "--out", str(out),
+                                 "--overwrite"])
     assert result.exit_code == 2 and message in result.output, result.output
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert (out / "keep.txt").read_text() == "previous output"
 
 
 def test_excel_with_wrong_columns(tmp_path):
