@@ -60,6 +60,9 @@ def _current_user(root: FastAPI, request: Request) -> str | None:
     return gradio_app.tokens.get(token)
 
 
+# An open judging tab holds a heartbeat stream that never ends by itself: without a bound, a
+# stopping server waits on it forever. In-flight submits take milliseconds.
+GRACEFUL_SHUTDOWN_S = 3
 IDLE_TIMEOUT_S = 30 * 60  # shared ward computers: a session unused this long ends
 COOKIE_ID = "medalign"  # the same session cookie name in every app process (Gradio picks a random one)
 

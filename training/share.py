@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from data.safe_output import MANIFEST as OUTPUT_MANIFEST
+
 DEFAULT_LICENSE = "other"  # the base model's licence governs; the user names it with --license
 
 
@@ -74,6 +76,8 @@ def push_folder(folder: Path, repo: str, *, repo_type: str = "model", private: b
         target = Path(repo.removeprefix("file://"))
         target.mkdir(parents=True, exist_ok=True)
         for item in folder.iterdir():
+            if item.name == OUTPUT_MANIFEST:
+                continue  # this machine's record of what medalign wrote, not part of what is shared
             destination = target / item.name
             if item.is_dir():
                 shutil.copytree(item, destination, dirs_exist_ok=True)
@@ -86,6 +90,6 @@ def push_folder(folder: Path, repo: str, *, repo_type: str = "model", private: b
         raise ValueError("--push-to-hub needs huggingface_hub (pip install huggingface_hub)") from exc
     api = HfApi()
     api.create_repo(repo, repo_type=repo_type, private=private, exist_ok=True)
-    api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type=repo_type,
+    api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type=repo_type, ignore_patterns=[OUTPUT_MANIFEST],
                       commit_message="medalign: upload with card")
     return f"https://huggingface.co/{'datasets/' if repo_type == 'dataset' else ''}{repo}"

@@ -31,7 +31,7 @@ def serve_command(
     import uvicorn
 
     from app.db import open_database
-    from app.server import create_app
+    from app.server import GRACEFUL_SHUTDOWN_S, create_app
 
     if public_url:  # read by app/middleware.py (same-origin check, Secure cookie)
         os.environ["MEDALIGN_PUBLIC_URL"] = public_url
@@ -41,7 +41,7 @@ def serve_command(
     # uvicorn trusts X-Forwarded-* from 127.0.0.1 by default (and FORWARDED_ALLOW_IPS): any local
     # process could then pick the client address the login throttle counts. Only named proxies.
     app = create_app(engine, idle_timeout_s=idle_timeout * 60 or None)
-    uvicorn.run(app, host=host, port=port, log_level="warning",
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
                 proxy_headers=bool(proxies), forwarded_allow_ips=proxies or [])
 
 

@@ -16,7 +16,7 @@ import uvicorn
 from rich.console import Console
 
 from app.db import open_database
-from app.server import create_app
+from app.server import GRACEFUL_SHUTDOWN_S, create_app
 from medalign.demo.pipeline import DemoPaths, pipeline_steps
 from medalign.demo.stepper import DemoError, run_step
 from medalign.demo.studies import DEMO_STUDIES, demo_logins, simulate, write_demo_reports
@@ -31,7 +31,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 def start_server(engine, host: str, port: int):
     """The real app under uvicorn in a background thread; returns (server, thread, url)."""
     # log_config=None: uvicorn would bind its log handlers to the sys.stderr of this moment.
-    server = uvicorn.Server(uvicorn.Config(create_app(engine), host=host, port=port, log_level="warning", log_config=None))
+    server = uvicorn.Server(uvicorn.Config(create_app(engine), host=host, port=port, log_level="warning", log_config=None,
+                                           timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 60

@@ -150,14 +150,15 @@ def server(engine, recorder):
     import uvicorn
 
     from app.security import LoginThrottle
-    from app.server import create_app
+    from app.server import GRACEFUL_SHUTDOWN_S, create_app
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     app = ResponseRecorder(create_app(engine, throttle=LoginThrottle(max_failures=3, window_s=60, delay_s=0.05)))
     recorder.append(app)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None,
+                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
