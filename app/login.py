@@ -272,17 +272,20 @@ async def _read_form(request: Request) -> tuple[str, str] | None:
 # message and the study to return to are read from the address by the page's own script and
 # only ever set as text. The user name survives a wrong password; the server's refusal (wrong
 # password, throttled, busy) is shown as it is worded in this module.
-LOGIN_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>medalign: log in</title>
-<style>
- body { font-family: system-ui, sans-serif; margin: 0; padding: 24px 16px; background: #f8fafc; color: #0f172a; }
+# The look of the app's plain HTML form pages (this login page, app/signup.py's sign-up page).
+FORM_PAGE_STYLE = """ body { font-family: system-ui, sans-serif; margin: 0; padding: 24px 16px; background: #f8fafc; color: #0f172a; }
  main { max-width: 420px; margin: 8vh auto; background: #fff; border: 1px solid #cbd5e1; border-radius: 8px; padding: 24px; }
  label { display: block; margin-top: 12px; font-weight: 600; }
  input { width: 100%; box-sizing: border-box; font-size: 1rem; padding: 8px; margin-top: 4px; }
  button { margin-top: 16px; width: 100%; padding: 10px; font-size: 1rem; background: #1d4ed8; color: #fff; border: 0; border-radius: 6px; }
  .note { padding: 10px; border-radius: 6px; margin: 12px 0 0; }
- #expired { background: #fef3c7; border: 1px solid #f59e0b; }
+"""
+
+LOGIN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>medalign: log in</title>
+<style>
+__FORM_STYLE__ #expired { background: #fef3c7; border: 1px solid #f59e0b; }
  #error { background: #fee2e2; border: 1px solid #ef4444; }
 </style></head>
 <body><main>
@@ -335,7 +338,7 @@ LOGIN_PAGE = """<!doctype html>
   });
 })();
 </script></body></html>
-"""
+""".replace("__FORM_STYLE__", FORM_PAGE_STYLE)
 
 
 def add_login_route(root: FastAPI, engine: Engine, login_sessions: Sessions, throttle: LoginThrottle,

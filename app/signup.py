@@ -21,6 +21,7 @@ from app import storage
 from app.login import (
     _PASSWORD_POOL,
     _THROTTLE_POOL,
+    FORM_PAGE_STYLE,
     LOGIN_ANSWER_BOUND_S,
     MAX_PASSWORD_CHARS,
     Sessions,
@@ -37,13 +38,7 @@ PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>medalign: sign up</title>
 <style>
- body { font-family: system-ui, sans-serif; margin: 0; padding: 24px 16px; background: #f8fafc; color: #0f172a; }
- main { max-width: 440px; margin: 8vh auto; background: #fff; border: 1px solid #cbd5e1; border-radius: 8px; padding: 24px; }
- label { display: block; margin-top: 12px; font-weight: 600; }
- input { width: 100%; box-sizing: border-box; font-size: 1rem; padding: 8px; margin-top: 4px; }
- button { margin-top: 16px; width: 100%; padding: 10px; font-size: 1rem; background: #1d4ed8; color: #fff; border: 0; border-radius: 6px; }
- .note { padding: 10px; border-radius: 6px; margin: 12px 0 0; }
- #error, #refused { background: #fee2e2; border: 1px solid #ef4444; }
+__FORM_STYLE__ #error, #refused { background: #fee2e2; border: 1px solid #ef4444; }
  a { color: #1d4ed8; }
 </style></head>
 <body><main>
@@ -77,7 +72,7 @@ __BODY__
   });
 })();
 </script></body></html>
-"""
+""".replace("__FORM_STYLE__", FORM_PAGE_STYLE)
 
 
 def _form(view: invitations.InvitationView, token: str) -> str:
