@@ -51,12 +51,15 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
 def axe_violations(page, impacts=("serious", "critical")) -> list[str]:
-    """axe-core (the copy bundled in the axe-playwright-python package) run on the page as it is:
+    """axe-core (the copy bundled in the axe-playwright-python package) run on the page once Gradio's updates settle:
     the WCAG 2.x A/AA violations of the given impact, one line each (rule, impact, first targets)."""
     from pathlib import Path
 
     import axe_playwright_python
 
+    # Gradio fades an output to opacity 0.2 while its event is still running; axe would measure that
+    # transient fade as a contrast failure, so it runs once no component is pending.
+    page.wait_for_function("() => document.querySelectorAll('.pending').length === 0", timeout=15_000)
     script = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
     page.evaluate(script)
     result = page.evaluate("(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
