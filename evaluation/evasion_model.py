@@ -145,6 +145,44 @@ def _tfidf(texts: list[str], terms, vocabulary: dict, idf: np.ndarray, offset: i
     return rows, columns + offset, values
 
 
+def _char_tfidf(texts: list[str], vocabulary: dict, idf: np.ndarray, offset: int):
+    """_tfidf(texts, _char_terms, ...) with the same numbers, built per distinct word: char_wb
+    n-grams never cross a word, so each word's known n-grams are found once (answers repeat their
+    words) and each text's counts are its words' counts times theirs, summed with numpy."""
+    found = vocabulary.get
+    word_ids: dict[str, int] = {}
+    starts, grams, multiplicity = [0], [], []  # per word id: its known columns and how often each occurs
+    rows, words, times = [], [], []
+    for row, text in enumerate(texts):
+        counted = Counter(_WHITE_SPACES.sub(" ", text.lower()).split())
+        for word, count in counted.items():
+            code = word_ids.get(word)
+            if code is None:
+                code = word_ids[word] = len(word_ids)
+                known = Counter(c for c in map(found, _char_terms(word), repeat(-1)) if c >= 0)
+                grams += known
+                multiplicity += known.values()
+                starts.append(len(grams))
+            words.append(code)
+            times.append(count)
+        rows += repeat(row, len(counted))
+    starts, words = np.array(starts, dtype=np.int64), np.array(words, dtype=np.int64)
+    lengths = starts[words + 1] - starts[words]
+    # every (text, word, n-gram) triple: the word's n-grams laid out one after another
+    within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    position = np.repeat(starts[words], lengths) + within
+    keys = np.repeat(np.array(rows, dtype=np.int64), lengths) * len(idf) + np.array(grams, dtype=np.int64)[position]
+    counts = np.repeat(np.array(times, dtype=np.int64), lengths) * np.array(multiplicity, dtype=np.int64)[position]
+    keys, summed = np.unique(keys, return_inverse=True)  # sorted: by row, then column, as _tfidf orders them
+    counts = np.bincount(summed, weights=counts, minlength=len(keys))
+    rows, columns = keys // len(idf), keys % len(idf)
+    values = np.log(counts) + 1.0
+    values *= idf[columns]
+    norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=len(texts)))
+    values /= norms[rows]
+    return rows, columns + offset, values
+
+
 def probabilities(texts: list[str]) -> np.ndarray:
     """Probability that each answer is evasive, as the fitted pipeline's predict_proba gives it."""
     from scipy.special import expit
@@ -152,7 +190,7 @@ def probabilities(texts: list[str]) -> np.ndarray:
     model = fitted()
     n_words, n_chars = len(model["words"]), len(model["chars"])
     words = _tfidf(texts, _word_terms, model["words"], model["words_idf"], 0)
-    chars = _tfidf(texts, _char_terms, model["chars"], model["chars_idf"], n_words)
+    chars = _char_tfidf(texts, model["chars"], model["chars_idf"], n_words)
     findings = evasion.stated_findings(texts)  # the slowest pattern: once for both feature groups
     dense = np.hstack([evasion.pattern_features(texts, findings), evasion.shape_features(texts, findings)])
     dense_rows, dense_columns = np.nonzero(dense)

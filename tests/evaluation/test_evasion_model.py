@@ -92,3 +92,14 @@ def test_an_unwritable_cache_folder_still_scores(tmp_path, monkeypatch):
         assert evasion_model.probabilities(ODD).shape == (len(ODD),)
     finally:
         evasion_model.fitted.cache_clear()
+
+
+def test_char_ngrams_per_distinct_word_are_the_per_text_ones(cache):
+    """The word-by-word char n-gram TF-IDF gives the same rows, columns and values, bit for bit, as
+    counting every text's n-grams directly."""
+    texts = _texts()
+    model = evasion_model.fitted()
+    direct = evasion_model._tfidf(texts, evasion_model._char_terms, model["chars"], model["chars_idf"], 5)
+    by_word = evasion_model._char_tfidf(texts, model["chars"], model["chars_idf"], 5)
+    for mine, reference in zip(by_word, direct, strict=True):
+        assert mine.shape == reference.shape and np.array_equal(mine, reference)
