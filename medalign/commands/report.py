@@ -129,6 +129,12 @@ def report_power(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     alpha: Annotated[float, typer.Option("--alpha")] = 0.05,
     power: Annotated[float, typer.Option("--power", help="Power for the plain binomial n.")] = 0.8,
+    judge_agreement: Annotated[float | None, typer.Option(
+        "--judge-agreement", help="A model judge's agreement with one physician's decisive vote (from `judge "
+        "validate` on a pilot): simulate the prediction-powered interval with physicians judging a share of the "
+        "items.")] = None,
+    shares: Annotated[str, typer.Option("--shares", help="Physician shares of the items to try with "
+                                        "--judge-agreement, comma-separated.")] = "1,0.75,0.5,0.35,0.25",
 ) -> None:
     """Power of the report's own headline test for a design of physicians x items (simulated with
     the report's code), the design that reaches a target power, or the plain binomial n."""
@@ -150,6 +156,10 @@ def report_power(
                                    studies=studies, **common)
         for row in plan["rows"]:
             out.print(row["text"])
+    elif judge_agreement is not None:
+        if physicians is None or items is None:
+            raise fail("--judge-agreement needs --physicians and --items (the judge judges every item)")
+        _print_judge_plan(expected, physicians, items, overlap, judge_agreement, shares, studies=studies, **common)
     elif physicians is not None and items is not None:
         result = planner.headline_power(expected, physicians, items, overlap, studies=studies, **common)
         out.print(f"power {result['power']:.2f} (± {result['mc_se']:.2f} Monte-Carlo error; {studies} simulated "
@@ -163,6 +173,29 @@ def report_power(
               f"{power} (exact sign test; normal approximation {result['normal_approximation']}, statsmodels "
               f"{result['arcsine_statsmodels']}). With several physicians who differ, plan with --physicians and "
               f"--items: the number of physicians is the real sample size.")
+
+
+def _print_judge_plan(expected, physicians, items, overlap, agreement, shares_text, *, studies, seed, **common):
+    from evaluation.ppi_power import Design, plan_judge
+
+    try:
+        shares = [float(s) for s in shares_text.split(",") if s.strip()]
+    except ValueError:
+        raise fail(f"--shares: {shares_text!r} is not a comma-separated list of numbers") from None
+    design = Design(expected, physicians, items, overlap, agreement, common["sd_physician"], common["sd_item"],
+                    tie_share=common["tie_share"], alpha=common["alpha"])
+    plan = plan_judge(design, shares, studies=studies, seed=seed)
+    d = plan["design"]
+    out.print(f"model judge on all {items} items, physicians on a random share ({physicians} physicians, overlap "
+              f"{overlap}); judge agrees with one physician {agreement} (with the physicians' majority "
+              f"{d['judge_accuracy_vs_majority']:.2f}; the majority itself agrees with a physician "
+              f"{d['majority_agreement_ceiling']:.3f}); {studies} simulated studies, seed {seed}, the report's PPI code")
+    out.print("share | physician judgments | PPI width, power, coverage | physicians alone: width, power | lambda")
+    for r in plan["rows"]:
+        p, c = r["ppi"], r["physicians_only"]
+        out.print(f"{r['share']:.2f} | {r['physician_judgments']:.0f} | {p['width']:.3f}, {p['power']:.2f}, "
+                  f"{p['coverage']:.3f} | {c['width']:.3f}, {c['power']:.2f} | {r['lambda']:.2f}")
+    out.print(plan["verdict"])
 
 
 def _named_paths(value: str, option: str) -> dict[str, str]:
