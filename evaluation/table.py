@@ -57,6 +57,7 @@ class JudgmentTable:
     answer_b: np.ndarray | None = None
     source: Path | None = None  # the export file it was read from
     formula_cells: bool | None = None  # whether a text cell of the source starts a formula (None: not checked)
+    physicians_only: bool | None = None  # rater_kind says physician (or nothing) on every row (None: not checked)
 
     def __len__(self) -> int:
         return len(self.choice)
@@ -176,6 +177,12 @@ def from_rows(rows: list[dict], *, checked: bool = False) -> JudgmentTable:
                         field=str(exc)) from None
 
 
+def _physician_kinds(column: pa.Array) -> bool:
+    """Whether every rater_kind cell says physician or nothing (kinds.base.parse_rater_kind's default)."""
+    kinds = pc.utf8_lower(pc.utf8_trim_whitespace(pc.fill_null(column, "")))
+    return bool(pc.all(pc.is_in(kinds, value_set=pa.array(["", "physician"]))).as_py())
+
+
 def _read_arrow(path: Path) -> pa.Table:
     if path.suffix.lower() == ".csv":
         import csv as csv_module
@@ -195,11 +202,16 @@ def _read_arrow(path: Path) -> pa.Table:
         kept, formulas, batches = [c for c in header if c in _USED_COLUMNS], False, []
         parse = csv.ParseOptions(newlines_in_values=True)  # answers written as lists span several lines
         blocks = csv.ReadOptions(block_size=16 << 20)  # fewer, larger blocks: fewer per-column checks
+        physicians = "rater_kind" in header  # checked here, so that no second parse looks for model raters
         for batch in csv.open_csv(path, convert_options=convert, parse_options=parse, read_options=blocks):
             formulas = formulas or has_formula_cells(batch)
+            physicians = physicians and _physician_kinds(batch.column("rater_kind"))
             batches.append(batch.select(kept))
         table = pa.Table.from_batches(batches)  # none (header only): an error, then the row reader says why
-        return table.replace_schema_metadata({b"formula_cells": b"1" if formulas else b"0"})
+        metadata = {b"formula_cells": b"1" if formulas else b"0"}
+        if "rater_kind" in header:
+            metadata[b"physicians_only"] = b"1" if physicians else b"0"
+        return table.replace_schema_metadata(metadata)
     from pyarrow import json
 
     return json.read_json(path)
@@ -224,6 +236,7 @@ def read_judgments(path: Path) -> JudgmentTable:
     table.source = path
     metadata = table.raw.schema.metadata or {}
     table.formula_cells = {b"1": True, b"0": False}.get(metadata.get(b"formula_cells"))
+    table.physicians_only = {b"1": True, b"0": False}.get(metadata.get(b"physicians_only"))
     if path.suffix.lower() == ".csv":  # judgments.csv will be this file, copied: the answer texts can go now
         table.raw = table.raw.drop_columns([c for c in ("answer_a", "answer_b") if c in table.raw.column_names])
     return table

@@ -161,10 +161,13 @@ def physicians_only(judged, judgments_file: Path | None) -> tuple[object, list[d
     """(what the physicians' report reads, every row when a model rater judged too, else None). An
     export read as columns is read as rows again only when its header has a rater_kind column."""
     rows = judged if isinstance(judged, list) else None
+    checked = getattr(judged, "physicians_only", None)  # the column reader's look at rater_kind (None: not looked)
+    if rows is None and checked is True:
+        return judged, None
     if rows is None and judgments_file is not None:
         with open(judgments_file, encoding="utf-8", errors="replace") as handle:
             header = handle.readline()
-        if "rater_kind" in header and not _physicians_only_column(Path(judgments_file)):
+        if "rater_kind" in header and (checked is False or not _physicians_only_column(Path(judgments_file))):
             from evaluation.judgments import read_export
 
             rows = read_export(judgments_file)[1]

@@ -69,3 +69,39 @@ def test_columnar_reader_on_empty_and_header_only_files(tmp_path):
         with pytest.raises(DataError) as caught:
             read_judgments(tmp_path / name)
         assert name in str(caught.value)
+
+
+@pytest.mark.parametrize(("kinds", "expected"), [(["physician", " Physician", ""], True), (["physician", "model", ""], False)])
+def test_the_columnar_reader_says_whether_only_physicians_judged(tmp_path, monkeypatch, kinds, expected):
+    """rater_kind is checked while the file is read; an all-physician export is not parsed a second
+    time to look for model raters, one with a model rater is (the judge's rows)."""
+    from evaluation import judgments as judgments_module
+    from evaluation.table import read_judgments
+    from medalign.commands import judge
+
+    rows = [{**judgment(i, "r", "dpo"), "rater_kind": kind} for i, kind in enumerate(kinds)]
+    path = write_csv(tmp_path / "j.csv", rows)
+    table = read_judgments(path)
+    assert table.physicians_only is expected
+    parses = []
+    read_export = judgments_module.read_export
+    monkeypatch.setattr(judgments_module, "read_export", lambda p: parses.append(p) or read_export(p))
+    physicians, judge_rows = judge.physicians_only(table, path)
+    if expected:
+        assert physicians is table and judge_rows is None and parses == []
+    else:
+        assert parses == [path] and len(judge_rows) == 3 and len(physicians) == 2
+        assert all(r["rater_kind"] == "physician" for r in physicians)
+
+
+def test_an_export_without_rater_kind_is_not_checked(tmp_path):
+    from evaluation.table import read_judgments
+
+    rows = [judgment(i, "r", "dpo") for i in range(3)]
+    path = tmp_path / "j.csv"
+    with path.open("w", newline="") as handle:
+        columns = [c for c in PAIRWISE_COLUMNS if c != "rater_kind"]
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    assert read_judgments(path).physicians_only is None
