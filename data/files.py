@@ -42,17 +42,20 @@ def _formula_mask(column):
     import pyarrow as pa
 
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    starts = np.frombuffer("".join(FORMULA_STARTS).encode(), dtype=np.uint8)
+    starts = np.zeros(256, dtype=bool)  # a lookup table by first byte: one gather, no search
+    starts[np.frombuffer("".join(FORMULA_STARTS).encode(), dtype=np.uint8)] = True
     masks = []
     for chunk in chunks:
         _validity, offsets, data = chunk.buffers()
         width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
         bounds = np.frombuffer(offsets, dtype=width)[chunk.offset:chunk.offset + len(chunk) + 1]
-        first = np.zeros(len(chunk), dtype=np.uint8)
         filled = bounds[1:] > bounds[:-1]  # empty and null cells start nothing
-        if data is not None and filled.any():
-            first[filled] = np.frombuffer(data, dtype=np.uint8)[bounds[:-1][filled]]
-        masks.append(np.isin(first, starts))
+        if data is None or not len(data) or not filled.any():
+            masks.append(np.zeros(len(chunk), dtype=bool))
+            continue
+        data = np.frombuffer(data, dtype=np.uint8)
+        # an empty cell's offset can be the end of the data: clipped, and masked out by `filled`
+        masks.append(starts[data[np.minimum(bounds[:-1], len(data) - 1)]] & filled)
     return pa.array(np.concatenate(masks) if masks else np.zeros(0, dtype=bool))
 
 
