@@ -9,6 +9,12 @@ no length normalisation, no end-of-sequence token). Every answer is then one of 
 every answer parses; what the model would have written freely is not measured (run without
 `--constrained` for that). The run record says which mode and which answers were allowed.
 
+A sum of log-probabilities favours short answers (each token costs probability): with
+normalisation `bytes` each answer's sum is divided by its length in UTF-8 bytes before the
+argmax, lm-evaluation-harness's `acc_norm` (its code divides by `len(choice)`, characters; the
+same for ASCII labels and option letters). Option letters are all one byte long, so it changes
+nothing there; it matters for labels of different lengths.
+
 Tokens: the prompt's tokens as generation sees them, then the continuation's tokens taken from the
 tokenized prompt + answer (lm-evaluation-harness's split), so that a merge at the boundary is
 scored as the model would read it. Sequences are left-padded with position ids from the attention
@@ -22,6 +28,9 @@ from collections.abc import Mapping, Sequence
 
 #: What the run record calls this decoding mode.
 MODE = "choice log-likelihood (lm-evaluation-harness multiple choice, sum of token log-probabilities)"
+#: How the summed log-likelihoods are compared: as they are (lm-eval `acc`), or per UTF-8 byte of
+#: the answer (lm-eval `acc_norm`).
+NORMALIZATIONS = ("none", "bytes")
 
 
 def task_choices(task) -> tuple[str, ...]:
@@ -85,15 +94,37 @@ def choice_loglikelihoods(model, tokenizer, prompts: Sequence[str], choices: Seq
     return totals.reshape(len(prompts), len(choices)).cpu().numpy()
 
 
-def choose(model, tokenizer, prompts: Sequence[str], choices: Sequence[str]) -> list[str]:
-    """The most likely allowed answer after each prompt (the first of equals on a tie)."""
-    scores = choice_loglikelihoods(model, tokenizer, prompts, choices)
+def check_normalization(normalize: str) -> str:
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(f"choice normalisation must be one of {', '.join(NORMALIZATIONS)}, got {normalize!r}")
+    return normalize
+
+
+def normalized_scores(scores, choices: Sequence[str], normalize: str = "none"):
+    """The scores the answer is chosen by: the summed log-likelihoods, or each divided by its choice's
+    length in UTF-8 bytes (`bytes`)."""
+    import numpy as np
+
+    if check_normalization(normalize) == "none":
+        return scores
+    lengths = np.array([len(choice.encode("utf-8")) for choice in choices], dtype=np.float64)
+    if not lengths.all():
+        raise ValueError("an empty answer has no length to normalise by")
+    return np.asarray(scores, dtype=np.float64) / lengths
+
+
+def choose(model, tokenizer, prompts: Sequence[str], choices: Sequence[str], normalize: str = "none") -> list[str]:
+    """The most likely allowed answer after each prompt (the first of equals on a tie); `normalize`:
+    one of NORMALIZATIONS."""
+    check_normalization(normalize)
+    scores = normalized_scores(choice_loglikelihoods(model, tokenizer, prompts, choices), choices, normalize)
     return [choices[int(row.argmax())] for row in scores]
 
 
-def check_resumed_mode(generations, system: str, choices: Sequence[str]) -> None:
-    """Refuse to resume a generations file whose answers of `system` were made in the other mode
-    (free text vs constrained): the reused answers would not be what the run record says."""
+def check_resumed_mode(generations, system: str, choices: Sequence[str], normalize: str = "none") -> None:
+    """Refuse to resume a generations file whose answers of `system` were made in another mode (free
+    text vs constrained, or another normalisation): the reused answers would not be what the run
+    record says."""
     import json
     from pathlib import Path
 
@@ -111,3 +142,9 @@ def check_resumed_mode(generations, system: str, choices: Sequence[str]) -> None
         raise DataError(f"the answers of {system!r} here were made as {before}; this run asks for "
                         f"{'constrained' if choices else 'free text'} answers: use another --out or delete the file",
                         file=str(generations), field="choices")
+    # records from before normalisation existed were summed log-likelihoods
+    before = earlier.get("choice_normalization") or "none"
+    if choices and before != normalize:
+        raise DataError(f"the answers of {system!r} here were chosen with --normalize {before}; this run asks for "
+                        f"--normalize {normalize}: use another --out or delete the file",
+                        file=str(generations), field="choice_normalization")

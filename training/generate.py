@@ -44,6 +44,9 @@ class GenerationSettings:
     # A closed answer set (a task's labels or option letters): each answer is the allowed one of highest
     # log-likelihood after the prompt (training/choices.py), not free text. Empty: free generation.
     choices: tuple[str, ...] = ()
+    # With choices: "none" compares the summed log-likelihoods (lm-eval acc), "bytes" divides each by its
+    # answer's length in UTF-8 bytes (lm-eval acc_norm; training/choices.py).
+    choice_normalization: str = "none"
 
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32", "4bit")
@@ -183,7 +186,8 @@ def load_engine(model_dir: str, settings: GenerationSettings, prompts: list[str]
     if settings.choices:  # constrained answers: score the allowed ones instead of generating
         from training.choices import choose
 
-        return Engine(lambda batch: (choose(model, tokenizer, batch, settings.choices), [0] * len(batch)),
+        return Engine(lambda batch: (choose(model, tokenizer, batch, settings.choices, settings.choice_normalization),
+                                     [0] * len(batch)),
                       settings.batch_size or 8, lambda prompt: len(tokenizer(prompt)["input_ids"]))
 
     def prompt_length(prompt: str) -> int:

@@ -87,6 +87,10 @@ def eval_run(
                                               "label (or letter) of highest log-likelihood, as lm-evaluation-harness "
                                               "scores multiple choice (training/choices.py); recorded in the run "
                                               "record.")] = False,
+    normalize: Annotated[str, typer.Option("--normalize", help="With --constrained: none (the summed log-likelihood, "
+                                           "lm-evaluation-harness acc) or bytes (divided by the answer's length "
+                                           "in UTF-8 bytes, its acc_norm: less favour to short labels); recorded "
+                                           "in the run record.")] = "none",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the predictions, NAME.metrics.json and "
                                             "NAME.generations.jsonl (the generations start over).")] = False,
 ) -> None:
@@ -98,6 +102,13 @@ def eval_run(
 
     if engine not in ENGINES:
         raise fail(f"--engine must be one of {', '.join(ENGINES)}")
+    from training.choices import NORMALIZATIONS
+
+    if normalize not in NORMALIZATIONS:
+        raise fail(f"--normalize must be one of {', '.join(NORMALIZATIONS)}, got {normalize!r}")
+    if normalize != "none" and not constrained:
+        raise fail("--normalize applies to constrained answers: add --constrained (free text is not scored by "
+                   "log-likelihood)")
     from data.safe_output import check_merge_file, claim_file
     from evaluation.predictions import metrics_path
     from training.generate import generation_record_path
@@ -111,9 +122,9 @@ def eval_run(
 
     settings = GenerationSettings(batch_size=batch_size, max_new_tokens=max_new_tokens, precision=precision, engine=engine,
                                   chat_template=chat_template, threads=threads,
-                                  choices=task_choices(spec) if constrained else ())
+                                  choices=task_choices(spec) if constrained else (), choice_normalization=normalize)
     if not fresh:
-        check_resumed_mode(generations, system, settings.choices)
+        check_resumed_mode(generations, system, settings.choices, settings.choice_normalization)
     try:
         claim_file(generations, generation_record_path(generations), out_file, metrics_path(out_file))
         stats = generate_file(model, data, system, generations, settings, limit=limit, task=spec, fresh=fresh)

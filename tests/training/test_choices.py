@@ -105,3 +105,48 @@ def test_constrained_option_task_answers_letters(tmp_path, tiny_chat_model):
     rows = [json.loads(x) for x in (tmp_path / "p.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and all(r["parsed"] in "ABCD" and r["parsed"] == r["raw_output"] for r in rows)
     assert all("fields" in r and r["fields"]["step"] == "synthetic" for r in rows)
+
+
+def test_byte_normalisation_divides_each_sum_by_its_answer_bytes():
+    """lm-evaluation-harness acc_norm: a longer answer with a lower sum but a higher per-byte score wins."""
+    import numpy as np
+
+    from training.choices import normalized_scores
+
+    choices = ["urgent", "non-urgent", "émergent"]  # 6, 10 and 9 bytes (é is two bytes in UTF-8)
+    sums = np.array([[-3.0, -4.0, -9.0], [-6.0, -4.0, -3.0]])
+    assert list(normalized_scores(sums, choices, "none")[0]) == [-3.0, -4.0, -9.0]
+    assert normalized_scores(sums, choices, "bytes") == pytest.approx(np.array([[-0.5, -0.4, -1.0],
+                                                                                 [-1.0, -0.4, -1 / 3]]))
+    with pytest.raises(ValueError, match="none, bytes"):
+        normalized_scores(sums, choices, "tokens")
+
+
+def test_normalized_triage_answers_match_a_plain_forward_pass(tmp_path, tiny_model):
+    """`--constrained --normalize bytes` on the triage holdout: each answer is the label of highest
+    summed log-probability per byte, recomputed one unpadded sequence at a time; recorded, and a
+    resume with the other normalisation is refused."""
+    ok("data", "prepare", "triage", "--holdout", "8", "--out", tmp_path / "data")
+    holdout = tmp_path / "data" / "holdout.jsonl"
+    common = ["eval", "run", "--task", "triage", "--model", tiny_model, "--system", "base", "--data", holdout,
+              "--rounds", "100", "--constrained"]
+    ok(*common, "--out", tmp_path / "norm.jsonl", "--normalize", "bytes")
+    rows = {r["id"]: r for r in map(json.loads, (tmp_path / "norm.jsonl").read_text().splitlines())}
+    model, tokenizer = load_model(str(tiny_model), precision="fp32").eval(), load_tokenizer(str(tiny_model))
+    labels = ["emergent", "urgent", "non-urgent"]
+    for example in map(json.loads, holdout.read_text().splitlines()):
+        prompt = chat_prompt(tokenizer, example["prompt"])
+        per_byte = [reference_loglikelihood(model, tokenizer, prompt, label) / len(label.encode()) for label in labels]
+        assert rows[example["id"]]["raw_output"] == labels[per_byte.index(max(per_byte))]
+    record = json.loads((tmp_path / "norm.generations.run.json").read_text())["systems"]["base"]
+    assert record["settings"]["choice_normalization"] == "bytes" and record["stats"]["decoding"] == "choices"
+    for name in ("norm.jsonl", "norm.metrics.json"):
+        (tmp_path / name).unlink()
+    before = (tmp_path / "norm.generations.jsonl").read_bytes()
+    refused = runner.invoke(app, [str(a) for a in (*common, "--out", tmp_path / "norm.jsonl")])
+    assert refused.exit_code == 2 and "--normalize bytes" in refused.output and "Traceback" not in refused.output
+    assert (tmp_path / "norm.generations.jsonl").read_bytes() == before
+    for bad, said in ((["--normalize", "tokens"], "none, bytes"), (["--normalize", "bytes"], "add --constrained")):
+        args = [a for a in common if a != "--constrained"] if said == "add --constrained" else common
+        result = runner.invoke(app, [str(a) for a in (*args, "--out", tmp_path / "other.jsonl", *bad)])
+        assert result.exit_code == 2 and said in result.output and not (tmp_path / "other.jsonl").exists()
