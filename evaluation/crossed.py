@@ -43,8 +43,13 @@ _BLOCK_CELLS = 40_000_000  # bound on the rounds x columns block of one matrix p
 
 def multinomial_weights(rng: np.random.Generator, rounds: int, clusters: int) -> np.ndarray:
     """rounds x clusters: how often each cluster is drawn when `clusters` are drawn with replacement."""
-    draws = rng.integers(0, clusters, size=(rounds, clusters)) + (np.arange(rounds) * clusters)[:, None]
-    return np.bincount(draws.ravel(), minlength=rounds * clusters).reshape(rounds, clusters).astype(np.float64)
+    draws = rng.integers(0, clusters, size=(rounds, clusters))
+    weights = np.empty((rounds, clusters), dtype=np.float64)
+    # row by row, each count table stays in cache: one bincount over rounds x clusters offset codes
+    # scattered its increments over the whole array (3x slower at 1,000 x 20,000; same counts)
+    for row, drawn in enumerate(draws):
+        weights[row] = np.bincount(drawn, minlength=clusters)
+    return weights
 
 
 def _cells(raters: np.ndarray, items: np.ndarray, values: np.ndarray, n_items: int):

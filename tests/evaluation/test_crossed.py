@@ -65,3 +65,18 @@ def test_interval_set_headline_and_few_physicians():
     assert "cannot account for variation between physicians" in few["headline"]["note"]
     for entry in result["methods"].values():
         assert entry["assumes"] and entry["ci_low"] <= result["estimate"] <= entry["ci_high"]
+
+
+def test_multinomial_weights_count_the_draws_of_each_round():
+    """Each round's weights are how often each cluster was drawn, from the same random stream as
+    counting all rounds' draws at once (the row-by-row counting only changes the speed)."""
+    from evaluation.crossed import multinomial_weights
+
+    weights = multinomial_weights(np.random.default_rng(3), 7, 11)
+    draws = np.random.default_rng(3).integers(0, 11, size=(7, 11))
+    expected = np.zeros((7, 11))
+    for row, drawn in enumerate(draws):
+        for cluster in drawn:
+            expected[row, cluster] += 1
+    assert weights.dtype == np.float64 and np.array_equal(weights, expected)
+    assert (weights.sum(axis=1) == 11).all()
