@@ -244,5 +244,6 @@ class Invitation(SQLModel, table=True):
     created_at: datetime = _ts()
     expires_at: datetime = Field(sa_type=DateTime(timezone=True))
     used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    # set when a newer invitation for the same physician replaces this one
+    # set when a newer invitation for the same physician replaces this one, or a researcher revokes it
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked_by: str | None = None  # the researcher who revoked it (empty when replaced; migration 0009)

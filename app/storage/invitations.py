@@ -4,7 +4,9 @@ A researcher invites a named physician: the account is created at once (disabled
 password nobody is told), optionally made a member of a study, and a random token is returned
 for the link; only its sha256 is stored. The physician opens the link before it expires, sets
 their own password, and the account is enabled. A link works once; a newer invitation for the
-same physician replaces an older unused one.
+same physician replaces an older unused one. A researcher may revoke an open link (a link sent to
+the wrong address, a physician who left): its row stays, with who revoked it and when, and the link
+then says it was withdrawn; the account stays disabled and may be invited again.
 """
 
 from __future__ import annotations
@@ -89,6 +91,10 @@ def _usable(session: Session, token: str, now: datetime) -> Invitation:
     if invitation.used_at is not None:
         raise InvitationRefused("This sign-up link has already been used; a link works once. Log in with the "
                                 "password you chose, or ask your study coordinator for a new link.")
+    if invitation.revoked_at is not None and invitation.revoked_by:
+        raise InvitationRefused(f"This sign-up link was withdrawn by the study team on "
+                                f"{as_utc(invitation.revoked_at):%Y-%m-%d at %H:%M} UTC and no longer works; ask your "
+                                "study coordinator if you should still join.")
     if invitation.revoked_at is not None:
         raise InvitationRefused("This sign-up link was replaced by a newer one; use the latest link your study "
                                 "coordinator sent.")
@@ -114,8 +120,11 @@ def redeem_invitation(session: Session, token: str, password: str, *, now: datet
     if len(password) < MIN_PASSWORD_LENGTH or len(password) > MAX_PASSWORD_CHARS:
         raise StorageError(f"choose a password of {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_CHARS} characters")
     marked = session.exec(update(Invitation).where(Invitation.token_sha256 == token_hash(token),
-                                                   Invitation.used_at.is_(None)).values(used_at=now))
-    if marked.rowcount != 1:
+                                                   Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
+                          .values(used_at=now))
+    if marked.rowcount != 1:  # used, or revoked, since it was read: say which
+        session.expire_all()
+        _usable(session, token, now)
         raise InvitationRefused("This sign-up link has already been used; a link works once.")
     set_password(session, view.user_name, password)
     set_disabled(session, view.user_name, False)
@@ -123,14 +132,56 @@ def redeem_invitation(session: Session, token: str, password: str, *, now: datet
     return view
 
 
-def list_invitations(session: Session) -> list[dict]:
+def _state(invitation: Invitation, now: datetime) -> str:
+    if invitation.used_at:
+        return "used"
+    if invitation.revoked_at:
+        return "revoked" if invitation.revoked_by else "replaced"
+    return "expired" if as_utc(invitation.expires_at) <= now else "open"
+
+
+def list_invitations(session: Session, *, now: datetime | None = None) -> list[dict]:
     """Every invitation, newest first, with its state in words (for the researcher's dashboard)."""
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     studies = {s.id: s.name for s in session.exec(select(Study))}
     out = []
-    for i in session.exec(select(Invitation).order_by(Invitation.created_at.desc())):
-        state = ("used" if i.used_at else "replaced" if i.revoked_at
-                 else "expired" if as_utc(i.expires_at) <= now else "open")
-        out.append({"physician": i.user_name, "study": studies.get(i.study_id, ""), "state": state,
-                    "expires": f"{as_utc(i.expires_at):%Y-%m-%d %H:%M} UTC", "created_by": i.created_by})
+    for i in session.exec(select(Invitation).order_by(Invitation.created_at.desc(), Invitation.id.desc())):
+        revoked = f"by {i.revoked_by}, {as_utc(i.revoked_at):%Y-%m-%d %H:%M} UTC" if i.revoked_by else ""
+        out.append({"physician": i.user_name, "study": studies.get(i.study_id, ""), "state": _state(i, now),
+                    "expires": f"{as_utc(i.expires_at):%Y-%m-%d %H:%M} UTC", "created_by": i.created_by,
+                    "revoked": revoked})
     return out
+
+
+def open_invitations(session: Session, *, now: datetime | None = None) -> list[dict]:
+    """The links that still work (not used, revoked, replaced or expired), newest first: what may be revoked."""
+    return [row for row in list_invitations(session, now=now) if row["state"] == "open"]
+
+
+def revoke_invitation(session: Session, name: str, revoked_by: str, *, now: datetime | None = None) -> dict:
+    """Revoke the open link of the physician `name` (there is at most one: a newer one replaces the
+    older): the row is kept and records who revoked it and when. Refused, in words, when there is
+    no open link. The update is conditional, so a sign-up racing with it either wins or is refused."""
+    now = now or datetime.now(UTC)
+    name = (name or "").strip()
+    latest = session.exec(select(Invitation).where(Invitation.user_name == name)
+                          .order_by(Invitation.created_at.desc(), Invitation.id.desc())).first()
+    if latest is None:
+        raise StorageError(f"no invitation for {name!r}; nothing to revoke")
+    state = _state(latest, now)
+    if state == "used":
+        raise StorageError(f"{name!r} already signed up with their link; nothing to revoke (to stop them "
+                           f"logging in: medalign users disable {name})")
+    if state == "revoked":
+        raise StorageError(f"{name!r}'s link was already revoked by {latest.revoked_by} on "
+                           f"{as_utc(latest.revoked_at):%Y-%m-%d %H:%M} UTC")
+    if state == "expired":
+        raise StorageError(f"{name!r}'s link already expired on {as_utc(latest.expires_at):%Y-%m-%d %H:%M} UTC; "
+                           "nothing to revoke")
+    marked = session.exec(update(Invitation).where(Invitation.id == latest.id, Invitation.used_at.is_(None),
+                                                   Invitation.revoked_at.is_(None))
+                          .values(revoked_at=now, revoked_by=revoked_by))
+    if marked.rowcount != 1:
+        raise StorageError(f"{name!r}'s link was used or revoked a moment ago; nothing revoked")
+    session.expire_all()
+    return next(row for row in list_invitations(session, now=now) if row["physician"] == name)

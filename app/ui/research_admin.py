@@ -1,5 +1,6 @@
 """The researcher's study management on the dashboard (issue 22): a study's physicians (add,
-remove), one-time sign-up links for new physicians, and a new study from an uploaded answers file.
+remove), one-time sign-up links for new physicians (create, list, revoke an open one), and a new
+study from an uploaded answers file.
 
 Each handler checks that the caller is a researcher itself and calls the same library code as
 the command line (app/storage/membership.py as `study members`, app/storage/invitations.py,
@@ -30,7 +31,7 @@ NO_RUBRIC = "(none: upload one, or a pairwise study)"
 # Gradio's upload boxes and multiselect input draw text in a pale grey (below 4.5:1 on white): darker here.
 PANEL_CSS = ("#create_box [data-testid='upload-text'], #create_box [data-testid='upload-text'] *, "
              "#create_box .subdued, #member_names .subdued { color: #374151 !important; }")
-INVITATION_HEADERS = ["physician", "study", "state", "expires", "created by"]
+INVITATION_HEADERS = ["physician", "study", "state", "expires", "created by", "revoked"]
 
 
 @dataclass
@@ -46,6 +47,9 @@ class AdminPanel:
     invite_create: gr.Button
     invite_link: gr.Textbox
     invite_list: gr.Dataframe
+    revoke_name: gr.Dropdown  # the physicians whose link is still open
+    revoke_button: gr.Button
+    revoke_note: gr.Markdown
     create_fields: list
     create_button: gr.Button
     create_note: gr.Markdown
@@ -82,6 +86,12 @@ def build_admin_panel() -> AdminPanel:
                                  interactive=False, max_lines=2, elem_id="invite_link", buttons=["copy"])
         invite_list = gr.Dataframe(headers=INVITATION_HEADERS, label="Invitations", interactive=False,
                                    elem_id="invite_list")
+        with gr.Row():
+            # storage checks the name: a stale list (another researcher revoked it) is refused in words
+            revoke_name = gr.Dropdown(label="Open link to revoke", choices=[], interactive=True,
+                                      allow_custom_value=True, elem_id="revoke_name")
+            revoke_button = gr.Button("Revoke this link", elem_id="revoke_invitation", size="sm")
+        revoke_note = gr.Markdown(elem_id="revoke_note")
     with gr.Accordion("Create a study from an answers file", open=False, elem_id="create_box"):
         gr.Markdown("The same checks and messages as `medalign study create`; nothing is stored unless the whole "
                     "file is valid.")
@@ -126,8 +136,8 @@ def build_admin_panel() -> AdminPanel:
     fields = [name, answers, kind, systems, pairs, rubric, rubric_file, overlap, seed, gold, primary, target,
               max_share, planned_physicians, planned_items, strict]
     return AdminPanel(members, member_names, member_add, member_remove, member_note, invite_name, invite_days,
-                      invite_to_study, invite_create, invite_link, invite_list, fields, create_button, create_note,
-                      created)
+                      invite_to_study, invite_create, invite_link, invite_list, revoke_name, revoke_button, revoke_note,
+                      fields, create_button, create_note, created)
 
 
 def _member_text(study: str, names: list[str]) -> str:
@@ -163,13 +173,13 @@ def members_view(study_name: str | None, request: gr.Request, *, ctx: Context):
     panel = ctx.ui.researcher.admin
     with storage.transaction(ctx.engine) as session:
         caller(session, request, None, Role.researcher)
-        sent = _invitation_rows(session)
+        sent = _invitations(session, panel)
         if not study_name:
             return {panel.members: "Choose a study above.", panel.member_names: gr.update(choices=[], value=[]),
-                    panel.member_note: "", panel.invite_list: sent}
+                    panel.member_note: "", **sent}
         text, everyone = _membership(session, study_name)
     return {panel.members: text, panel.member_names: gr.update(choices=everyone, value=[]), panel.member_note: "",
-            panel.invite_list: sent}
+            **sent}
 
 
 def _change_members(study_name: str | None, names: list[str] | None, request: gr.Request, ctx: Context, add: bool):
@@ -212,9 +222,13 @@ def _site(request: gr.Request) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else f"http://{headers.get('host', '')}"
 
 
-def _invitation_rows(session) -> list[list]:
-    return [[r["physician"], r["study"], r["state"], r["expires"], r["created_by"]]
-            for r in invitations.list_invitations(session)]
+def _invitations(session, panel: AdminPanel) -> dict:
+    """The invitations table and the open links that may be revoked, as outputs."""
+    rows = invitations.list_invitations(session)
+    table = [[r["physician"], r["study"], r["state"], r["expires"], r["created_by"], r["revoked"]] for r in rows]
+    still_open = [(f"{r['physician']} ({r['study'] or 'no study'}, expires {r['expires']})", r["physician"])
+                  for r in rows if r["state"] == "open"]
+    return {panel.invite_list: table, panel.revoke_name: gr.update(choices=still_open, value=None)}
 
 
 @researchers_only
@@ -226,12 +240,32 @@ def create_invitation_link(name: str, days, to_study: bool, study_name: str | No
             user = caller(session, request, None, Role.researcher)
             study = storage.get_study(session, study_name) if to_study and study_name else None
             token = invitations.create_invitation(session, name or "", user.name, days=float(days or 0), study=study)
-            sent = _invitation_rows(session)
+            sent = _invitations(session, panel)
     except storage.AccessDenied:
         raise
-    except storage.StorageError as exc:
-        return {panel.invite_link: f"Refused: {exc}", panel.invite_list: gr.skip()}  # a text box: plain text
-    return {panel.invite_link: f"{_site(request)}/signup?token={token}", panel.invite_list: sent}
+    except storage.StorageError as exc:  # a text box: plain text
+        return {panel.invite_link: f"Refused: {exc}", panel.invite_list: gr.skip(), panel.revoke_name: gr.skip()}
+    return {panel.invite_link: f"{_site(request)}/signup?token={token}", **sent}
+
+
+@researchers_only
+def revoke_invitation_link(name: str | None, request: gr.Request, *, ctx: Context):
+    """Revoke the chosen physician's open link (app/storage/invitations.py); the row and who did it are kept."""
+    panel = ctx.ui.researcher.admin
+    try:
+        with storage.transaction(ctx.engine) as session:
+            user = caller(session, request, None, Role.researcher)
+            if not name:
+                return {panel.revoke_note: "Choose an open link to revoke first.", panel.invite_list: gr.skip(),
+                        panel.revoke_name: gr.skip()}
+            row = invitations.revoke_invitation(session, name, user.name)
+            sent = _invitations(session, panel)
+    except storage.AccessDenied:
+        raise
+    except storage.StorageError as exc:  # no open link (used, expired, revoked meanwhile): said in words
+        return {panel.revoke_note: _refusal(exc), panel.invite_list: gr.skip(), panel.revoke_name: gr.skip()}
+    done = f"Revoked the sign-up link of {row['physician']} ({row['revoked']}); the link now says it was withdrawn."
+    return {panel.revoke_note: html.escape(done), **sent}
 
 
 @researchers_only
@@ -290,14 +324,17 @@ def wire_admin(research, ctx: Context) -> None:
     panel: AdminPanel = research.admin
     private = {"api_visibility": "private"}
     members_out = [panel.members, panel.member_names, panel.member_note]
-    research.picker.change(bind(members_view, ctx), [research.picker], [*members_out, panel.invite_list], **private)
+    invitations_out = [panel.invite_list, panel.revoke_name]
+    research.picker.change(bind(members_view, ctx), [research.picker], [*members_out, *invitations_out], **private)
     panel.member_add.click(bind(add_study_members, ctx), [research.picker, panel.member_names], members_out,
                            api_name="add_members")
     panel.member_remove.click(bind(remove_study_members, ctx), [research.picker, panel.member_names], members_out,
                               api_name="remove_members")
     panel.invite_create.click(bind(create_invitation_link, ctx),
                               [panel.invite_name, panel.invite_days, panel.invite_to_study, research.picker],
-                              [panel.invite_link, panel.invite_list], api_name="create_invitation")
+                              [panel.invite_link, *invitations_out], api_name="create_invitation")
+    panel.revoke_button.click(bind(revoke_invitation_link, ctx), [panel.revoke_name],
+                              [panel.revoke_note, *invitations_out], api_name="revoke_invitation")
     panel.create_button.click(bind(create_study_upload, ctx), panel.create_fields, [panel.create_note, panel.created],
                               api_name="create_study").success(
         bind(open_created, ctx), [panel.created], [research.picker], **private)

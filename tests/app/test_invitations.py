@@ -1,7 +1,8 @@
 """One-time sign-up links (issue 22), over raw HTTP: the token is stored hashed, a link works
 once (also when two requests race), expired, replaced and unknown links say so in words, the
 password rules are the accounts' own, a post from another site is refused, and unknown links are
-throttled per address as wrong passwords are."""
+throttled per address as wrong passwords are. A researcher revokes an open link: the row stays
+with who and when, the link then says it was withdrawn, and only open links can be revoked."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlmodel import select
 from app import storage
 from app.models import Invitation
 from app.storage import invitations
+from app.storage.base import as_utc
 from tests.app.conftest import PASSWORD
 
 NEW_PASSWORD = "a-fresh-password-9"
@@ -124,3 +126,86 @@ def test_a_link_works_once_on_postgresql(pg_engine):
             invitations.redeem_invitation(second, token, "another-password-1")
     with storage.transaction(pg_engine) as session:
         assert storage.authenticate(session, "dr_pg", NEW_PASSWORD) is not None
+
+
+def test_revoke_and_sign_up_racing_on_postgresql(pg_engine):
+    """A sign-up that read the link as open before a researcher revoked it is refused, in words."""
+    token = invite(pg_engine, "dr_pg_rev")
+    with storage.transaction(pg_engine) as signing, storage.transaction(pg_engine) as revoking:
+        invitations.open_invitation(signing, token)  # read as open
+        invitations.revoke_invitation(revoking, "dr_pg_rev", "boss")
+        revoking.commit()
+        with pytest.raises(invitations.InvitationRefused, match="withdrawn"):
+            invitations.redeem_invitation(signing, token, NEW_PASSWORD)
+    with storage.transaction(pg_engine) as session:
+        assert storage.get_user(session, "dr_pg_rev").disabled
+        assert session.exec(select(Invitation)).one().revoked_by == "boss"
+
+
+def test_a_revoked_link_is_kept_and_refused_in_words(server, engine, make_study):
+    make_study("ward-rev", n=2)
+    token = invite(engine, "dr_gone", study="ward-rev")
+    when = datetime(2026, 5, 4, 10, 30, tzinfo=UTC)
+    with storage.transaction(engine) as session:
+        assert [r["physician"] for r in invitations.open_invitations(session)] == ["dr_gone"]
+        row = invitations.revoke_invitation(session, " dr_gone ", "boss_rev", now=when)
+        assert row["state"] == "revoked" and row["revoked"] == "by boss_rev, 2026-05-04 10:30 UTC"
+    with storage.transaction(engine) as session:
+        stored = session.exec(select(Invitation)).one()  # never deleted
+        assert (stored.revoked_by, as_utc(stored.revoked_at), stored.used_at) == ("boss_rev", when, None)
+        assert invitations.open_invitations(session) == []
+        assert storage.get_user(session, "dr_gone").disabled  # still no login
+        with pytest.raises(storage.StorageError, match="already revoked by boss_rev on 2026-05-04 10:30 UTC"):
+            invitations.revoke_invitation(session, "dr_gone", "boss2")
+    page = httpx.get(f"{server}/signup", params={"token": token}, timeout=30)
+    assert page.status_code == 410 and "withdrawn by the study team on 2026-05-04 at 10:30 UTC" in page.text
+    assert 'id="signup"' not in page.text
+    posted = sign_up(server, token)
+    assert posted.status_code == 400 and "withdrawn" in posted.json()["detail"]
+    with storage.transaction(engine) as session:
+        assert storage.get_user(session, "dr_gone").disabled and session.exec(select(Invitation)).one().used_at is None
+    again = invite(engine, "dr_gone")  # a revoked physician may be invited again
+    assert sign_up(server, again).status_code == 200
+
+
+def test_only_an_open_link_can_be_revoked(server, engine):
+    with storage.transaction(engine) as session:
+        with pytest.raises(storage.StorageError, match="no invitation for 'dr_nobody'"):
+            invitations.revoke_invitation(session, "dr_nobody", "boss")
+    invite(engine, "dr_old", days=1, now=datetime.now(UTC) - timedelta(days=2))
+    used = invite(engine, "dr_used")
+    assert sign_up(server, used).status_code == 200
+    first = invite(engine, "dr_two")
+    invite(engine, "dr_two")  # replaces the first: the newer is the one to revoke
+    with storage.transaction(engine) as session:
+        with pytest.raises(storage.StorageError, match="already expired on"):
+            invitations.revoke_invitation(session, "dr_old", "boss")
+        with pytest.raises(storage.StorageError, match="already signed up.*medalign users disable dr_used"):
+            invitations.revoke_invitation(session, "dr_used", "boss")
+        invitations.revoke_invitation(session, "dr_two", "boss")
+        states = {(r["physician"], r["state"], r["revoked"]) for r in invitations.list_invitations(session)}
+    assert {(n, s) for n, s, _ in states} == {("dr_old", "expired"), ("dr_used", "used"), ("dr_two", "replaced"),
+                                               ("dr_two", "revoked")}
+    assert [r for n, s, r in states if s == "replaced"] == [""]  # a replaced link names nobody
+    assert "replaced by a newer one" in sign_up(server, first).json()["detail"]
+
+
+def test_upgrade_to_0009_keeps_replaced_links_replaced(tmp_path):
+    """Rows revoked before revision 0009 were replaced by a newer link: they still say so, and the
+    open one can be revoked after the upgrade."""
+    from sqlalchemy import text
+
+    from app.db import make_engine, upgrade
+    from tests.app.test_migrations import _at
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    _at(engine, "0008")
+    with engine.begin() as c:
+        for n, revoked in ((1, "'2026-01-02 00:00:00'"), (2, "NULL")):
+            c.execute(text("INSERT INTO invitation (token_sha256, user_name, created_by, created_at, expires_at, "
+                           f"revoked_at) VALUES ('hash{n}', 'dr_old', 'boss', '2026-01-0{n} 00:00:00', "
+                           f"'2099-01-01 00:00:00', {revoked})"))
+    upgrade(engine)
+    with storage.transaction(engine) as session:
+        assert [r["state"] for r in invitations.list_invitations(session)] == ["open", "replaced"]
+        assert invitations.revoke_invitation(session, "dr_old", "boss2")["state"] == "revoked"

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from app import storage
 from app.models import Invitation
-from app.storage import membership
+from app.storage import invitations, membership
 from app.ui.research_admin import NO_RUBRIC
 from tests.app.conftest import PASSWORD, write_answers
 
@@ -28,13 +28,17 @@ def test_physician_cannot_call_the_researcher_events(server, engine, make_study,
         client.predict("guarded", ["dr_sneaky"], api_name="/add_members")
     with pytest.raises(Exception, match="researcher"):
         client.predict("dr_friend", 7, True, "guarded", api_name="/create_invitation")
+    with storage.transaction(engine) as session:
+        invitations.create_invitation(session, "dr_pending", "boss")
+    with pytest.raises(Exception, match="researcher"):
+        client.predict("dr_pending", api_name="/revoke_invitation")
     answers = write_answers(tmp_path / "answers.jsonl", 2)
     with pytest.raises(Exception, match="researcher"):
         client.predict("sneaky-study", handle_file(str(answers)), "pairwise", "sft,dpo", "", NO_RUBRIC, None, 1, 0,
                        None, "decisive", "", None, None, None, False, api_name="/create_study")
     with storage.transaction(engine) as session:
         assert [u.name for u in storage.study_members(session, storage.get_study(session, "guarded"))] == ["dr_in_g"]
-        assert session.exec(select(Invitation)).all() == []
+        assert [(i.user_name, i.revoked_at) for i in session.exec(select(Invitation))] == [("dr_pending", None)]
         assert storage.get_user(session, "dr_friend") is None
         assert [s.name for s in storage.list_studies(session)] == ["guarded"]
 
@@ -70,3 +74,21 @@ def test_uploads_are_bounded(server, make_user):
     assert small.status_code == 200
     big = researcher.post("/gradio_api/upload", files={"files": ("answers.jsonl", b"x" * (upload_limit() + 1))})
     assert big.status_code == 413
+
+
+def test_researcher_revokes_an_open_link_from_the_panel(server, engine, make_user):
+    """The panel's revoke event (plain HTTP, as the browser sends it): the link is revoked, the
+    researcher recorded; a second revoke of the same name is refused in words, nothing changed."""
+    make_user("boss_rev", "researcher")
+    with storage.transaction(engine) as session:
+        invitations.create_invitation(session, "dr_leaving", "someone_else")
+    client = Client(server, auth=("boss_rev", PASSWORD), verbose=False)
+    note, table, _ = client.predict("dr_leaving", api_name="/revoke_invitation")
+    assert "Revoked the sign-up link of dr_leaving (by boss_rev" in note
+    assert [row[:3] for row in table["data"]] == [["dr_leaving", "", "revoked"]]
+    assert table["data"][0][5].startswith("by boss_rev, ")
+    again, _, _ = client.predict("dr_leaving", api_name="/revoke_invitation")
+    assert "Refused: &#x27;dr_leaving&#x27;&#x27;s link was already revoked by boss_rev" in again
+    with storage.transaction(engine) as session:
+        row = session.exec(select(Invitation)).one()
+        assert row.revoked_by == "boss_rev" and row.revoked_at is not None and row.used_at is None
