@@ -34,7 +34,13 @@ DF_RULES = ("effective_physicians", "physicians")
 
 def codes(values) -> tuple[np.ndarray, int]:
     """Integer codes 0..G-1 for cluster labels, and G."""
-    uniques, inverse = np.unique(np.asarray(values), return_inverse=True)
+    values = np.asarray(values)
+    if values.dtype.kind in "iu" and len(values) and values.min() >= 0 and values.max() < 4 * len(values) + 1024:
+        # labels that are codes already (a study's physicians or items): the same codes as np.unique's
+        # inverse, by counting instead of sorting (a million labels: ~10x faster)
+        present = np.bincount(values) > 0
+        return (np.cumsum(present) - 1)[values].astype(np.int64), int(np.count_nonzero(present))
+    uniques, inverse = np.unique(values, return_inverse=True)
     return inverse.astype(np.int64), len(uniques)
 
 

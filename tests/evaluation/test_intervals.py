@@ -101,3 +101,16 @@ def test_uneven_workload_coverage_small_study():
         hits_old += old["ci_low"] <= 0.5 <= old["ci_high"]
     assert hits_new / studies >= 0.93  # bench (500 studies): 0.98-0.99
     assert hits_old / studies < hits_new / studies
+
+
+@pytest.mark.parametrize("values", [[5, 5, 3], [0], [7, 0, 7, 2], [-1, 2, 2], [10**12, 3], ["b", "a", "b"], [2.0, 1.0]])
+def test_codes_are_np_uniques_inverse(values):
+    """Labels that are small non-negative integers are coded by counting, others by sorting: the
+    codes are np.unique's inverse either way."""
+    from evaluation.intervals import codes
+
+    uniques, inverse = np.unique(np.asarray(values), return_inverse=True)
+    found, count = codes(np.asarray(values))
+    assert found.dtype == np.int64 and np.array_equal(found, inverse) and count == len(uniques)
+    many = np.random.default_rng(0).integers(0, 300, 10_000)
+    assert np.array_equal(codes(many)[0], np.unique(many, return_inverse=True)[1])
