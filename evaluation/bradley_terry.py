@@ -53,9 +53,10 @@ def bradley_terry_table(table, *, rounds: int = 1000, seed: int = 0, alpha: floa
     sa, sb, choice = table.system_a[keep], table.system_b[keep], table.choice[keep]
     first, second = np.minimum(sa, sb), np.maximum(sa, sb)
     first_score = np.where(choice == A, sa == first, np.where(choice == B, sb == first, 0.5)).astype(float)
-    pairs = sorted(set(zip(first.tolist(), second.tolist(), strict=True)))
+    # each judgment's compared pair, as the index of (first, second) among the sorted pairs
+    keys, column = np.unique(first * len(table.systems) + second, return_inverse=True)
+    pairs = [(int(k // len(table.systems)), int(k % len(table.systems))) for k in keys]
     pair_index = {pair: j for j, pair in enumerate(pairs)}
-    column = np.array([pair_index[(a, b)] for a, b in zip(first.tolist(), second.tolist(), strict=True)])
     values = np.zeros((len(column), 2 * len(pairs)))
     values[np.arange(len(column)), 2 * column] = first_score
     values[np.arange(len(column)), 2 * column + 1] = 1.0
