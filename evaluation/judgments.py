@@ -101,7 +101,9 @@ def _import_report_meanwhile(kind: Kind) -> None:
 
     def load(module: str = kind.report.partition(":")[0]) -> None:
         try:
-            importlib.import_module(module)
+            report = importlib.import_module(module)
+            for later in getattr(report, "LATER_IMPORTS", ()):  # what the report imports on its way
+                importlib.import_module(later)
         except Exception:  # noqa: BLE001 (imported again when the report runs, which raises it there, without a traceback)
             pass
 

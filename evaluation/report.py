@@ -321,6 +321,12 @@ def _copy_csv_neutralised(source: Path, path: Path, formula_cells: bool | None =
     csv.write_csv(neutralise_formula_table(table), path)
 
 
+# What the report imports only when it gets there (kappa, the pooled odds ratio, the planner, the
+# renderers, the detector): evaluation.judgments imports these too in its thread while the export is read.
+LATER_IMPORTS = ("statsmodels.stats.inter_rater", "statsmodels.stats.contingency_tables", "statsmodels.stats.power",
+                 "evaluation.report_render", "evaluation.report_plots", "evaluation.evasion_model")
+
+
 def write_pairwise_report(judgments: list[dict] | JudgmentTable, settings: dict, out_dir: Path,
                           **options) -> list[Path]:
     """The pairwise kind's report (evaluation.kinds.pairwise names it): typed rows as storage
