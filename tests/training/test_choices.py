@@ -134,10 +134,14 @@ def test_normalized_triage_answers_match_a_plain_forward_pass(tmp_path, tiny_mod
     rows = {r["id"]: r for r in map(json.loads, (tmp_path / "norm.jsonl").read_text().splitlines())}
     model, tokenizer = load_model(str(tiny_model), precision="fp32").eval(), load_tokenizer(str(tiny_model))
     labels = ["emergent", "urgent", "non-urgent"]
+    changed = 0
     for example in map(json.loads, holdout.read_text().splitlines()):
         prompt = chat_prompt(tokenizer, example["prompt"])
-        per_byte = [reference_loglikelihood(model, tokenizer, prompt, label) / len(label.encode()) for label in labels]
+        sums = [reference_loglikelihood(model, tokenizer, prompt, label) for label in labels]
+        per_byte = [total / len(label.encode()) for total, label in zip(sums, labels, strict=True)]
         assert rows[example["id"]]["raw_output"] == labels[per_byte.index(max(per_byte))]
+        changed += per_byte.index(max(per_byte)) != sums.index(max(sums))
+    assert changed > 0  # the tiny model's summed choice differs here, so the check tells the two modes apart
     record = json.loads((tmp_path / "norm.generations.run.json").read_text())["systems"]["base"]
     assert record["settings"]["choice_normalization"] == "bytes" and record["stats"]["decoding"] == "choices"
     for name in ("norm.jsonl", "norm.metrics.json"):
