@@ -1,10 +1,12 @@
 """Issue 22, invitations in Chromium: the researcher creates a one-time sign-up link on the
 dashboard for a named physician and a study; the physician opens it, sets a password and lands
-logged in, in that study; the same link opened again, and an expired link, say so in words; the
-dashboard's new controls have no serious or critical axe-core violation."""
+logged in, in that study; the same link opened again, and an expired link, say so in words; a
+link the researcher revokes on the dashboard says it was withdrawn; the dashboard's new controls
+have no serious or critical axe-core violation."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -75,3 +77,29 @@ def test_expired_link_says_so(server, engine):
         assert "expired on" in text and "ask your study coordinator for a new one" in text
         assert page.locator("#signup").count() == 0
         assert axe_violations(page) == []
+
+
+def test_researcher_revokes_a_link_and_it_says_withdrawn(server, engine, make_study, make_user):
+    chromium_path()
+    make_study("ward-rev", n=2)
+    make_user("boss_rev", "researcher")
+    with storage.transaction(engine) as session:
+        token = invitations.create_invitation(session, "dr_revoked", "boss_rev")
+    with browser_page() as page:
+        log_in(page, server, "boss_rev", PASSWORD)
+        page.locator("#research_picker input").click()
+        page.get_by_role("option", name="ward-rev").click()
+        page.wait_for_selector("text=0 judgments of", timeout=30_000)
+        page.get_by_text("Invite a new physician").click()
+        page.locator("#revoke_name input").click()
+        page.get_by_role("option", name=re.compile(r"^dr_revoked \(no study, expires ")).click()
+        page.locator("#revoke_invitation").click()
+        page.wait_for_selector("#revoke_note >> text=Revoked the sign-up link of dr_revoked (by boss_rev",
+                               timeout=30_000)
+        page.wait_for_function("document.querySelector('#invite_list')?.innerText.includes('revoked')",
+                               timeout=30_000)
+        assert axe_violations(page) == []
+    with browser_page() as page:
+        page.goto(f"{server}/signup?token={token}")
+        assert "withdrawn by the study team" in page.locator("#refused").inner_text()
+        assert page.locator("#signup").count() == 0
