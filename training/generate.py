@@ -10,9 +10,10 @@ alignment, not quantization. `<out>.run.json` records, per system, the model, pr
 engine and settings, tokens per second, and warns when systems in one file differ in precision or engine.
 
 Speed: prompts are sorted by length before batching (little padding; the file keeps the input
-order), each sequence stops at its EOS and a batch stops when all have (finished ones are
-padded), and the default batch size is the largest that the KV cache of the longest batch fits
-(capped where bigger batches stopped paying on 2 CPU cores; bench/generation.py).
+order), the KV cache is reserved once per batch instead of copied at every step
+(training/kv_cache.py), each sequence stops at its EOS and a batch stops when all have (finished
+ones are padded), and the default batch size is the largest that the KV cache of the longest batch
+fits (capped where bigger batches stopped paying on 2 CPU cores; bench/generation.py).
 """
 
 from __future__ import annotations
@@ -83,6 +84,10 @@ def generate_batch(model, tokenizer, prompts: list[str], settings: GenerationSet
                   eos_token_id=tokenizer.eos_token_id, do_sample=settings.do_sample)
     if settings.do_sample:
         kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
+    if type(model)._supports_default_dynamic_cache():  # a standard KV cache: reserve it once (training/kv_cache.py)
+        from training.kv_cache import cache_argument, preallocated_cache
+
+        kwargs[cache_argument()] = preallocated_cache(model, encoded["input_ids"].shape[1] + settings.max_new_tokens)
     with torch.inference_mode():
         output = model.generate(**encoded, **kwargs)
     new_tokens = output[:, encoded["input_ids"].shape[1]:]

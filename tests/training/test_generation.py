@@ -170,3 +170,29 @@ def test_thread_count_is_torch_default_or_threads_and_is_recorded(tiny_model, ti
             apply_threads(GenerationSettings(threads=0))
     finally:
         torch.set_num_threads(default)
+
+
+@pytest.mark.parametrize("room", [12, 3])  # room for the whole answer, or too little (it reserves again)
+def test_reserved_kv_cache_gives_transformers_answers_without_copying(tiny_model, tiny_data, room):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from data.prepare import read_examples
+    from training.common import load_tokenizer
+    from training.kv_cache import cache_argument, preallocated_cache
+
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_model).eval(), load_tokenizer(str(tiny_model))
+    prompts = [e["prompt"] for e in read_examples(tiny_data / "holdout.jsonl")][:4]
+    tokenizer.padding_side = "left"
+    encoded = tokenizer(prompts, return_tensors="pt", padding=True)
+    width = encoded["input_ids"].shape[1]
+    kwargs = dict(max_new_tokens=12, do_sample=False, pad_token_id=tokenizer.pad_token_id, eos_token_id=None)
+    cache = preallocated_cache(model, width + room)
+    with torch.inference_mode():
+        plain = model.generate(**encoded, **kwargs)
+        reserved = model.generate(**encoded, **kwargs, **{cache_argument(): cache})
+    assert torch.equal(plain, reserved) and plain.shape[1] == width + 12
+    for layer in cache.layers:  # the keys handed to attention are a view of the reserved buffer, not a copy
+        assert layer.keys.shape[-2] == width + 11  # the last token is sampled, never attended to
+        assert layer.keys.data_ptr() == layer._buffers[0].data_ptr()
+        assert layer._buffers[0].shape[-2] == (width + room if room >= 11 else width + 11)  # too little: grown once per step
