@@ -84,15 +84,22 @@ def generate_batch(model, tokenizer, prompts: list[str], settings: GenerationSet
                   eos_token_id=tokenizer.eos_token_id, do_sample=settings.do_sample)
     if settings.do_sample:
         kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
-    if type(model)._supports_default_dynamic_cache():  # a standard KV cache: reserve it once (training/kv_cache.py)
-        from training.kv_cache import cache_argument, preallocated_cache
-
-        kwargs[cache_argument()] = preallocated_cache(model, encoded["input_ids"].shape[1] + settings.max_new_tokens)
     with torch.inference_mode():
+        if type(model)._supports_default_dynamic_cache():  # a standard KV cache (training/kv_cache.py)
+            kwargs.update(reserved_cache(model, encoded, encoded["input_ids"].shape[1] + settings.max_new_tokens))
         output = model.generate(**encoded, **kwargs)
     new_tokens = output[:, encoded["input_ids"].shape[1]:]
     texts = [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
     return texts, [tokens_until_eos(row, tokenizer.eos_token_id) for row in new_tokens.tolist()]
+
+
+def reserved_cache(model, encoded, capacity: int) -> dict:
+    """generate()'s cache argument: reserved once for the whole answer, and filled with the prompts (all
+    but the last column) without padding masks where the model's layers allow it."""
+    from training.kv_cache import cache_argument, prefilled_cache, preallocated_cache
+
+    cache = prefilled_cache(model, encoded["input_ids"], encoded["attention_mask"], capacity)
+    return {cache_argument(): cache if cache is not None else preallocated_cache(model, capacity)}
 
 
 def tokens_until_eos(token_ids: list[int], eos_token_id: int | None) -> int:

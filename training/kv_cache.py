@@ -93,3 +93,43 @@ def _build_layer_class():
             self._buffers = None
 
     return ReservedLayer
+
+
+def prefilled_cache(model, input_ids, attention_mask, capacity: int):
+    """The cache of a left-padded batch after all but its last column, computed without padding masks,
+    or None where that does not apply (then transformers does the prefill itself).
+
+    transformers' prefill of a left-padded batch builds a (batch, 1, width, width) padding mask and the
+    attention converts it for every layer; a mask also keeps SDPA from skipping the blocks above the
+    diagonal. Here the prompts (last token held back) are right-padded instead, so causal attention
+    alone is exact for every real token, and each row's keys and values are then moved to where
+    left padding puts them: generate() continues from this cache with the last column, attending to
+    the same keys and values at the same places as after its own prefill.
+    """
+    import torch
+    from transformers import DynamicCache
+
+    batch, width = input_ids.shape
+    cache = preallocated_cache(model, capacity)
+    if width < 2 or not all(type(layer) is reserved_layer_class() for layer in cache.layers):
+        return None  # sliding-window or other special layers: transformers' own prefill
+    if not bool(attention_mask[:, -1].all()):
+        return None  # not left-padded
+    real = attention_mask.sum(dim=1) - 1  # real tokens before each row's last one
+    columns = torch.arange(width - 1, device=input_ids.device)
+    source = columns[None, :] - (width - 1 - real[:, None])  # left-padded column -> right-padded column
+    padding = source < 0
+    source = source.clamp(min=0)
+    # the prompts without their last token, right-padded (with token 0: what follows a row's end is never attended to)
+    right = input_ids[:, :-1].gather(1, (columns[None, :] + (width - 1 - real[:, None])).clamp(max=width - 2))
+    right = right.masked_fill(columns[None, :] >= real[:, None], 0)
+    prefill = DynamicCache(config=model.config)
+    model(input_ids=right, use_cache=True, logits_to_keep=1, **{cache_argument(): prefill})
+    for layer, computed in zip(cache.layers, prefill.layers, strict=True):
+        index = source[:, None, :, None]
+        keys = computed.keys.gather(2, index.expand(-1, computed.keys.shape[1], -1, computed.keys.shape[3]))
+        values = computed.values.gather(2, index.expand(-1, computed.values.shape[1], -1, computed.values.shape[3]))
+        hidden = padding[:, None, :, None]
+        layer.update(keys.masked_fill(hidden, 0), values.masked_fill(hidden, 0))
+        computed.keys = computed.values = None  # one layer's copy at a time: the peak stays near one cache
+    return cache

@@ -196,3 +196,30 @@ def test_reserved_kv_cache_gives_transformers_answers_without_copying(tiny_model
         assert layer.keys.shape[-2] == width + 11  # the last token is sampled, never attended to
         assert layer.keys.data_ptr() == layer._buffers[0].data_ptr()
         assert layer._buffers[0].shape[-2] == (width + room if room >= 11 else width + 11)  # too little: grown once per step
+
+
+def test_prefill_without_padding_masks_gives_transformers_answers(tiny_model, tiny_data):
+    """Prompts of different lengths (left padding up to dozens of tokens) and one of a single token:
+    the right-padded causal prefill moved into left-padded places gives transformers' own tokens."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from data.prepare import read_examples
+    from training.common import load_tokenizer
+    from training.kv_cache import cache_argument, prefilled_cache
+
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_model).eval(), load_tokenizer(str(tiny_model))
+    prompts = [e["prompt"] for e in read_examples(tiny_data / "holdout.jsonl")][:5]
+    prompts[3] = prompts[3][:len(prompts[3]) // 3]
+    tokenizer.padding_side = "left"
+    encoded = tokenizer(prompts + [tokenizer.decode(tokenizer(prompts[0])["input_ids"][:1])], return_tensors="pt", padding=True)
+    assert len(set(encoded["attention_mask"].sum(dim=1).tolist())) == 6  # six different lengths, one of them 1
+    width = encoded["input_ids"].shape[1]
+    kwargs = dict(max_new_tokens=10, do_sample=False, pad_token_id=tokenizer.pad_token_id, eos_token_id=None)
+    with torch.inference_mode():
+        cache = prefilled_cache(model, encoded["input_ids"], encoded["attention_mask"], width + 10)
+        assert cache.get_seq_length() == width - 1
+        assert torch.equal(model.generate(**encoded, **kwargs), model.generate(**encoded, **kwargs, **{cache_argument(): cache}))
+        right = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="right")
+        assert prefilled_cache(model, right["input_ids"], right["attention_mask"], width + 10) is None  # not left-padded
+        assert prefilled_cache(model, encoded["input_ids"][:, -1:], encoded["attention_mask"][:, -1:], 10) is None
