@@ -62,6 +62,8 @@ SUSPECT_MAX_WAIT_S = 1.5
 SUSPECT_MEMORY_S = 300.0
 MAX_SUSPECTS = 100_000
 _ALWAYS_REFUSED = datetime.max.replace(tzinfo=UTC)
+READ_ALONG_S = 60.0  # tokens used this recently are re-read along with the one a request needs
+READ_ALONG_MAX = 500  # tokens in one read (SQLite's older builds allow 999 parameters)
 log = logging.getLogger(__name__)
 
 
@@ -102,6 +104,9 @@ class Sessions:
         self.recheck_s = recheck_s
         self.idle = timedelta(seconds=idle_timeout_s) if idle_timeout_s else None
         self._known: dict[str, tuple[sessions.SessionState | None, float]] = {}
+        self._used: dict[str, float] = {}  # token -> its last request (monotonic): who is read along
+        self._active: set[str] = set()  # tokens with an active request since their last read
+        self._read_lock = asyncio.Lock()
         self._cutoffs: dict[str, datetime | None] = {}
         self._read_at = float("-inf")
         self._refresh_lock = asyncio.Lock()
@@ -123,6 +128,13 @@ class Sessions:
         cookie_id = self.gradio_app.cookie_id
         return f"access-token-{cookie_id}", f"access-token-unsecure-{cookie_id}"
 
+    def tokens_of(self, connection) -> list[str]:
+        """The session tokens a request carries: the same token usually comes in both cookies
+        (secure and plain), and is checked once."""
+        cookies = connection.cookies
+        tokens = [cookies.get(name) for name in self.cookie_names]
+        return [t for i, t in enumerate(tokens) if t and t not in tokens[:i]]
+
     def _store(self, user: str, token: str, issued_at: datetime) -> None:
         with storage.transaction(self.engine) as session:
             sessions.start_session(session, user, token, issued_at)
@@ -138,6 +150,8 @@ class Sessions:
         """Forget the token in this process (the database row says whether it still holds)."""
         self.gradio_app.tokens.pop(token, None)
         self._known.pop(token, None)
+        self._used.pop(token, None)
+        self._active.discard(token)
 
     def _end_stored(self, token: str, reason: str) -> None:
         with storage.transaction(self.engine) as session:
@@ -147,9 +161,9 @@ class Sessions:
         await asyncio.to_thread(self._end_stored, token, "logout")
         self.end(token)
 
-    def _read_state(self, token: str) -> sessions.SessionState | None:
+    def _read_states(self, tokens: list[str]) -> dict[str, sessions.SessionState | None]:
         with self.reader.connect() as connection:
-            return sessions.read_session(connection, token)
+            return sessions.read_sessions(connection, tokens)
 
     def _write_change(self, token: str, change: str, now: datetime) -> None:
         try:
@@ -158,30 +172,73 @@ class Sessions:
         except SQLAlchemyError:  # locked for long: the next request writes it
             log.warning("could not record the login session's activity")
 
-    async def state(self, token: str, *, active: bool = False) -> sessions.SessionState | None:
+    def _fresh(self, token: str) -> tuple[sessions.SessionState | None, float] | None:
         cached = self._known.get(token)
-        if cached is not None and time.monotonic() - cached[1] <= self.recheck_s:
+        return cached if cached is not None and time.monotonic() - cached[1] <= self.recheck_s else None
+
+    def _due(self, token: str) -> list[str]:
+        """`token` and, read along in the same statement, the other tokens used in the last
+        minute whose answer is past half its age: under load one read a moment serves every
+        physician instead of one read (and one thread) per physician per `recheck_s`."""
+        now = time.monotonic()
+        due = [token]
+        for other, used in self._used.items():
+            if len(due) >= READ_ALONG_MAX:
+                break
+            cached = self._known.get(other)
+            if (other != token and now - used <= READ_ALONG_S
+                    and (cached is None or now - cached[1] > self.recheck_s / 2)):
+                due.append(other)
+        return due
+
+    async def state(self, token: str, *, active: bool = False) -> sessions.SessionState | None:
+        self._used[token] = time.monotonic()
+        if active:
+            self._active.add(token)  # counted at the token's next read (a "seen" write at most every 30 s)
+        cached = self._fresh(token)
+        if cached is not None:
             return cached[0]
-        try:
-            state = await asyncio.to_thread(self._read_state, token)
-        except SQLAlchemyError:
-            # Database locked or down: keep the last answer rather than log everyone out.
-            log.warning("could not read the login session; using the last known state")
-            return cached[0] if cached else None
+        async with self._read_lock:  # one read at a time; a read that finished meanwhile may hold the answer
+            cached = self._fresh(token)
+            if cached is not None:
+                return cached[0]
+            due = self._due(token)
+            try:
+                read = await asyncio.to_thread(self._read_states, due)
+            except SQLAlchemyError:
+                # Database locked or down: keep the last answers (asked again after `recheck_s`,
+                # not by every waiting request in turn) rather than log everyone out.
+                log.warning("could not read the login session; using the last known state")
+                for other in due:
+                    if other in self._known:
+                        self._known[other] = (self._known[other][0], time.monotonic())
+                cached = self._known.get(token)
+                return cached[0] if cached else None
+            for other, state in read.items():
+                self._remember(other, state)
+        self._forget_old()
+        return self._known[token][0]
+
+    def _remember(self, token: str, state: sessions.SessionState | None) -> None:
+        """A session as read, judged now (idle end, activity to record), written in the background."""
         if state is not None:
             now = datetime.now(UTC)
             touch_every = min(timedelta(seconds=30), self.idle / 4) if self.idle else timedelta(seconds=30)
-            state, change = sessions.judge_session(state, now=now, idle=self.idle, active=active,
+            state, change = sessions.judge_session(state, now=now, idle=self.idle, active=token in self._active,
                                                    touch_every=touch_every)
             if change is not None:  # written in the background: no request waits for the write lock
                 task = asyncio.get_running_loop().run_in_executor(None, self._write_change, token, change, now)
                 self._writes.add(task)
                 task.add_done_callback(self._writes.discard)
-        if len(self._known) > 10_000:  # forget old entries (bounded memory)
+        self._active.discard(token)
+        self._known[token] = (state, time.monotonic())
+
+    def _forget_old(self) -> None:
+        if len(self._known) > 10_000 or len(self._used) > 10_000:  # forget old entries (bounded memory)
             horizon = time.monotonic() - 60
             self._known = {t: v for t, v in self._known.items() if v[1] >= horizon}
-        self._known[token] = (state, time.monotonic())
-        return state
+            self._used = {t: v for t, v in self._used.items() if v >= horizon}
+            self._active = {t for t in self._active if t in self._known}
 
     async def sync(self, token: str, *, active: bool) -> sessions.SessionState | None:
         """Put a token that holds into Gradio's table (or take one that no longer holds out)."""
@@ -202,6 +259,8 @@ class Sessions:
     async def _refresh(self, *, force: bool = False) -> None:
         # One read of the whole (small) user table per `recheck_s` for all requests, rather than
         # one per user: under load every logged-in physician's requests hit this check.
+        if not force and time.monotonic() - self._read_at <= self.recheck_s:
+            return  # fresh: no lock to take (every request comes here)
         async with self._refresh_lock:
             if not force and time.monotonic() - self._read_at <= self.recheck_s:
                 return

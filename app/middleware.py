@@ -47,6 +47,7 @@ SECURITY_HEADERS = {
     "cross-origin-opener-policy": "same-origin",
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
 }
+_SECURITY_HEADER_BYTES = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 # Describe every endpoint to anyone who asks; the app needs none of them (gradio_client uses
 # /gradio_api/info, which requires a login).
 HIDDEN_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
@@ -74,6 +75,9 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}" if parts.scheme and parts.netloc else ""
 
 
+_ORIGIN_HEADERS = frozenset({"sec-fetch-site", "sec-fetch-mode", "origin", "host"})
+
+
 def cross_origin_reason(scope, public_url: str | None) -> str | None:
     """Why a request comes from another origin (None when it does not).
 
@@ -83,7 +87,8 @@ def cross_origin_reason(scope, public_url: str | None) -> str | None:
     Behind a proxy, `public_url` (`MEDALIGN_PUBLIC_URL`) is the app's origin; without it, the
     origin must name the host the request was sent to.
     """
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    headers = {name: v.decode("latin-1") for k, v in scope.get("headers", [])
+               if (name := k.decode("latin-1").lower()) in _ORIGIN_HEADERS}
     site, mode = headers.get("sec-fetch-site"), headers.get("sec-fetch-mode")
     navigation = scope["type"] == "http" and scope.get("method") in ("GET", "HEAD") and mode == "navigate"
     if site is not None and site not in ("same-origin", "none") and not navigation:
@@ -122,7 +127,7 @@ class SecurityMiddleware:
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.encode() not in present]
+                extra = [(k, v) for k, v in _SECURITY_HEADER_BYTES if k not in present]
                 kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in CORS_HEADERS
                         and not (secure and k.lower() == b"set-cookie" and b"access-token-unsecure-" in v)]
                 message = {**message, "headers": [*kept, *extra]}
@@ -220,15 +225,13 @@ class SecurityMiddleware:
         return replay, None
 
     def _logged_in(self, request: HTTPConnection) -> bool:
-        return any(request.cookies.get(c) in self.sessions.gradio_app.tokens for c in self.sessions.cookie_names
-                   if request.cookies.get(c))
+        return any(token in self.sessions.gradio_app.tokens for token in self.sessions.tokens_of(request))
 
     async def _end_stale_session(self, request: HTTPConnection) -> None:
         """Drop the request's token from the token table when it no longer holds, so every
         route behind (Gradio's and ours) sees the request as not logged in."""
-        for cookie in self.sessions.cookie_names:
-            token = request.cookies.get(cookie)
-            if token and token in self.sessions.gradio_app.tokens and (
+        for token in self.sessions.tokens_of(request):
+            if token in self.sessions.gradio_app.tokens and (
                     self._expired(token) or not await self.sessions.still_valid(token)):
                 self.sessions.end(token)
 

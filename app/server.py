@@ -176,11 +176,9 @@ class SessionLoader:
         # The physician's own doing moves the idle clock on; heartbeats and open streams do not.
         active = page_load or (scope["type"] == "http" and scope["method"] == "POST")
         ended = ""
-        for cookie in self.sessions.cookie_names:
-            token = connection.cookies.get(cookie)
-            if token:
-                state = await self.sessions.sync(token, active=active)
-                ended = ended or (state.ended_reason if state else "")
+        for token in self.sessions.tokens_of(connection):
+            state = await self.sessions.sync(token, active=active)
+            ended = ended or (state.ended_reason if state else "")
         if page_load and ended == "idle":
             study = connection.query_params.get("study", "")
             target = "/login?expired=idle" + (f"&study={quote(study)}" if study else "")

@@ -106,7 +106,14 @@ async def logins_at_normal_priority(pids: list[int]):
 async def log_in_pool(url: str, names: list[str], password: str, transport: str, at_once: int = 4) -> list[QueueClient]:
     """One logged-in client per name, `at_once` logins in flight (the login budget answers 'busy'
     to a flood; those retry after a pause)."""
-    endpoints = await read_endpoints(url, names[0], password)
+    for attempt in range(10):  # a busy server answers the first login 'busy' too: try again
+        try:
+            endpoints = await read_endpoints(url, names[0], password)
+            break
+        except Exception:  # noqa: BLE001 - refused or busy
+            if attempt == 9:
+                raise
+            await asyncio.sleep(min(2 ** attempt, 8))
     gate = asyncio.Semaphore(at_once)
 
     async def one(name: str, seed: int) -> QueueClient:

@@ -38,13 +38,20 @@ def start_session(session: Session, user: str, token: str, issued_at: datetime) 
 def read_session(connection, token: str) -> SessionState | None:
     """The login `token` names (None: never issued), read on a plain connection: in SQLite's WAL
     mode a read never waits for a writer, so a long write elsewhere holds up no request."""
-    row = connection.execute(
-        select(LoginSession.user_name, LoginSession.issued_at, LoginSession.last_seen_at, LoginSession.ended_at,
-               LoginSession.ended_reason).where(LoginSession.token_sha256 == token_digest(token))).first()
-    if row is None:
-        return None
-    user, issued_at, last_seen_at, ended_at, reason = row
-    return SessionState(user, as_utc(issued_at), reason if ended_at is not None else "", as_utc(last_seen_at))
+    return read_sessions(connection, [token])[token]
+
+
+def read_sessions(connection, tokens: list[str]) -> dict[str, SessionState | None]:
+    """The logins `tokens` name, in one statement (None for a token never issued)."""
+    digests = {token_digest(token): token for token in tokens}
+    rows = connection.execute(
+        select(LoginSession.token_sha256, LoginSession.user_name, LoginSession.issued_at, LoginSession.last_seen_at,
+               LoginSession.ended_at, LoginSession.ended_reason).where(LoginSession.token_sha256.in_(list(digests))))
+    found: dict[str, SessionState | None] = dict.fromkeys(tokens)
+    for digest, user, issued_at, last_seen_at, ended_at, reason in rows:
+        found[digests[digest]] = SessionState(user, as_utc(issued_at), reason if ended_at is not None else "",
+                                              as_utc(last_seen_at))
+    return found
 
 
 def judge_session(state: SessionState, *, now: datetime, idle: timedelta | None, active: bool,

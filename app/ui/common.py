@@ -13,6 +13,7 @@ import functools
 import html
 import inspect
 import re
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,6 +63,13 @@ def bind(fn: Callable, ctx: Context) -> Callable:
 
     signature = inspect.signature(fn)
     handler.__signature__ = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != "ctx"])
+    # Gradio calls typing.get_type_hints on the handler for every event (to find gr.Request);
+    # with this module's postponed annotations that evaluates every annotation string each time.
+    # Resolved once here, the same hints cost a dict copy.
+    try:
+        handler.__annotations__ = {name: hint for name, hint in typing.get_type_hints(fn).items() if name != "ctx"}
+    except (NameError, TypeError):  # a hint only importable for type checkers: Gradio resolves it as before
+        pass
     return handler
 
 
