@@ -202,12 +202,15 @@ def load_engine(model_dir: str, settings: GenerationSettings, prompts: list[str]
                                      [0] * len(batch)),
                       settings.batch_size or 8, lambda prompt: len(tokenizer(prompt)["input_ids"]))
 
+    # Tokenized once for all known prompts (0.2 s per 500 PubMedQA prompts, else paid again when sorting).
+    known = dict(zip(prompts, map(len, tokenizer(list(prompts))["input_ids"]))) if prompts else {}
+
     def prompt_length(prompt: str) -> int:
-        return len(tokenizer(prompt)["input_ids"])
+        return known[prompt] if prompt in known else len(tokenizer(prompt)["input_ids"])
 
     batch_size = settings.batch_size
     if batch_size is None:
-        longest = max((prompt_length(p) for p in prompts), default=0)
+        longest = max(known.values(), default=0)
         batch_size = default_batch_size(model.config, longest + settings.max_new_tokens, free_memory_bytes(model.device),
                                         model.dtype.itemsize)  # the KV cache is in the compute dtype, also under 4-bit
     return Engine(lambda batch: generate_batch(model, tokenizer, batch, settings), batch_size, prompt_length)
