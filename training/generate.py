@@ -85,7 +85,8 @@ def generate_batch(model, tokenizer, prompts: list[str], settings: GenerationSet
     if settings.do_sample:
         kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
     with torch.inference_mode():
-        if type(model)._supports_default_dynamic_cache():  # a standard KV cache (training/kv_cache.py)
+        # A standard KV cache (training/kv_cache.py); asked of the instance: a peft model passes it on to its base.
+        if getattr(model, "_supports_default_dynamic_cache", lambda: False)():
             kwargs.update(reserved_cache(model, encoded, encoded["input_ids"].shape[1] + settings.max_new_tokens))
         output = model.generate(**encoded, **kwargs)
     new_tokens = output[:, encoded["input_ids"].shape[1]:]

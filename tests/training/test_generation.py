@@ -223,3 +223,27 @@ def test_prefill_without_padding_masks_gives_transformers_answers(tiny_model, ti
         right = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="right")
         assert prefilled_cache(model, right["input_ids"], right["attention_mask"], width + 10) is None  # not left-padded
         assert prefilled_cache(model, encoded["input_ids"][:, -1:], encoded["attention_mask"][:, -1:], 10) is None
+
+
+def test_adapter_folder_generates_as_peft_does(tiny_model, tiny_data, tmp_path):
+    """An adapter folder loads as a peft model (whose class does not say whether the cache applies; its
+    base does): generate_batch gives peft's own generate() answers."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from data.prepare import read_examples
+    from training.common import load_model, load_tokenizer
+    from training.generate import GenerationSettings, generate_batch
+
+    torch.manual_seed(0)
+    lora = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False, task_type="CAUSAL_LM")
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model), lora).save_pretrained(tmp_path)
+    model, tokenizer = load_model(str(tmp_path), precision="fp32").eval(), load_tokenizer(str(tiny_model))
+    prompts = [e["prompt"] for e in read_examples(tiny_data / "holdout.jsonl")][:3]
+    texts, _ = generate_batch(model, tokenizer, prompts, GenerationSettings(max_new_tokens=8))
+    encoded = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left")
+    with torch.inference_mode():
+        plain = model.generate(**encoded, max_new_tokens=8, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+                               eos_token_id=tokenizer.eos_token_id)
+    assert texts == [t.strip() for t in tokenizer.batch_decode(plain[:, encoded["input_ids"].shape[1]:], skip_special_tokens=True)]
