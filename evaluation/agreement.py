@@ -14,6 +14,7 @@ from itertools import combinations
 import numpy as np
 
 from evaluation.contract import Choice
+from evaluation.distributions import norm_ppf
 
 CATEGORIES = ("first better", "second better", Choice.tie.value, Choice.both_bad.value)
 MAX_RATERS_FOR_PAIRS = 12  # Cohen's kappa per physician pair: 66 pairs at most, else a summary only
@@ -32,14 +33,12 @@ def cohen_kappa(first: list, second: list, *, alpha: float = 0.05) -> dict:
         return {"kappa": 1.0, "ci_low": None, "ci_high": None, "n": len(first), "note": "a single category"}
     import warnings
 
-    from scipy.stats import norm
-
     with warnings.catch_warnings():  # statsmodels divides by a zero null variance on perfect agreement
         warnings.simplefilter("ignore", RuntimeWarning)
         result = cohens_kappa(table)
     if not np.isfinite(result.kappa):
         return {"kappa": None, "ci_low": None, "ci_high": None, "n": len(first), "note": "undefined (no variation)"}
-    half = norm.ppf(1 - alpha / 2) * result.std_kappa  # asymptotic standard error
+    half = norm_ppf(1 - alpha / 2) * result.std_kappa  # asymptotic standard error
     return {"kappa": float(result.kappa), "ci_low": float(result.kappa - half), "ci_high": float(result.kappa + half),
             "n": len(first)}
 

@@ -7,11 +7,9 @@ import re
 
 import numpy as np
 from scipy.special import expit
-from scipy.stats import binomtest
-from scipy.stats import t as t_dist
-from statsmodels.stats.proportion import proportion_confint
 
 from evaluation import intervals
+from evaluation.distributions import binomtest_pvalue, proportion_confint, t_ppf, t_sf
 from evaluation.intervals import codes
 from evaluation.table import A, B
 
@@ -46,7 +44,7 @@ def position_bias_table(table, *, alpha: float = 0.05) -> dict:
               "effective_physicians": share.get("effective_physicians")}
     low, high = proportion_confint(left, n, alpha=alpha, method="wilson")
     independent = {"wilson_low": float(low), "wilson_high": float(high),
-                   "binomial_p_value": float(binomtest(left, n, 0.5).pvalue),
+                   "binomial_p_value": float(binomtest_pvalue(left, n, 0.5)),
                    "assumes": "assumes independent judgments"}
     first, second = np.minimum(sa, sb), np.maximum(sa, sb)
     first_left, first_won = sa == first, np.where(choice == A, sa, sb) == first
@@ -98,10 +96,10 @@ def _position_regression(pairs: list[np.ndarray], first_left, first_won, raters,
     df = intervals.degrees_of_freedom(intervals.workload(raters[keep]))
     if se == 0 or df <= 0:
         return {"regression_note": "no variation: the position regression has no standard error"}
-    q = t_dist.ppf(1 - alpha / 2, df)
+    q = t_ppf(1 - alpha / 2, df)
     return {"odds_ratio_left": float(np.exp(beta[-1])), "odds_ratio_ci_low": float(np.exp(beta[-1] - q * se)),
             "odds_ratio_ci_high": float(np.exp(beta[-1] + q * se)), "odds_ratio_df": df,
-            "odds_ratio_p_value": float(2 * t_dist.sf(abs(beta[-1]) / se, df)),
+            "odds_ratio_p_value": float(2 * t_sf(abs(beta[-1]) / se, df)),
             "regression": "logistic, one intercept per comparison, two-way cluster-robust, t on effective physicians - 1"}
 
 
@@ -175,7 +173,7 @@ def length_bias_table(table, system: str, *, alpha: float = 0.05) -> dict:
                       longer_share=longer / int(differs.sum()), longer_p_value=test["p_value"],
                       longer_ci_low=test["ci_low"], longer_ci_high=test["ci_high"],
                       longer_test="longer answer's share vs 0.5, two-way cluster-robust (physicians and items)",
-                      independent={"binomial_p_value": float(binomtest(longer, int(differs.sum())).pvalue),
+                      independent={"binomial_p_value": float(binomtest_pvalue(longer, int(differs.sum()))),
                                    "assumes": "assumes independent judgments"})
     if won.min() == won.max() or np.allclose(diff, diff[0]):
         result["note"] = "no variation in outcome or length difference: regression not identifiable"
@@ -192,10 +190,10 @@ def length_bias_table(table, system: str, *, alpha: float = 0.05) -> dict:
     se = np.sqrt(np.clip(np.diag(covariance), 0, None))
     n_raters = len(np.unique(raters))
     df = max(intervals.degrees_of_freedom(intervals.workload(raters)), 1e-9)
-    q = t_dist.ppf(1 - alpha / 2, df)
+    q = t_ppf(1 - alpha / 2, df)
     result.update(
         coefficient=float(beta[1]), coefficient_se=float(se[1]), df=df,
-        coefficient_p_value=float(2 * t_dist.sf(abs(beta[1] / se[1]), df)) if se[1] > 0 else None,
+        coefficient_p_value=float(2 * t_sf(abs(beta[1] / se[1]), df)) if se[1] > 0 else None,
         odds_ratio_per_0_1=float(np.exp(0.1 * beta[1])),
         length_controlled_win_rate=float(expit(beta[0])),
         lc_ci_low=float(expit(beta[0] - q * se[0])), lc_ci_high=float(expit(beta[0] + q * se[0])),

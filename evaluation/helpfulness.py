@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from statsmodels.stats.proportion import proportion_confint
 
+from evaluation.distributions import proportion_confint
 from evaluation.evasion import (  # noqa: F401 (the detector's names, re-exported for callers of this module)
     LABELLED_SET,
     EvasionDetector,

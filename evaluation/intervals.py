@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import expit, logit
-from scipy.stats import t as t_dist
+
+from evaluation.distributions import t_ppf, t_sf
 
 # With fewer physicians than this the physician variance cannot be estimated: the report says so.
 MIN_RATERS = 5
@@ -139,13 +140,13 @@ def robust_interval(estimate: float, influence, raters, items, *, scale: str = "
     se = float(np.sqrt(v))
     se_scale = se / (estimate * (1 - estimate)) if scale == "logit" else se  # delta method onto the logit
     centre = float(logit(estimate)) if scale == "logit" else estimate
-    half = t_dist.ppf(1 - alpha / 2, df) * se_scale
+    half = t_ppf(1 - alpha / 2, df) * se_scale
     back = expit if scale == "logit" else float
     out.update(se=se, df=df, ci_low=float(back(centre - half)), ci_high=float(back(centre + half)))
     if null is not None:
         null_centre = float(logit(null)) if scale == "logit" else null
         out["null"] = null
-        out["p_value"] = float(2 * t_dist.sf(abs(centre - null_centre) / se_scale, df))
+        out["p_value"] = float(2 * t_sf(abs(centre - null_centre) / se_scale, df))
     return out
 
 

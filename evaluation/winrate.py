@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.stats import binomtest
-from statsmodels.stats.proportion import proportion_confint
 
 from evaluation import crossed
+from evaluation.distributions import binomtest_pvalue, proportion_confint
 from evaluation.intervals import ASSUMES
 from evaluation.plan import PRIMARY_CHOICES, interim_status
 from evaluation.table import BOTH_BAD, TIE, from_rows
@@ -57,7 +56,7 @@ def from_counts(system: str, wins: int, losses: int, ties: int, both_bad: int, *
     decisive = wins + losses
     if decisive:
         dl, dh = proportion_confint(wins, decisive, alpha=alpha, method="wilson")
-        p_value = binomtest(wins, decisive, 0.5, alternative="two-sided").pvalue
+        p_value = binomtest_pvalue(wins, decisive, 0.5, "two-sided")
     else:
         dl = dh = p_value = None
     return WinRate(
@@ -103,7 +102,7 @@ def per_rater_table(table, system: str, *, alpha: float = 0.05) -> list[dict]:
 def credibly_below(hits: int, judged: int, threshold: float, *, level: float = 0.05) -> bool:
     """True when gold accuracy is credibly below `threshold`: the one-sided exact binomial test of
     accuracy >= threshold rejects at `level` (3 of 4 right at a 0.8 threshold does not: p = 0.59)."""
-    return judged > 0 and binomtest(int(hits), int(judged), threshold, alternative="less").pvalue < level
+    return judged > 0 and binomtest_pvalue(int(hits), int(judged), threshold, "less") < level
 
 
 def target_mask(table, system: str) -> np.ndarray:
