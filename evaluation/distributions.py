@@ -8,8 +8,6 @@ wrappers, private in scipy.special._ufuncs, hence the tests against scipy.stats)
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy.special import _ufuncs, ndtri, stdtr, stdtrit
 
@@ -75,37 +73,46 @@ def beta_isf(q, a, b):
     return _out(np.where(valid & (q == 1), 0.0, np.where(valid & (q == 0), 1.0, out)))
 
 
-def _binomial_args(n, p) -> None:
-    if not (n >= 0 and float(n) == math.floor(n) and 0 <= p <= 1):
-        raise ValueError(f"binomial needs a whole n >= 0 and 0 <= p <= 1, got n={n}, p={p}")
+def _binomial(k, n, p):
+    """Arrays, scipy's argument check (a whole n >= 0, 0 <= p <= 1), and stand-ins where it fails so
+    the special functions are not called (nor warn) on bad arguments."""
+    k, n, p = np.asarray(k), np.asarray(n, float), np.asarray(p, float)
+    valid = (n >= 0) & (n == np.floor(n)) & (p >= 0) & (p <= 1)
+    bad = ~valid | np.isnan(k)
+    return k, np.where(valid, n, 1.0), np.where(valid, p, 0.5), bad
 
 
-def binom_pmf(k, n, p) -> float:
-    """scipy.stats.binom.pmf(k, n, p) for scalars."""
-    _binomial_args(n, p)
-    if k < 0 or k > n or k != math.floor(k):
-        return 0.0
-    return min(max(float(_ufuncs._binom_pmf(k, n, p)), 0.0), 1.0)
+def binom_pmf(k, n, p):
+    """scipy.stats.binom.pmf(k, n, p)."""
+    k, n, p, bad = _binomial(k, n, p)
+    inside = ~bad & (k >= 0) & (k <= n) & (k == np.floor(k))
+    out = np.where(inside, np.clip(_ufuncs._binom_pmf(np.where(inside, k, 0), n, p), 0, 1), 0.0)
+    return _out(np.where(bad, np.nan, out))
 
 
-def binom_cdf(k, n, p) -> float:
-    """scipy.stats.binom.cdf(k, n, p) for scalars."""
-    _binomial_args(n, p)
-    if k >= n:
-        return 1.0
-    if k < 0:
-        return 0.0
-    return min(max(float(_ufuncs._binom_cdf(math.floor(k), n, p)), 0.0), 1.0)
+def binom_cdf(k, n, p):
+    """scipy.stats.binom.cdf(k, n, p)."""
+    k, n, p, bad = _binomial(k, n, p)
+    inside = ~bad & (k >= 0) & (k < n) & np.isfinite(k)
+    out = np.where(inside, np.clip(_ufuncs._binom_cdf(np.floor(np.where(inside, k, 0)), n, p), 0, 1), 0.0)
+    return _out(np.where(bad, np.nan, np.where(k >= n, 1.0, out)))
 
 
-def binom_sf(k, n, p) -> float:
-    """scipy.stats.binom.sf(k, n, p) for scalars."""
-    _binomial_args(n, p)
-    if k >= n:
-        return 0.0
-    if k < 0:
-        return 1.0
-    return min(max(float(_ufuncs._binom_sf(math.floor(k), n, p)), 0.0), 1.0)
+def binom_sf(k, n, p):
+    """scipy.stats.binom.sf(k, n, p)."""
+    k, n, p, bad = _binomial(k, n, p)
+    inside = ~bad & (k >= 0) & (k < n) & np.isfinite(k)
+    out = np.where(inside, np.clip(_ufuncs._binom_sf(np.floor(np.where(inside, k, 0)), n, p), 0, 1), 0.0)
+    return _out(np.where(bad, np.nan, np.where(k < 0, 1.0, out)))
+
+
+def binom_ppf(q, n, p):
+    """scipy.stats.binom.ppf(q, n, p)."""
+    q, n, p, bad = _binomial(q, n, p)
+    inside = ~bad & (q > 0) & (q < 1)
+    out = np.where(inside, _ufuncs._binom_ppf(np.where(inside, q, 0.5), n, p) + 0, np.nan)
+    out = np.where(~bad & (q == 0), -1.0, np.where(~bad & (q == 1), n, out))
+    return _out(np.where(bad, np.nan, out))
 
 
 def binomtest_pvalue(k: int, n: int, p: float = 0.5, alternative: str = "two-sided") -> float:

@@ -66,6 +66,20 @@ def test_binomial_functions_and_test_equal_scipy():
     assert d.binom_pmf(2.5, 5, 0.5) == 0.0 and d.binom_cdf(-1, 5, 0.5) == 0.0 and d.binom_sf(5, 5, 0.5) == 0.0
 
 
+def test_binomial_functions_on_arrays_equal_scipy():
+    n = np.arange(1, 3000)  # as evaluation.power's exact sign test asks them
+    k = stats.binom.ppf(0.025, n, 0.5).astype(np.int64)
+    same(d.binom_ppf(0.025, n, 0.5), stats.binom.ppf(0.025, n, 0.5))
+    for p in (0.5, 0.55, 0.7):
+        same(d.binom_cdf(k, n, p), stats.binom.cdf(k, n, p))
+        same(d.binom_sf(n - k - 1, n, p), stats.binom.sf(n - k - 1, n, p))
+    ks = np.array([-np.inf, -1, 0, 0.5, 1, 2.7, 5, 6, 7, np.inf, np.nan])
+    for n_, p in ((5, 0.3), (6, 0.0), (6, 1.0), (0, 0.5), (-1, 0.5), (4.5, 0.5), (5, 1.5), (5, np.nan)):
+        for f, g in ((d.binom_pmf, stats.binom.pmf), (d.binom_cdf, stats.binom.cdf), (d.binom_sf, stats.binom.sf)):
+            same(f(ks, n_, p), g(ks, n_, p))
+        same(d.binom_ppf(Q, n_, p), stats.binom.ppf(Q, n_, p))
+
+
 def test_binomtest_rejects_bad_input_clearly():
     for k, n, p, alternative in ((3, 2, 0.5, "less"), (-1, 4, 0.5, "less"), (1, 0, 0.5, "less"),
                                  (1, 4, 1.5, "less"), (1, 4, 0.5, "sideways"), (1.5, 4, 0.5, "less")):
