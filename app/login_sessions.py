@@ -9,6 +9,7 @@ import asyncio
 import logging
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import create_engine
@@ -24,6 +25,10 @@ _ALWAYS_REFUSED = datetime.max.replace(tzinfo=UTC)
 READ_ALONG_S = 60.0  # tokens used this recently are re-read along with the one a request needs
 READ_ALONG_MAX = 500  # tokens in one read (SQLite's older builds allow 999 parameters)
 log = logging.getLogger(__name__)
+# The per-request checks' reads (batched, one at a time) have a thread of their own: in the
+# default pool they would queue behind the background writes, which wait for SQLite's write lock
+# behind every physician's submit.
+_READS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="session-read")
 
 
 def _reader_for(engine: Engine) -> Engine:
@@ -124,12 +129,14 @@ class Sessions:
         with self.reader.connect() as connection:
             return sessions.read_sessions(connection, tokens)
 
-    def _write_change(self, token: str, change: str, now: datetime) -> None:
+    def _write_changes(self, changes: list[tuple[str, str]], now: datetime) -> None:
+        """Activity and idle ends of the sessions one read judged, in one transaction."""
         try:
             with storage.transaction(self.engine) as session:
-                sessions.mark_session(session, token, change, now=now)
+                for token, change in changes:
+                    sessions.mark_session(session, token, change, now=now)
         except SQLAlchemyError:  # locked for long: the next request writes it
-            log.warning("could not record the login session's activity")
+            log.warning("could not record the login sessions' activity")
 
     def _fresh(self, token: str) -> tuple[sessions.SessionState | None, float] | None:
         cached = self._known.get(token)
@@ -163,7 +170,7 @@ class Sessions:
                 return cached[0]
             due = self._due(token)
             try:
-                read = await asyncio.to_thread(self._read_states, due)
+                read = await asyncio.get_running_loop().run_in_executor(_READS, self._read_states, due)
             except SQLAlchemyError:
                 # Database locked or down: keep the last answers (asked again after `recheck_s`,
                 # not by every waiting request in turn) rather than log everyone out.
@@ -173,24 +180,25 @@ class Sessions:
                         self._known[other] = (self._known[other][0], time.monotonic())
                 cached = self._known.get(token)
                 return cached[0] if cached else None
-            for other, state in read.items():
-                self._remember(other, state)
+            now = datetime.now(UTC)
+            changes = [(other, change) for other, state in read.items() if (change := self._remember(other, state, now))]
+            if changes:  # written in the background: no request waits for the write lock
+                task = asyncio.get_running_loop().run_in_executor(None, self._write_changes, changes, now)
+                self._writes.add(task)
+                task.add_done_callback(self._writes.discard)
         self._forget_old()
         return self._known[token][0]
 
-    def _remember(self, token: str, state: sessions.SessionState | None) -> None:
-        """A session as read, judged now (idle end, activity to record), written in the background."""
+    def _remember(self, token: str, state: sessions.SessionState | None, now: datetime) -> str | None:
+        """A session as read, judged now; what to write for it (idle end, activity), if anything."""
+        change = None
         if state is not None:
-            now = datetime.now(UTC)
             touch_every = min(timedelta(seconds=30), self.idle / 4) if self.idle else timedelta(seconds=30)
             state, change = sessions.judge_session(state, now=now, idle=self.idle, active=token in self._active,
                                                    touch_every=touch_every)
-            if change is not None:  # written in the background: no request waits for the write lock
-                task = asyncio.get_running_loop().run_in_executor(None, self._write_change, token, change, now)
-                self._writes.add(task)
-                task.add_done_callback(self._writes.discard)
         self._active.discard(token)
         self._known[token] = (state, time.monotonic())
+        return change
 
     def _forget_old(self) -> None:
         if len(self._known) > 10_000 or len(self._used) > 10_000:  # forget old entries (bounded memory)
@@ -224,7 +232,7 @@ class Sessions:
             if not force and time.monotonic() - self._read_at <= self.recheck_s:
                 return
             try:
-                self._cutoffs = await asyncio.to_thread(self._read_cutoffs)
+                self._cutoffs = await asyncio.get_running_loop().run_in_executor(_READS, self._read_cutoffs)
                 self._read_at = time.monotonic()
             except SQLAlchemyError:
                 log.warning("could not re-read the users' credentials; using the last known state")
