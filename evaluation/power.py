@@ -91,12 +91,36 @@ def intercept_for(rate: float, sd: float) -> float:
     return brentq(lambda mu: float(_WEIGHTS @ expit(mu + sd * _NODES) / _WEIGHTS.sum()) - rate, -15, 15)
 
 
+def check_largest_share(largest_share: float | None, physicians: int, overlap: int) -> None:
+    if largest_share is None:
+        return
+    if physicians <= overlap:
+        raise ValueError("one physician doing more than the others needs more physicians than the overlap")
+    if not 1 / physicians <= largest_share <= 1 / overlap:
+        raise ValueError(f"the largest physician's share must be between 1/physicians ({1 / physicians:.3f}) and "
+                         f"1/overlap ({1 / overlap:.3f}: one physician judges an item at most once); got {largest_share}")
+
+
+def draw_raters(rng: np.random.Generator, shape: tuple, physicians: int, overlap: int,
+                largest_share: float | None = None) -> np.ndarray:
+    """shape + (overlap,) distinct physicians per item. largest_share None: every physician equally
+    likely; else physician 0 is on each item with probability largest_share x overlap (so does that
+    share of all judgments) and the other slots go evenly to the others."""
+    if largest_share is None:
+        return np.argsort(rng.random((*shape, physicians)), axis=-1)[..., :overlap]
+    others = np.argsort(rng.random((*shape, physicians - 1)), axis=-1)[..., :overlap] + 1
+    heavy = rng.random(shape) < largest_share * overlap
+    others[..., 0] = np.where(heavy, 0, others[..., 0])
+    return others
+
+
 def simulate_study(rng: np.random.Generator, expected: float, physicians: int, items: int, overlap: int, *,
-                   sd_physician: float, sd_item: float, tie_share: float = 0.0):
+                   sd_physician: float, sd_item: float, tie_share: float = 0.0, largest_share: float | None = None):
     """(physician, item, won, decisive) per judgment: each item judged by `overlap` distinct
-    physicians drawn at random; a tie with probability tie_share, else the target wins with
-    logit mu + u_physician + v_item (population-average win rate among decisive votes: expected)."""
-    judges = np.argsort(rng.random((items, physicians)), axis=1)[:, :overlap]
+    physicians drawn at random (evenly, or one doing `largest_share` of the judgments); a tie with
+    probability tie_share, else the target wins with logit mu + u_physician + v_item
+    (population-average win rate among decisive votes: expected)."""
+    judges = draw_raters(rng, (items,), physicians, overlap, largest_share)
     raters, item_codes = judges.ravel(), np.repeat(np.arange(items), overlap)
     mu = intercept_for(expected, float(np.hypot(sd_physician, sd_item)))
     logit = mu + sd_physician * rng.standard_normal(physicians)[raters] + sd_item * rng.standard_normal(items)[item_codes]
@@ -107,7 +131,8 @@ def simulate_study(rng: np.random.Generator, expected: float, physicians: int, i
 
 def headline_power(expected: float, physicians: int, items: int, overlap: int, *, sd_physician: float = DEFAULT_SD_PHYSICIAN,
                    sd_item: float = DEFAULT_SD_ITEM, tie_share: float = 0.0, primary: str = "decisive",
-                   alpha: float = 0.05, studies: int = 1000, seed: int = 0, rounds: int = 500) -> dict:
+                   alpha: float = 0.05, studies: int = 1000, seed: int = 0, rounds: int = 500,
+                   largest_share: float | None = None) -> dict:
     """Share of simulated studies whose headline test against 0.5 (the report's code) rejects at
     alpha, with its Monte-Carlo standard error."""
     _check(expected, alpha, 0.5)
@@ -115,13 +140,14 @@ def headline_power(expected: float, physicians: int, items: int, overlap: int, *
         raise ValueError(f"overlap must be between 1 and the number of physicians ({physicians}), got {overlap}")
     if items < 1 or physicians < 1:
         raise ValueError("a design needs at least one physician and one item")
+    check_largest_share(largest_share, physicians, overlap)
     rng = np.random.default_rng([seed, physicians, items, overlap])
     ratio = {"rate": (0, 1)} if primary == "decisive" else {"rate": (0, 2)}
     rejected = 0
     for _ in range(studies):
         raters, item_codes, won, decisive = simulate_study(rng, expected, physicians, items, overlap,
                                                            sd_physician=sd_physician, sd_item=sd_item,
-                                                           tie_share=tie_share)
+                                                           tie_share=tie_share, largest_share=largest_share)
         columns = np.column_stack([won, decisive, np.ones_like(won)])
         head = crossed.interval_set(raters, item_codes, columns, ratio, rounds=rounds, seed=0, alpha=alpha, null=0.5,
                                     headline_only=True)["rate"]["headline"]
@@ -130,7 +156,7 @@ def headline_power(expected: float, physicians: int, items: int, overlap: int, *
     return {"power": power, "mc_se": float(np.sqrt(power * (1 - power) / studies)), "studies": studies, "seed": seed,
             "physicians": physicians, "items": items, "overlap": overlap, "judgments": items * overlap,
             "expected": expected, "primary": primary, "alpha": alpha, "sd_physician": sd_physician,
-            "sd_item": sd_item, "tie_share": tie_share}
+            "sd_item": sd_item, "tie_share": tie_share, "largest_share": largest_share}
 
 
 PHYSICIAN_GRID = (5, 8, 10, 15, 20, 30, 40, 60, 100)

@@ -2,7 +2,10 @@
 (evaluation/ppi.py) saves for a judge of a given quality, before the study is run.
 
 The design: a model judge judges every one of `items` pairs; physicians judge a uniform random share
-of them, `overlap` distinct physicians per judged item, drawn from `physicians`. Physicians and items
+of them, `overlap` distinct physicians per judged item, drawn from `physicians` evenly or with one
+physician doing `largest_share` of the judgments (an uneven workload widens every interval: planned
+evenly, a study where one physician does half the work is planned a third too narrow, as
+bench/planner_independent.py found). Physicians and items
 are random samples (logit-scale standard deviations, as in evaluation/power.py); a physician's vote is
 a tie with probability `tie_share`, else the target wins with logit mu + physician + item. The judge
 is always decisive and, on each item, agrees with the physicians' population majority with a fixed
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from evaluation.power import _NODES, _WEIGHTS, intercept_for
+from evaluation.power import _NODES, _WEIGHTS, check_largest_share, draw_raters, intercept_for
 from evaluation.ppi import ppi_batch
 
 DEFAULT_SHARES = (1.0, 0.75, 0.5, 0.35, 0.25)
@@ -41,6 +44,7 @@ class Design:
     sd_item: float
     tie_share: float = 0.0
     alpha: float = 0.05
+    largest_share: float | None = None  # None: physicians share the work evenly
 
     def check(self) -> None:
         if not 0 < self.expected < 1 or self.expected == 0.5:
@@ -52,6 +56,7 @@ class Design:
             raise ValueError("a judge study needs at least 4 items")
         if not 0 <= self.tie_share < 1:
             raise ValueError("the share of ties must be at least 0 and below 1")
+        check_largest_share(self.largest_share, self.physicians, self.overlap)
         if not 0.5 <= self.judge_agreement <= 1:
             raise ValueError("the judge's agreement with a physician must be between 0.5 (chance) and 1")
 
@@ -91,7 +96,7 @@ def _study_chunk(rng, design: Design, studies: int, share: float, accuracy: floa
     verdict = np.where(rng.random((studies, n_items)) < accuracy, majority, 1 - majority)
     judged = max(2, int(round(share * n_items)))
     items = np.argsort(rng.random((studies, n_items)), axis=1)[:, :judged]
-    raters = np.argsort(rng.random((studies, judged, n_phys)), axis=2)[:, :, :design.overlap]
+    raters = draw_raters(rng, (studies, judged), n_phys, design.overlap, design.largest_share)
     rows = np.arange(studies)[:, None, None]
     item_of = np.broadcast_to(items[:, :, None], raters.shape)
     decisive = rng.random(raters.shape) >= design.tie_share

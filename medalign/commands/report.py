@@ -133,6 +133,9 @@ def report_power(
         "--judge-agreement", help="A model judge's agreement with one physician's decisive vote (from `judge "
         "validate` on a pilot): simulate the prediction-powered interval with physicians judging a share of the "
         "items.")] = None,
+    largest_share: Annotated[float | None, typer.Option(
+        "--largest-share", help="The share of all judgments the busiest physician will do (default: the work "
+        "evenly shared; an uneven workload needs more judgments).")] = None,
     shares: Annotated[str, typer.Option("--shares", help="Physician shares of the items to try with "
                                         "--judge-agreement, comma-separated.")] = "1,0.75,0.5,0.35,0.25",
 ) -> None:
@@ -150,22 +153,30 @@ def report_power(
                   f"{found['physicians']} physicians, {found['items']} items; logit sd physicians "
                   f"{found['sd_physician']:.2f}, items {found['sd_item']:.2f}; intraclass correlation physicians "
                   f"{found['icc_physician']:.3f}, items {found['icc_item']:.3f} ({found['method']})")
-    common = dict(tie_share=ties, alpha=alpha, seed=seed, **sd)
+    common = dict(tie_share=ties, alpha=alpha, seed=seed, largest_share=largest_share, **sd)
+    workload = (f"the busiest physician does {largest_share:.0%} of the judgments" if largest_share else
+                "physicians share the work evenly (--largest-share if one will do more)")
+    if pilot is not None:
+        workload += ("; the standard deviations are the pilot's point estimates (a pilot of few physicians can "
+                     "misread them by a third either way)")
     if target_power is not None:
         plan = planner.plan_design(expected, target_power, overlap=overlap, physicians=physicians,
                                    studies=studies, **common)
         for row in plan["rows"]:
             out.print(row["text"])
+        out.print(f"assumed: {workload}")
     elif judge_agreement is not None:
         if physicians is None or items is None:
             raise fail("--judge-agreement needs --physicians and --items (the judge judges every item)")
         _print_judge_plan(expected, physicians, items, overlap, judge_agreement, shares, studies=studies, **common)
+        out.print(f"assumed: {workload}")
     elif physicians is not None and items is not None:
         result = planner.headline_power(expected, physicians, items, overlap, studies=studies, **common)
         out.print(f"power {result['power']:.2f} (± {result['mc_se']:.2f} Monte-Carlo error; {studies} simulated "
                   f"studies, seed {seed}): {physicians} physicians x {items} items, overlap {overlap} "
                   f"({result['judgments']} judgments), expected decisive win rate {expected}, the report's headline "
-                  f"test at alpha {alpha}; logit sd physicians {sd['sd_physician']:.2f}, items {sd['sd_item']:.2f}")
+                  f"test at alpha {alpha}; logit sd physicians {sd['sd_physician']:.2f}, items {sd['sd_item']:.2f}; "
+                  f"{workload}")
     elif physicians is not None or items is not None:
         raise fail("give both --physicians and --items (or --target-power to search them)")
     result = planner.sample_size(expected, alpha=alpha, power=power)
@@ -183,7 +194,7 @@ def _print_judge_plan(expected, physicians, items, overlap, agreement, shares_te
     except ValueError:
         raise fail(f"--shares: {shares_text!r} is not a comma-separated list of numbers") from None
     design = Design(expected, physicians, items, overlap, agreement, common["sd_physician"], common["sd_item"],
-                    tie_share=common["tie_share"], alpha=common["alpha"])
+                    tie_share=common["tie_share"], alpha=common["alpha"], largest_share=common["largest_share"])
     plan = plan_judge(design, shares, studies=studies, seed=seed)
     d = plan["design"]
     out.print(f"model judge on all {items} items, physicians on a random share ({physicians} physicians, overlap "

@@ -73,6 +73,7 @@ def test_power_command_with_a_judge_prints_the_table_and_refuses_in_words():
     assert ok.exit_code == 0, ok.output
     text = " ".join(ok.output.split())
     assert "share | physician judgments" in text and "0.50 | 90 |" in text and "the report's PPI code" in text
+    assert "assumed: physicians share the work evenly" in text
     for args, message in ((["--judge-agreement", "0.95"], "more often than the physicians' majority"),
                           (["--judge-agreement", "0.6", "--shares", "1,x"], "--shares"),
                           (["--judge-agreement", "0.6", "--shares", "0"], "between 0 (excluded) and 1")):
@@ -80,3 +81,23 @@ def test_power_command_with_a_judge_prints_the_table_and_refuses_in_words():
                                        "--studies", "5", *args])
         assert bad.exit_code == 2 and message in " ".join(bad.output.split()), bad.output
         assert "Traceback" not in bad.output
+
+
+def test_the_busiest_physician_does_the_share_asked_and_items_keep_distinct_physicians():
+    rng = np.random.default_rng(4)
+    raters = power.draw_raters(rng, (50, 400), 10, 2, largest_share=0.4)
+    assert raters.shape == (50, 400, 2)
+    assert (raters[..., 0] != raters[..., 1]).all()
+    share = np.mean(raters == 0) * 1.0
+    assert abs(share - 0.4) < 4 * np.sqrt(0.8 * 0.2 / 20_000) / 2
+    others = np.bincount(raters[raters != 0], minlength=10)[1:]
+    assert others.max() / others.min() < 1.1  # the rest evenly
+    with pytest.raises(ValueError, match="1/overlap"):
+        power.check_largest_share(0.5, 10, 3)
+
+
+def test_an_uneven_workload_widens_the_planned_interval():
+    even = simulate_share(design(0.66, overlap=1), 1.0, studies=150, seed=3)
+    uneven = simulate_share(design(0.66, overlap=1, largest_share=0.5), 1.0, studies=150, seed=3)
+    assert uneven["physicians_only"]["width"] > 1.2 * even["physicians_only"]["width"]
+    assert uneven["ppi"]["width"] > 1.2 * even["ppi"]["width"]
