@@ -109,7 +109,7 @@ def prefilled_cache(model, input_ids, attention_mask, capacity: int):
     import torch
     from transformers import DynamicCache
 
-    batch, width = input_ids.shape
+    width = input_ids.shape[1]
     cache = preallocated_cache(model, capacity)
     if width < 2 or not all(type(layer) is reserved_layer_class() for layer in cache.layers):
         return None  # sliding-window or other special layers: transformers' own prefill
@@ -126,10 +126,10 @@ def prefilled_cache(model, input_ids, attention_mask, capacity: int):
     prefill = DynamicCache(config=model.config)
     model(input_ids=right, use_cache=True, logits_to_keep=1, **{cache_argument(): prefill})
     for layer, computed in zip(cache.layers, prefill.layers, strict=True):
-        index = source[:, None, :, None]
+        index = source[:, None, :, None].to(computed.keys.device)  # a layer may sit on another device
         keys = computed.keys.gather(2, index.expand(-1, computed.keys.shape[1], -1, computed.keys.shape[3]))
         values = computed.values.gather(2, index.expand(-1, computed.values.shape[1], -1, computed.values.shape[3]))
-        hidden = padding[:, None, :, None]
+        hidden = padding[:, None, :, None].to(computed.keys.device)
         layer.update(keys.masked_fill(hidden, 0), values.masked_fill(hidden, 0))
         computed.keys = computed.values = None  # one layer's copy at a time: the peak stays near one cache
     return cache
