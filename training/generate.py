@@ -86,7 +86,9 @@ def generate_batch(model, tokenizer, prompts: list[str], settings: GenerationSet
         kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
     with torch.inference_mode():
         # A standard KV cache (training/kv_cache.py); asked of the instance: a peft model passes it on to its base.
-        if getattr(model, "_supports_default_dynamic_cache", lambda: False)():
+        # CPU only: the path is tested and measured there; on an accelerator transformers' own cache runs
+        # (no GPU was available to check this one, and the copy it saves matters most on a CPU).
+        if model.device.type == "cpu" and getattr(model, "_supports_default_dynamic_cache", lambda: False)():
             kwargs.update(reserved_cache(model, encoded, encoded["input_ids"].shape[1] + settings.max_new_tokens))
         output = model.generate(**encoded, **kwargs)
     new_tokens = output[:, encoded["input_ids"].shape[1]:]
