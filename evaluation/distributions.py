@@ -9,7 +9,30 @@ wrappers, private in scipy.special._ufuncs, hence the tests against scipy.stats)
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import _ufuncs, ndtri, stdtr, stdtrit
+from scipy.special import betainccinv, ndtri, stdtr, stdtrit
+
+try:  # scipy's private Boost wrappers (what scipy.stats.beta/binom call inside)
+    from scipy.special._ufuncs import _beta_ppf, _binom_cdf, _binom_pmf, _binom_ppf, _binom_sf
+except ImportError:  # a scipy that moved them: the public scipy.stats functions, at their import cost
+    def _beta_ppf(q, a, b):
+        from scipy.stats import beta
+        return beta.ppf(q, a, b)
+
+    def _binom_pmf(k, n, p):
+        from scipy.stats import binom
+        return binom.pmf(k, n, p)
+
+    def _binom_cdf(k, n, p):
+        from scipy.stats import binom
+        return binom.cdf(k, n, p)
+
+    def _binom_sf(k, n, p):
+        from scipy.stats import binom
+        return binom.sf(k, n, p)
+
+    def _binom_ppf(q, n, p):
+        from scipy.stats import binom
+        return binom.ppf(q, n, p)
 
 
 def _out(values: np.ndarray):
@@ -58,7 +81,7 @@ def beta_ppf(q, a, b):
     q, a, b = np.asarray(q, float), np.asarray(a, float), np.asarray(b, float)
     valid = (a > 0) & (b > 0)
     with np.errstate(invalid="ignore"):
-        inside = _ufuncs._beta_ppf(q, a, b) * 1.0 + 0.0
+        inside = _beta_ppf(q, a, b) * 1.0 + 0.0
     out = np.where(valid & (q > 0) & (q < 1), inside, np.nan)
     return _out(np.where(valid & (q == 0), 0.0, np.where(valid & (q == 1), 1.0, out)))
 
@@ -68,7 +91,7 @@ def beta_isf(q, a, b):
     q, a, b = np.asarray(q, float), np.asarray(a, float), np.asarray(b, float)
     valid = (a > 0) & (b > 0)
     with np.errstate(invalid="ignore"):
-        inside = _ufuncs.betainccinv(a, b, q) * 1.0 + 0.0
+        inside = betainccinv(a, b, q) * 1.0 + 0.0
     out = np.where(valid & (q > 0) & (q < 1), inside, np.nan)
     return _out(np.where(valid & (q == 1), 0.0, np.where(valid & (q == 0), 1.0, out)))
 
@@ -86,7 +109,7 @@ def binom_pmf(k, n, p):
     """scipy.stats.binom.pmf(k, n, p)."""
     k, n, p, bad = _binomial(k, n, p)
     inside = ~bad & (k >= 0) & (k <= n) & (k == np.floor(k))
-    out = np.where(inside, np.clip(_ufuncs._binom_pmf(np.where(inside, k, 0), n, p), 0, 1), 0.0)
+    out = np.where(inside, np.clip(_binom_pmf(np.where(inside, k, 0), n, p), 0, 1), 0.0)
     return _out(np.where(bad, np.nan, out))
 
 
@@ -94,7 +117,7 @@ def binom_cdf(k, n, p):
     """scipy.stats.binom.cdf(k, n, p)."""
     k, n, p, bad = _binomial(k, n, p)
     inside = ~bad & (k >= 0) & (k < n) & np.isfinite(k)
-    out = np.where(inside, np.clip(_ufuncs._binom_cdf(np.floor(np.where(inside, k, 0)), n, p), 0, 1), 0.0)
+    out = np.where(inside, np.clip(_binom_cdf(np.floor(np.where(inside, k, 0)), n, p), 0, 1), 0.0)
     return _out(np.where(bad, np.nan, np.where(k >= n, 1.0, out)))
 
 
@@ -102,7 +125,7 @@ def binom_sf(k, n, p):
     """scipy.stats.binom.sf(k, n, p)."""
     k, n, p, bad = _binomial(k, n, p)
     inside = ~bad & (k >= 0) & (k < n) & np.isfinite(k)
-    out = np.where(inside, np.clip(_ufuncs._binom_sf(np.floor(np.where(inside, k, 0)), n, p), 0, 1), 0.0)
+    out = np.where(inside, np.clip(_binom_sf(np.floor(np.where(inside, k, 0)), n, p), 0, 1), 0.0)
     return _out(np.where(bad, np.nan, np.where(k < 0, 1.0, out)))
 
 
@@ -110,7 +133,7 @@ def binom_ppf(q, n, p):
     """scipy.stats.binom.ppf(q, n, p)."""
     q, n, p, bad = _binomial(q, n, p)
     inside = ~bad & (q > 0) & (q < 1)
-    out = np.where(inside, _ufuncs._binom_ppf(np.where(inside, q, 0.5), n, p) + 0, np.nan)
+    out = np.where(inside, _binom_ppf(np.where(inside, q, 0.5), n, p) + 0, np.nan)
     out = np.where(~bad & (q == 0), -1.0, np.where(~bad & (q == 1), n, out))
     return _out(np.where(bad, np.nan, out))
 

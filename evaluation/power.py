@@ -15,9 +15,9 @@ import math
 import numpy as np
 from scipy.optimize import brentq
 from scipy.special import expit
-from scipy.stats import binom, norm
 
 from evaluation import crossed
+from evaluation.distributions import binom_cdf, binom_ppf, binom_sf, norm_ppf
 from evaluation.winrate import target_mask
 
 # Logit-scale standard deviations used when no pilot is given (bench/coverage.py's "both" effects).
@@ -28,7 +28,7 @@ _NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(60)
 def normal_approximation_n(expected: float, *, alpha: float = 0.05, power: float = 0.8) -> int:
     """One-sample test of a proportion against 0.5, two-sided, normal approximation."""
     _check(expected, alpha, power)
-    z_a, z_b = norm.ppf(1 - alpha / 2), norm.ppf(power)
+    z_a, z_b = norm_ppf(1 - alpha / 2), norm_ppf(power)
     n = ((z_a * 0.5 + z_b * math.sqrt(expected * (1 - expected))) / (expected - 0.5)) ** 2
     return math.ceil(n)
 
@@ -48,9 +48,9 @@ def exact_power(n, expected: float, alpha: float = 0.05):
     an array). The test rejects at k or fewer wins, or n - k or more, with k the largest count
     whose two-sided p-value 2 P(X <= k) is at most alpha."""
     n_values = np.atleast_1d(np.asarray(n, dtype=np.int64))
-    k = binom.ppf(alpha / 2, n_values, 0.5).astype(np.int64)
-    k = np.where(2 * binom.cdf(k, n_values, 0.5) > alpha, k - 1, k)  # ppf may land one above the critical count
-    power = np.where(k >= 0, binom.cdf(k, n_values, expected) + binom.sf(n_values - k - 1, n_values, expected), 0.0)
+    k = binom_ppf(alpha / 2, n_values, 0.5).astype(np.int64)
+    k = np.where(2 * binom_cdf(k, n_values, 0.5) > alpha, k - 1, k)  # ppf may land one above the critical count
+    power = np.where(k >= 0, binom_cdf(k, n_values, expected) + binom_sf(n_values - k - 1, n_values, expected), 0.0)
     return float(power[0]) if np.ndim(n) == 0 else power
 
 
