@@ -130,13 +130,15 @@ class Sessions:
             return sessions.read_sessions(connection, tokens)
 
     def _write_changes(self, changes: list[tuple[str, str]], now: datetime) -> None:
-        """Activity and idle ends of the sessions one read judged, in one transaction."""
-        try:
-            with storage.transaction(self.engine) as session:
-                for token, change in changes:
+        """Activity and idle ends of the sessions one read judged, one short transaction each:
+        one read can judge a hundred sessions, and a transaction holding SQLite's write lock
+        for all of them would hold up every submit meanwhile."""
+        for token, change in changes:
+            try:
+                with storage.transaction(self.engine) as session:
                     sessions.mark_session(session, token, change, now=now)
-        except SQLAlchemyError:  # locked for long: the next request writes it
-            log.warning("could not record the login sessions' activity")
+            except SQLAlchemyError:  # locked for long: the next request writes it
+                log.warning("could not record the login session's activity")
 
     def _fresh(self, token: str) -> tuple[sessions.SessionState | None, float] | None:
         cached = self._known.get(token)

@@ -36,6 +36,10 @@ from app.ui import CSS, KEYBOARD_JS, build_ui  # noqa: E402
 # queues rather than taking every core from the physicians.
 _REPORT_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report")
 QUEUE_CONCURRENCY = 32  # tens of physicians at once; SQLite serialises the writes anyway
+# Queue positions sent to waiting events once a second, not to every waiting event whenever any
+# event starts (Gradio's 'auto'): with more submits in flight than Gradio's 40 worker slots, that
+# is a message per waiting event per dispatch.
+STATUS_UPDATE_S = 1.0
 
 
 def _gradio_login_unused(username: str, password: str) -> bool:
@@ -107,7 +111,7 @@ def create_app(engine: Engine, *, throttle: LoginThrottle | None = None, budget:
         raise HTTPException(status_code=404, detail="unknown export")
 
     blocks = build_ui(engine)
-    blocks.queue(default_concurrency_limit=QUEUE_CONCURRENCY)
+    blocks.queue(default_concurrency_limit=QUEUE_CONCURRENCY, status_update_rate=STATUS_UPDATE_S)
     gr.mount_gradio_app(
         root,
         blocks,
