@@ -19,6 +19,7 @@ fits (capped where bigger batches stopped paying on 2 CPU cores; bench/generatio
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -28,6 +29,8 @@ from rich.console import Console
 
 from data.files import write_atomic
 from data.generations import read_generations
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,12 @@ def reserved_cache(model, encoded, capacity: int) -> dict:
     but the last column) without padding masks where the model's layers allow it."""
     from training.kv_cache import cache_argument, preallocated_cache, prefilled_cache
 
-    cache = prefilled_cache(model, encoded["input_ids"], encoded["attention_mask"], capacity)
-    return {cache_argument(): cache if cache is not None else preallocated_cache(model, capacity)}
+    try:
+        cache = prefilled_cache(model, encoded["input_ids"], encoded["attention_mask"], capacity)
+        return {cache_argument(): cache if cache is not None else preallocated_cache(model, capacity)}
+    except (ImportError, AttributeError) as exc:  # a transformers release whose cache internals moved
+        logger.warning("reserved KV cache unavailable (%s): transformers' own cache is used", exc)
+        return {}
 
 
 def tokens_until_eos(token_ids: list[int], eos_token_id: int | None) -> int:

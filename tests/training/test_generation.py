@@ -247,3 +247,25 @@ def test_adapter_folder_generates_as_peft_does(tiny_model, tiny_data, tmp_path):
         plain = model.generate(**encoded, max_new_tokens=8, do_sample=False, pad_token_id=tokenizer.pad_token_id,
                                eos_token_id=tokenizer.eos_token_id)
     assert texts == [t.strip() for t in tokenizer.batch_decode(plain[:, encoded["input_ids"].shape[1]:], skip_special_tokens=True)]
+
+
+def test_a_transformers_without_the_cache_internals_falls_back_to_its_own_cache(tiny_model, tiny_data, monkeypatch):
+    """If a later transformers moves what training/kv_cache.py builds on, generation still runs
+    (transformers' own cache) and gives the same answers."""
+    from transformers import AutoModelForCausalLM
+
+    import training.kv_cache
+    from data.prepare import read_examples
+    from training.common import load_tokenizer
+    from training.generate import GenerationSettings, generate_batch
+
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_model).eval(), load_tokenizer(str(tiny_model))
+    prompts = [e["prompt"] for e in read_examples(tiny_data / "holdout.jsonl")][:3]
+    settings = GenerationSettings(max_new_tokens=8)
+    reserved = generate_batch(model, tokenizer, prompts, settings)
+
+    def moved(*args, **kwargs):
+        raise AttributeError("module 'transformers.cache_utils' has no attribute 'DynamicLayer'")
+
+    monkeypatch.setattr(training.kv_cache, "prefilled_cache", moved)
+    assert generate_batch(model, tokenizer, prompts, settings) == reserved
