@@ -113,19 +113,22 @@ def binom_pmf(k, n, p):
     return _out(np.where(bad, np.nan, out))
 
 
-def binom_cdf(k, n, p):
-    """scipy.stats.binom.cdf(k, n, p)."""
+def _binom_tail(tail, k, n, p):
+    """A tail function on 0 <= k < n (0 elsewhere, for the caller to fill), with k, n and bad."""
     k, n, p, bad = _binomial(k, n, p)
     inside = ~bad & (k >= 0) & (k < n) & np.isfinite(k)
-    out = np.where(inside, np.clip(_binom_cdf(np.floor(np.where(inside, k, 0)), n, p), 0, 1), 0.0)
+    return np.where(inside, np.clip(tail(np.floor(np.where(inside, k, 0)), n, p), 0, 1), 0.0), k, n, bad
+
+
+def binom_cdf(k, n, p):
+    """scipy.stats.binom.cdf(k, n, p)."""
+    out, k, n, bad = _binom_tail(_binom_cdf, k, n, p)
     return _out(np.where(bad, np.nan, np.where(k >= n, 1.0, out)))
 
 
 def binom_sf(k, n, p):
     """scipy.stats.binom.sf(k, n, p)."""
-    k, n, p, bad = _binomial(k, n, p)
-    inside = ~bad & (k >= 0) & (k < n) & np.isfinite(k)
-    out = np.where(inside, np.clip(_binom_sf(np.floor(np.where(inside, k, 0)), n, p), 0, 1), 0.0)
+    out, k, _, bad = _binom_tail(_binom_sf, k, n, p)
     return _out(np.where(bad, np.nan, np.where(k < 0, 1.0, out)))
 
 

@@ -105,7 +105,7 @@ def _study_chunk(rng, design: Design, studies: int, share: float, accuracy: floa
     agree = (won == (f_phys == 1))[decisive]
     rep = np.broadcast_to(rows, raters.shape).ravel()
     return (dict(win=won.ravel().astype(float), dec=decisive.ravel().astype(float), f_win=f_phys.ravel(), rep=rep,
-                 raters=raters.ravel() + 0, items=item_of.ravel() + 0, f_all=verdict.ravel(),
+                 raters=raters.ravel(), items=item_of.ravel(), f_all=verdict.ravel(),
                  f_rep=np.repeat(np.arange(studies), n_items), f_items=np.tile(np.arange(n_items), studies)),
             float(agree.sum()), int(agree.size))
 
