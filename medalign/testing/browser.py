@@ -42,6 +42,12 @@ def log_in(page, base_url: str, name: str, password: str) -> None:
     page.wait_for_selector("#logout", timeout=30_000)
 
 
+def choose_study(page, name: str) -> None:
+    """A researcher picks a study on the dashboard."""
+    page.locator("#research_picker input").click()
+    page.get_by_role("option", name=name).click()
+
+
 def shown_text(page, elem_id: str) -> str:
     """The text a plain-text pane (app.ui.common.text_pane) shows: its text, not Gradio's overlay."""
     return page.locator(f"#{elem_id} .prose").first.text_content().strip()

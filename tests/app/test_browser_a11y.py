@@ -9,7 +9,7 @@ import pytest
 from app import storage
 from app.study_files import read_study_items
 from evaluation.rubric import load_rubric
-from medalign.testing.browser import axe_violations, browser_page, chromium_path, log_in
+from medalign.testing.browser import axe_violations, browser_page, choose_study, chromium_path, log_in
 from tests.app.conftest import PASSWORD, RUBRIC, write_answers
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -73,7 +73,6 @@ def test_dashboard(server, make_study, make_user):
     make_user("boss_a11y", "researcher")
     with browser_page() as page:
         log_in(page, server, "boss_a11y", PASSWORD)
-        page.locator("#research_picker input").click()
-        page.get_by_role("option", name="a11y-dash").click()
+        choose_study(page, "a11y-dash")
         page.wait_for_selector("text=0 judgments of", timeout=30_000)
         assert axe_violations(page) == []

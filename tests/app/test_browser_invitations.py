@@ -13,7 +13,7 @@ import pytest
 
 from app import storage
 from app.storage import invitations
-from medalign.testing.browser import axe_violations, browser_page, chromium_path, log_in
+from medalign.testing.browser import axe_violations, browser_page, choose_study, chromium_path, log_in
 from tests.app.conftest import PASSWORD
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -27,8 +27,7 @@ def test_invitation_link_signs_up_once(server, engine, make_study, make_user):
     make_user("boss_inv", "researcher")
     with browser_page() as page:
         log_in(page, server, "boss_inv", PASSWORD)
-        page.locator("#research_picker input").click()
-        page.get_by_role("option", name="ward-inv").click()
+        choose_study(page, "ward-inv")
         page.wait_for_selector("text=0 judgments of", timeout=30_000)
         page.get_by_text("Invite a new physician").click()
         page.get_by_label("User name for the new physician").fill("dr_invited")
@@ -87,8 +86,7 @@ def test_researcher_revokes_a_link_and_it_says_withdrawn(server, engine, make_st
         token = invitations.create_invitation(session, "dr_revoked", "boss_rev")
     with browser_page() as page:
         log_in(page, server, "boss_rev", PASSWORD)
-        page.locator("#research_picker input").click()
-        page.get_by_role("option", name="ward-rev").click()
+        choose_study(page, "ward-rev")
         page.wait_for_selector("text=0 judgments of", timeout=30_000)
         page.get_by_text("Invite a new physician").click()
         page.locator("#revoke_name input").click()

@@ -12,7 +12,7 @@ import pytest
 from gradio_client import Client
 
 from app import storage
-from medalign.testing.browser import browser_page, chromium_path, log_in
+from medalign.testing.browser import browser_page, choose_study, chromium_path, log_in
 from tests.app.conftest import PASSWORD
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -61,8 +61,7 @@ def test_members_see_and_judge_only_their_studies(server, engine, make_study, ma
         page.wait_for_selector("text=Saved (1 of 2)", timeout=30_000)
     with browser_page() as page:  # progress lists every member, dr_late too (not started)
         log_in(page, server, "boss_members", PASSWORD)
-        page.locator("#research_picker input").click()
-        page.get_by_role("option", name="ward-a").click()
+        choose_study(page, "ward-a")
         page.wait_for_function("document.querySelector('#research_progress')?.innerText.includes('dr_late')",
                                timeout=30_000)
         assert "dr_in" in page.locator("#research_progress").inner_text()
@@ -70,8 +69,7 @@ def test_members_see_and_judge_only_their_studies(server, engine, make_study, ma
 
 def pick_research_study(page, name: str) -> None:
     """Choose the study on the dashboard and open its physicians (a closed accordion draws nothing)."""
-    page.locator("#research_picker input").click()
-    page.get_by_role("option", name=name).click()
+    choose_study(page, name)
     page.get_by_text("Physicians of this study").click()
     page.wait_for_function("(n) => document.querySelector('#research_members')?.textContent.includes(n)", arg=name,
                            timeout=30_000)

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from medalign.cli import app
-from medalign.testing.browser import CHROMIUM_ARGS, chromium_path
+from medalign.testing.browser import CHROMIUM_ARGS, choose_study, chromium_path
 from tests.evaluation.conftest import synthetic_study
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -123,8 +123,7 @@ def test_report_downloaded_from_the_dashboard_researchers_only(server, engine, m
     judge_everything(engine, "reported", ["dr_r1", "dr_r2"])
     with browser_page() as page:
         log_in(page, server, "boss_report", PASSWORD)
-        page.locator("#research_picker input").click()
-        page.get_by_role("option", name="reported").click()
+        choose_study(page, "reported")
         page.wait_for_selector("#report_link", timeout=30_000)
         assert "DPO pairs" in page.locator("#research_links").inner_text()  # a pairwise study has them
         with page.expect_download(timeout=180_000) as download:
@@ -163,8 +162,7 @@ def test_rating_study_gets_no_pairwise_links(server, engine, make_user, tmp_path
     make_user("boss_rating", "researcher")
     with browser_page() as page:
         log_in(page, server, "boss_rating", PASSWORD)
-        page.locator("#research_picker input").click()
-        page.get_by_role("option", name="graded").click()
+        choose_study(page, "graded")
         page.wait_for_selector("#report_link", timeout=30_000)
         links = page.locator("#research_links").inner_text()
         anchors = page.eval_on_selector_all("#research_links a", "els => els.map((a) => a.getAttribute('href'))")

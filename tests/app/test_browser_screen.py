@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from gradio_client import Client
 
-from medalign.testing.browser import CHROMIUM_ARGS, browser_page, chromium_path, log_in
+from medalign.testing.browser import CHROMIUM_ARGS, browser_page, choose_study, chromium_path, log_in
 from tests.app.conftest import PASSWORD
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -96,8 +96,7 @@ def test_researcher_dashboard_refuses_a_physician(server, long_study, make_user)
         page.wait_for_function("() => ![...document.querySelectorAll('[role=tab]')]"
                                ".some((t) => t.innerText.trim() === 'Judge' && t.getClientRects().length)",
                                timeout=10_000)  # hidden from researchers
-        page.locator("#research_picker input").click()
-        page.get_by_role("option", name="long-context").click()
+        choose_study(page, "long-context")
         page.wait_for_selector("text=0 judgments of", timeout=30_000)
         assert page.locator("#exclude_simulated input").is_visible()
 
