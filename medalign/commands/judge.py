@@ -137,29 +137,10 @@ def _is_model(row: dict) -> bool:
     return (row.get("rater_kind") or "physician") == "model"
 
 
-def _physicians_only_column(path: Path) -> bool:
-    """True when a CSV export's rater_kind column says physician (or nothing) on every row, read
-    alone (issue 26: reading a 1M-judgment export again as rows took ~20 s and 4 GiB); anything
-    else (a model rater, a bad value, JSONL) is read as rows, which judge and check it."""
-    if path.suffix.lower() != ".csv":
-        return False
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    from pyarrow import csv
-
-    try:
-        column = csv.read_csv(path, parse_options=csv.ParseOptions(newlines_in_values=True),
-                              convert_options=csv.ConvertOptions(include_columns=["rater_kind"], strings_can_be_null=False,
-                                                                 column_types={"rater_kind": pa.string()})).column(0)
-    except (pa.ArrowException, OSError, KeyError):
-        return False
-    kinds = pc.utf8_lower(pc.utf8_trim_whitespace(pc.fill_null(column, "")))
-    return bool(pc.all(pc.is_in(kinds, value_set=pa.array(["", "physician"]))).as_py())
-
-
 def physicians_only(judged, judgments_file: Path | None) -> tuple[object, list[dict] | None]:
     """(what the physicians' report reads, every row when a model rater judged too, else None). An
-    export read as columns is read as rows again only when its header has a rater_kind column."""
+    export read as columns is read as rows again only when its header has a rater_kind column and the
+    column reader (evaluation/table.py) did not find physicians only in it."""
     rows = judged if isinstance(judged, list) else None
     checked = getattr(judged, "physicians_only", None)  # the column reader's look at rater_kind (None: not looked)
     if rows is None and checked is True:
@@ -167,7 +148,7 @@ def physicians_only(judged, judgments_file: Path | None) -> tuple[object, list[d
     if rows is None and judgments_file is not None:
         with open(judgments_file, encoding="utf-8", errors="replace") as handle:
             header = handle.readline()
-        if "rater_kind" in header and (checked is False or not _physicians_only_column(Path(judgments_file))):
+        if "rater_kind" in header and not checked:  # a model rater seen, or a file the column reader did not read
             from evaluation.judgments import read_export
 
             rows = read_export(judgments_file)[1]
