@@ -10,6 +10,8 @@ length at every step. Sliding-window and other special layers keep transformers'
 
 from __future__ import annotations
 
+import functools
+
 
 def cache_argument() -> str:
     """generate()'s keyword for a cache: `cache` from transformers 5.24 (`past_key_values` deprecated), before it
@@ -30,18 +32,9 @@ def preallocated_cache(model, capacity: int):
     return cache
 
 
-_LAYER_CLASS = None
-
-
+@functools.cache
 def reserved_layer_class():
     """The layer class, built on first use so that importing this module does not import transformers."""
-    global _LAYER_CLASS
-    if _LAYER_CLASS is None:
-        _LAYER_CLASS = _build_layer_class()
-    return _LAYER_CLASS
-
-
-def _build_layer_class():
     import torch
     from transformers.cache_utils import DynamicLayer
 
