@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from gradio_client import Client
+from gradio_client.exceptions import AppError
 
 from app import storage
 from medalign.testing.browser import browser_page, choose_study, chromium_path, log_in
@@ -111,7 +112,7 @@ def test_researcher_adds_and_removes_members_in_the_browser(server, engine, make
     with pytest.raises(Exception, match="not one of yours"):
         outsider.predict("ward-b", api_name="/open_study")
     # a physician cannot call the membership event (checked on the server, whatever the page shows)
-    with pytest.raises(Exception):
+    with pytest.raises(AppError, match="this needs the researcher role"):
         outsider.predict("ward-b", ["dr_b2"], api_name="/add_members")
     with storage.transaction(engine) as session:
         assert [u.name for u in storage.study_members(session, storage.get_study(session, "ward-b"))] == ["dr_b1"]
