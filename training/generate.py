@@ -268,6 +268,8 @@ def generate_file(
     stats = {"generated": len(todo), "skipped_existing": len(examples) - len(todo), "total": len(examples)}
     if not todo:
         write_atomic(Path(out_file), _render(rows, order))
+        if fresh:  # the replaced file's record must not describe systems it no longer holds
+            generation_record_path(Path(out_file)).unlink(missing_ok=True)
         return stats
     if settings.engine == "vllm":
         from training.vllm_engine import require_vllm
@@ -293,7 +295,7 @@ def generate_file(
     record_generation(Path(out_file), system, model_dir, replace(settings, batch_size=engine.batch_size), precision,
                       dict(stats, **speed, torch_threads=threads, wall_time_s=round(time.time() - started, 2),
                            decoding="choices" if settings.choices else "free"), task=task,
-                      chat=chat)
+                      chat=chat, fresh=fresh)
     return stats
 
 
@@ -348,12 +350,13 @@ def generation_record_path(out_file: Path) -> Path:
 
 
 def record_generation(out_file: Path, system: str, model_dir: str, settings: GenerationSettings, precision: str,
-                      stats: dict, *, task=None, chat: dict | None = None) -> dict:
-    """Add this system to `<out>.run.json`; note (and print) when systems differ in precision or engine."""
+                      stats: dict, *, task=None, chat: dict | None = None, fresh: bool = False) -> dict:
+    """Add this system to `<out>.run.json`; note (and print) when systems differ in precision or engine.
+    `fresh` (--overwrite replaced the answers file): the record starts anew, so it lists only this system."""
     from training.runs import device_summary, git_commit, package_versions
 
     path = generation_record_path(out_file)
-    record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"systems": {}}
+    record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() and not fresh else {"systems": {}}
     record["systems"][system] = {"model": str(model_dir), "precision": precision, "engine": settings.engine,
                                  "settings": asdict(settings), "stats": stats, "device": device_summary(),
                                  "versions": package_versions(), "git_commit": git_commit(),

@@ -154,6 +154,12 @@ def test_generate_is_resumable_and_merges_systems(tiny_model, tiny_data, tmp_pat
     assert all(r["reference"] and r["question"] for r in rows)
     # greedy decoding: the same model gives the same answers under another name
     assert all(r["outputs"]["base"] == r["outputs"]["other"] for r in rows)
+    record = out.with_suffix(".run.json")
+    assert set(json.loads(record.read_text())["systems"]) == {"base", "other"}
+    # --overwrite replaces the answers and the record: no system survives that the file no longer holds
+    generate_file(str(tiny_model), tiny_data / "holdout.jsonl", "third", out, settings, limit=3, fresh=True)
+    assert [set(r["outputs"]) for r in read_generations(out)] == [{"third"}] * 3
+    assert set(json.loads(record.read_text())["systems"]) == {"third"}
 
 
 def test_generation_batch_matches_single(tiny_model, tiny_data):
