@@ -80,3 +80,15 @@ def test_multinomial_weights_count_the_draws_of_each_round():
             expected[row, cluster] += 1
     assert weights.dtype == np.float64 and np.array_equal(weights, expected)
     assert (weights.sum(axis=1) == 11).all()
+
+
+@pytest.mark.parametrize(("rounds", "clusters"), [(3, 1), (7, 11), (5, 257), (4, 65_537), (130, 20_011)])
+def test_multinomial_weights_are_those_of_one_int64_draw(monkeypatch, rounds, clusters):
+    """int32 draws made a block of rounds at a time give the counts of numpy's default int64 draw of
+    all rounds at once (the generator is the same below 2**32; the stream runs on between blocks)."""
+    from evaluation.crossed import multinomial_weights
+
+    monkeypatch.setattr(crossed, "_WEIGHT_BLOCK", 3 * clusters + 1)  # several blocks, the last one short
+    draws = np.random.default_rng([4, 1]).integers(0, clusters, size=(rounds, clusters))
+    expected = np.stack([np.bincount(row, minlength=clusters) for row in draws]).astype(np.float64)
+    assert np.array_equal(multinomial_weights(np.random.default_rng([4, 1]), rounds, clusters), expected)
