@@ -22,8 +22,6 @@ MAX_RATERS_FOR_PAIRS = 12  # Cohen's kappa per physician pair: 66 pairs at most,
 
 def cohen_kappa(first: list, second: list, *, alpha: float = 0.05) -> dict:
     """Cohen's kappa of two label sequences, with statsmodels' asymptotic interval."""
-    from statsmodels.stats.inter_rater import cohens_kappa
-
     if len(first) != len(second) or len(first) == 0:
         raise ValueError("Cohen's kappa needs two equally long, non-empty label lists")
     labels, codes = _label_codes(first, second)
@@ -31,16 +29,32 @@ def cohen_kappa(first: list, second: list, *, alpha: float = 0.05) -> dict:
     table = np.bincount(codes[:len(first)] * k + codes[len(first):], minlength=k * k).reshape(k, k).astype(float)
     if k == 1:
         return {"kappa": 1.0, "ci_low": None, "ci_high": None, "n": len(first), "note": "a single category"}
-    import warnings
-
-    with warnings.catch_warnings():  # statsmodels divides by a zero null variance on perfect agreement
-        warnings.simplefilter("ignore", RuntimeWarning)
-        result = cohens_kappa(table)
-    if not np.isfinite(result.kappa):
+    kappa, std_kappa = kappa_and_se(table)
+    if not np.isfinite(kappa):
         return {"kappa": None, "ci_low": None, "ci_high": None, "n": len(first), "note": "undefined (no variation)"}
-    half = norm_ppf(1 - alpha / 2) * result.std_kappa  # asymptotic standard error
-    return {"kappa": float(result.kappa), "ci_low": float(result.kappa - half), "ci_high": float(result.kappa + half),
-            "n": len(first)}
+    half = norm_ppf(1 - alpha / 2) * std_kappa  # asymptotic standard error
+    return {"kappa": float(kappa), "ci_low": float(kappa - half), "ci_high": float(kappa + half), "n": len(first)}
+
+
+def kappa_and_se(table: np.ndarray) -> tuple[float, float]:
+    """Simple (unweighted) Cohen's kappa of a k x k table and its asymptotic standard error:
+    statsmodels.stats.inter_rater.cohens_kappa(table).kappa and .std_kappa, with its arithmetic step
+    by step so the numbers are equal (tests compare). Own code because statsmodels, with pandas and
+    scipy.stats, costs ~0.4 s of import in every report."""
+    table = np.asarray(table, float)
+    nobs = table.sum()
+    probs = table / nobs
+    freq_row, freq_col = table.sum(1) / nobs, table.sum(0) / nobs
+    agree_exp = np.diag(freq_col * freq_row[:, None]).sum()
+    with np.errstate(divide="ignore", invalid="ignore"):  # perfect agreement: a zero null variance, as statsmodels
+        kappa = (np.diag(table).sum() / nobs - agree_exp) / (1 - agree_exp)
+        term_a = (np.diag(probs) * (1 - (freq_row + freq_col) * (1 - kappa)) ** 2).sum()
+        term_b = probs * (freq_col[:, None] + freq_row) ** 2
+        term_b[np.diag_indices(len(table))] = 0
+        term_b = (1 - kappa) ** 2 * term_b.sum()
+        term_c = (kappa - agree_exp * (1 - kappa)) ** 2
+        var_kappa = (term_a + term_b - term_c) / (1 - agree_exp) ** 2 / nobs
+        return kappa, np.sqrt(var_kappa)
 
 
 def _label_codes(first, second) -> tuple[np.ndarray, np.ndarray]:

@@ -13,11 +13,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import expit
+from scipy.special import expit, ndtr
 
 from evaluation import crossed
-from evaluation.distributions import binom_cdf, binom_ppf, binom_sf, norm_ppf
+from evaluation.distributions import binom_cdf, binom_ppf, binom_sf, norm_isf, norm_ppf
 from evaluation.winrate import target_mask
 
 # Logit-scale standard deviations used when no pilot is given (bench/coverage.py's "both" effects).
@@ -34,13 +33,68 @@ def normal_approximation_n(expected: float, *, alpha: float = 0.05, power: float
 
 
 def arcsine_n(expected: float, *, alpha: float = 0.05, power: float = 0.8) -> int:
-    """statsmodels' planner (Cohen's h effect size, one sample)."""
-    from statsmodels.stats.power import NormalIndPower
-    from statsmodels.stats.proportion import proportion_effectsize
-
+    """statsmodels' planner (Cohen's h effect size, one sample): NormalIndPower().solve_power(h,
+    alpha=alpha, power=power, ratio=0), by its own steps (the normal power function, its search
+    bracket from 2 and 50, Brent's method with xtol 1e-5), so the n is statsmodels' (tests compare).
+    statsmodels with pandas and scipy.stats costs ~0.4 s of import; it is used only where its
+    solver leaves the bracket (a power already reached below n = 2)."""
     _check(expected, alpha, power)
-    effect = abs(proportion_effectsize(expected, 0.5))
-    return math.ceil(NormalIndPower().solve_power(effect_size=effect, alpha=alpha, power=power, ratio=0))
+    effect = abs(2 * (np.arcsin(np.sqrt(expected)) - np.arcsin(np.sqrt(0.5))))  # proportion_effectsize
+    crit_upper, crit_lower = norm_isf(alpha / 2.0), norm_ppf(alpha / 2.0)
+
+    def shortfall(nobs: float) -> float:  # statsmodels' normal_power(effect, nobs, alpha) - power
+        shift = effect * np.sqrt(nobs) / 1.0
+        return float(ndtr(-(crit_upper - shift)) + ndtr(crit_lower - shift) - power)
+
+    low, high = 2.0, 50.0
+    if not shortfall(low) < 0:
+        from statsmodels.stats.power import NormalIndPower
+
+        return math.ceil(NormalIndPower().solve_power(effect_size=effect, alpha=alpha, power=power, ratio=0))
+    for _ in range(101):  # statsmodels' brentq_expanding: widen the bracket tenfold until the power is reached
+        if not shortfall(high) < 0:
+            break
+        low, high = high, high * 10
+    return math.ceil(_brentq(shortfall, low, high, xtol=1e-5))
+
+
+def _brentq(f, xa: float, xb: float, *, xtol: float, rtol: float = 4 * np.finfo(float).eps, maxiter: int = 100):
+    """scipy.optimize.brentq (its C code, step for step, so the root is scipy's to the last bit);
+    f(xa) and f(xb) of opposite signs. scipy.optimize costs ~0.15 s of import."""
+    xpre, xcur = float(xa), float(xb)
+    xblk = fblk = spre = scur = 0.0
+    fpre, fcur = f(xpre), f(xcur)
+    if fpre == 0:
+        return xpre
+    if fcur == 0:
+        return xcur
+    if math.copysign(1, fpre) == math.copysign(1, fcur):
+        raise ValueError("f(a) and f(b) must have different signs")
+    for _ in range(maxiter):
+        if fpre != 0 and fcur != 0 and math.copysign(1, fpre) != math.copysign(1, fcur):
+            xblk, fblk = xpre, fpre
+            spre = scur = xcur - xpre
+        if abs(fblk) < abs(fcur):
+            xpre, xcur, xblk = xcur, xblk, xcur
+            fpre, fcur, fblk = fcur, fblk, fcur
+        delta = (xtol + rtol * abs(xcur)) / 2
+        sbis = (xblk - xcur) / 2
+        if fcur == 0 or abs(sbis) < delta:
+            return xcur
+        if abs(spre) > delta and abs(fcur) < abs(fpre):
+            if xpre == xblk:  # interpolate
+                stry = -fcur * (xcur - xpre) / (fcur - fpre)
+            else:  # extrapolate
+                dpre = (fpre - fcur) / (xpre - xcur)
+                dblk = (fblk - fcur) / (xblk - xcur)
+                stry = -fcur * (fblk * dblk - fpre * dpre) / (dblk * dpre * (fblk - fpre))
+            spre, scur = (scur, stry) if 2 * abs(stry) < min(abs(spre), 3 * abs(sbis) - delta) else (sbis, sbis)
+        else:  # bisect
+            spre = scur = sbis
+        xpre, fpre = xcur, fcur
+        xcur += scur if abs(scur) > delta else (delta if sbis > 0 else -delta)
+        fcur = f(xcur)
+    raise ValueError(f"Brent's method did not converge in {maxiter} iterations")
 
 
 def exact_power(n, expected: float, alpha: float = 0.05):
@@ -88,6 +142,8 @@ def _check(expected: float, alpha: float, power: float) -> None:
 def intercept_for(rate: float, sd: float) -> float:
     """Logit-scale intercept whose population-average probability (over physicians and items with
     total sd `sd`) is `rate`."""
+    from scipy.optimize import brentq  # the planner's only: ~0.15 s of import a report does not need
+
     return brentq(lambda mu: float(_WEIGHTS @ expit(mu + sd * _NODES) / _WEIGHTS.sum()) - rate, -15, 15)
 
 
