@@ -49,11 +49,14 @@ def position_bias_table(table, *, alpha: float = 0.05) -> dict:
     first, second = np.minimum(sa, sb), np.maximum(sa, sb)
     first_left, first_won = sa == first, np.where(choice == A, sa, sb) == first
     tables, strata, usable_pairs = [], [], []
-    for x, y in sorted(set(zip(first.tolist(), second.tolist(), strict=True))):
-        here = (first == x) & (second == y)
-        t = np.array([[np.sum(here & first_left & first_won), np.sum(here & first_left & ~first_won)],
-                      [np.sum(here & ~first_left & first_won), np.sum(here & ~first_left & ~first_won)]], float)
-        entry = {"systems": [table.systems[x], table.systems[y]], "n": int(here.sum()),
+    # each compared pair's 2 x 2 table (first system left?, first system won?) by one count of codes
+    pair_keys, pair = intervals.unique_inverse(first * len(table.systems) + second)
+    cells = np.bincount(pair * 4 + 2 * ~first_left + ~first_won, minlength=4 * len(pair_keys)).reshape(-1, 2, 2)
+    for j, key in enumerate(pair_keys.tolist()):
+        x, y = divmod(key, len(table.systems))
+        here = pair == j
+        t = cells[j].astype(float)
+        entry = {"systems": [table.systems[x], table.systems[y]], "n": int(t.sum()),
                  "first_left": int(t[0].sum()), "first_right": int(t[1].sum())}
         if t[0].sum() and t[1].sum():
             entry["balanced_left_share"] = float(0.5 * (t[0, 0] / t[0].sum() + t[1, 1] / t[1].sum()))

@@ -32,6 +32,7 @@ from evaluation.intervals import (
     headline_choice,
     ratio_influence,
     robust_interval,
+    unique_inverse,
     workload,
     workload_warning,
 )
@@ -62,8 +63,7 @@ def multinomial_weights(rng: np.random.Generator, rounds: int, clusters: int) ->
 
 def _cells(raters: np.ndarray, items: np.ndarray, values: np.ndarray, n_items: int):
     """Sum the value columns within each (physician, item) cell."""
-    key = raters * n_items + items
-    cells, inverse = np.unique(key, return_inverse=True)
+    cells, inverse = unique_inverse(raters * n_items + items)
     sums = np.stack([np.bincount(inverse, weights=values[:, j], minlength=len(cells)) for j in range(values.shape[1])],
                     axis=1)
     return cells // n_items, cells % n_items, sums

@@ -35,14 +35,21 @@ DF_RULES = ("effective_physicians", "physicians")
 
 def codes(values) -> tuple[np.ndarray, int]:
     """Integer codes 0..G-1 for cluster labels, and G."""
+    uniques, inverse = unique_inverse(values)
+    return inverse, len(uniques)
+
+
+def unique_inverse(values) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(values, return_inverse=True), the inverse as int64."""
     values = np.asarray(values)
-    if values.dtype.kind in "iu" and len(values) and values.min() >= 0 and values.max() < 4 * len(values) + 1024:
-        # labels that are codes already (a study's physicians or items): the same codes as np.unique's
-        # inverse, by counting instead of sorting (a million labels: ~10x faster)
+    if values.dtype.kind in "iu" and len(values) and values.min() >= 0 and values.max() < 8 * len(values) + 1024:
+        # labels that are codes already (a study's physicians or items) or physician x item cells of
+        # them: the same codes as np.unique's inverse, by counting instead of sorting (a million labels:
+        # ~10x faster; cells of 200 x 20,000 for 840,000 judgments 70 -> 15 ms)
         present = np.bincount(values) > 0
-        return (np.cumsum(present) - 1)[values].astype(np.int64), int(np.count_nonzero(present))
+        return np.flatnonzero(present), (np.cumsum(present) - 1)[values].astype(np.int64)
     uniques, inverse = np.unique(values, return_inverse=True)
-    return inverse.astype(np.int64), len(uniques)
+    return uniques, inverse.astype(np.int64)
 
 
 def cluster_groups(raters, items, n_raters: int | None = None, n_items: int | None = None) -> list[tuple]:

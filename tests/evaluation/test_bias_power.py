@@ -119,3 +119,32 @@ def test_exact_power_by_enumeration():
     n, p = 20, 0.7
     reject = [k for k in range(n + 1) if binomtest(k, n, 0.5).pvalue <= 0.05]
     assert exact_power(n, p) == pytest.approx(sum(binom.pmf(k, n, p) for k in reject))
+
+
+def test_position_strata_of_three_systems_against_counting_rows():
+    """Each compared pair's 2 x 2 table (first system left?, won?) and the pooled Mantel-Haenszel
+    figures, against tables counted row by row and statsmodels' StratifiedTable."""
+    rng = np.random.default_rng(11)
+    systems, rows = ("base", "dpo", "sft"), []
+    for i in range(400):
+        x, y = rng.choice(3, 2, replace=False)
+        row = judgment(i // 3, f"r{i % 6}", "sft")
+        preferred = systems[x] if rng.random() < 0.55 else systems[y]
+        row.update(system_a=systems[x], system_b=systems[y], preferred_system=preferred,
+                   choice="a" if preferred == systems[x] else "b")
+        rows.append(row)
+    rows[0].update(choice="tie", preferred_system="")
+    result = position_bias(rows)
+    expected = {}
+    for row in rows[1:]:
+        first, second = sorted((row["system_a"], row["system_b"]))
+        table = expected.setdefault((first, second), np.zeros((2, 2)))
+        table[0 if row["system_a"] == first else 1, 0 if row["preferred_system"] == first else 1] += 1
+    assert [tuple(s["systems"]) for s in result["strata"]] == sorted(expected)
+    for entry in result["strata"]:
+        t = expected[tuple(entry["systems"])]
+        assert (entry["n"], entry["first_left"], entry["first_right"]) == (t.sum(), t[0].sum(), t[1].sum())
+        assert entry["balanced_left_share"] == pytest.approx(0.5 * (t[0, 0] / t[0].sum() + t[1, 1] / t[1].sum()))
+    reference = StratifiedTable([expected[k] for k in sorted(expected)])
+    assert result["independent"]["mh_odds_ratio"] == pytest.approx(reference.oddsratio_pooled)
+    assert result["independent"]["cmh_p_value"] == pytest.approx(reference.test_null_odds().pvalue)

@@ -114,3 +114,17 @@ def test_codes_are_np_uniques_inverse(values):
     assert found.dtype == np.int64 and np.array_equal(found, inverse) and count == len(uniques)
     many = np.random.default_rng(0).integers(0, 300, 10_000)
     assert np.array_equal(codes(many)[0], np.unique(many, return_inverse=True)[1])
+
+
+@pytest.mark.parametrize("high", [300, 70_000, 80_100, 10**9])  # counted (range < 8 x labels + 1024) or sorted
+def test_unique_inverse_is_np_uniques(high):
+    """Physician x item cells (a range up to 8 times the labels) are counted too: the same uniques
+    and inverse as np.unique, in the same sorted order (two_way_variance and the bootstrap's cell
+    table depend on the order)."""
+    from evaluation.intervals import unique_inverse
+
+    cells = np.random.default_rng(1).integers(0, high, 10_000)
+    uniques, inverse = np.unique(cells, return_inverse=True)
+    found_uniques, found_inverse = unique_inverse(cells)
+    assert found_inverse.dtype == np.int64
+    assert np.array_equal(found_uniques, uniques) and np.array_equal(found_inverse, inverse)
