@@ -42,12 +42,14 @@ def codes(values) -> tuple[np.ndarray, int]:
 def unique_inverse(values) -> tuple[np.ndarray, np.ndarray]:
     """np.unique(values, return_inverse=True), the inverse as int64."""
     values = np.asarray(values)
-    if values.dtype.kind in "iu" and len(values) and values.min() >= 0 and values.max() < 8 * len(values) + 1024:
-        # labels that are codes already (a study's physicians or items) or physician x item cells of
-        # them: the same codes as np.unique's inverse, by counting instead of sorting (a million labels:
-        # ~10x faster; cells of 200 x 20,000 for 840,000 judgments 70 -> 15 ms)
-        present = np.bincount(values) > 0
-        return np.flatnonzero(present), (np.cumsum(present) - 1)[values].astype(np.int64)
+    if values.dtype.kind in "iu" and len(values) and values.min() >= 0 and values.max() < 4 * len(values) + 1024:
+        # labels that are codes already (a study's physicians or items): the same codes as np.unique's
+        # inverse, by counting instead of sorting (a million labels: ~10x faster); each present label's
+        # code is written once into a lookup (a cumulative sum over the whole range cost twice as much)
+        present = np.flatnonzero(np.bincount(values))
+        lookup = np.empty(int(present[-1]) + 1, dtype=np.int64)
+        lookup[present] = np.arange(len(present))
+        return present, lookup[values]
     uniques, inverse = np.unique(values, return_inverse=True)
     return uniques, inverse.astype(np.int64)
 
