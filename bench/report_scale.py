@@ -141,8 +141,9 @@ def baseline_tree(workdir: Path, revision: str) -> Path:
 
 # Where the time goes, in one process: imports, reading, statistics, writing (wall and CPU seconds; CPU of this
 # process's threads, not of the plots' child). As write_pairwise_report does, the plots' child and the copy of
-# judgments.csv start after the read, so "write" is the wait for the child's drawing plus the report files; unlike
-# the command, the report's modules are imported before the read, not in a thread beside it.
+# judgments.csv start after the read and each plot is offered to the child as soon as its numbers are final, so
+# "write" is the wait for the child's last drawing plus the report files; unlike the command, the report's modules
+# are imported before the read, not in a thread beside it.
 STAGES_SCRIPT = """
 import sys, time
 clock = lambda: (time.perf_counter(), time.process_time())
@@ -154,7 +155,7 @@ from evaluation.report_plots import PlotWorker
 marks.append(clock())
 table = read_judgments(sys.argv[1]); marks.append(clock())
 plotter, copying = PlotWorker(), start_judgments_csv(table, sys.argv[2])
-summary = build_summary(table); marks.append(clock())
+summary = build_summary(table, on_plot=lambda plot, entries: plotter.offer(plot, entries, sys.argv[2])); marks.append(clock())
 write_report(summary, table, sys.argv[2], plotter=plotter, judgments_csv=copying); marks.append(clock())
 plotter.close()
 print(" ".join(f"{b[0] - a[0]:.2f}/{b[1] - a[1]:.2f}" for a, b in zip(marks, marks[1:])))

@@ -123,18 +123,23 @@ def _pairwise(table: JudgmentTable, rounds: int, seed: int, primary: str = "deci
 
 
 def _judgment_sections(table: JudgmentTable, target: str, *, gold_threshold: float, rounds: int, seed: int,
-                       primary: str = "decisive", alpha: float = 0.05) -> dict:
+                       primary: str = "decisive", alpha: float = 0.05, on_plot=None, hq_final: bool = True) -> dict:
+    on_plot = on_plot or (lambda _plot, _entries: None)
     summary: dict = {"target": target}
     wr = winrate.win_rate_table(table, target, rounds=rounds, seed=seed, primary=primary, alpha=alpha)
     summary["win_rate"] = wr
+    on_plot("win_rate", summary)
     summary["per_rater"] = winrate.per_rater_table(table, target)
     summary["gold_filter"] = _gold_filter(table, target, summary["per_rater"], gold_threshold, rounds, seed, primary)
     if len(table.systems) > 2:
         summary["pairwise"] = _pairwise(table, rounds, seed, primary)
     summary["hq_physicians"] = helpfulness.hq_physicians_table(table, rounds=rounds, seed=seed)
+    if hq_final:  # no detector HQ from generations will join it
+        on_plot("hq", summary)
     summary["detector_vs_physicians"] = helpfulness.detector_vs_physicians_table(table)
     summary["agreement"] = agreement_mod.agreement_table(table, rounds=rounds, seed=seed)
     summary["position_bias"] = bias.position_bias_table(table)
+    on_plot("position_bias", summary)
     summary["length_bias"] = bias.length_bias_table(table, target)
     rate = wr["rate_decisive"]
     if rate is not None and 0 < rate < 1 and rate != 0.5:
@@ -175,10 +180,16 @@ def build_summary(
     seed: int = 0,
     task: str | None = None,
     plan: dict | None = None,
+    on_plot=None,
 ) -> dict:
     """`task`: what the answers were for; by default the generation rows' task, else not recorded.
     `plan`: the study's analysis plan (primary, target, alpha, planned physicians
-    and items, max_share), declared before the study; the headline follows it."""
+    and items, max_share), declared before the study; the headline follows it. `on_plot(name,
+    entries)`: called as soon as a plot's summary entries are final (report_plots.PlotWorker.offer),
+    so that it is drawn while the statistics go on."""
+    on_plot = on_plot or (lambda _plot, _entries: None)
+    if run:
+        on_plot("reward_margin", {"run": run})
     declared = (settings or {}).get("analysis_plan") or {}  # a study's stored plan; `plan` (command line) wins
     plan = {**DEFAULT_PLAN, **{k: v for k, v in {**declared, **(plan or {})}.items() if v is not None}}
     target = target or plan.get("target")
@@ -195,7 +206,8 @@ def build_summary(
     target = target or (default_target(systems) if systems else None)
     if table is not None and winrate.target_mask(table, target).any():
         summary.update(_judgment_sections(table, target, gold_threshold=gold_threshold, rounds=bootstrap_rounds, seed=seed,
-                                          primary=plan["primary"], alpha=float(plan["alpha"])))
+                                          primary=plan["primary"], alpha=float(plan["alpha"]), on_plot=on_plot,
+                                          hq_final=not generations))
     elif not counts["scored_judgments"]:
         summary["note"] = "no scored judgments: win rates, agreement and bias checks are left out"
     else:
@@ -203,6 +215,7 @@ def build_summary(
     summary["detector_validation"] = helpfulness.validation_summary()
     if generations:
         summary["hq"] = [h.as_dict() for h in helpfulness.hq_from_generations(generations)]
+        on_plot("hq", summary)
         if any(g.get("reference") for g in generations):
             summary["rouge"] = rouge.rouge_by_system(generations, rounds=bootstrap_rounds, seed=seed)
             gen_systems = sorted(summary["rouge"])
@@ -341,7 +354,8 @@ def write_pairwise_report(judgments: list[dict] | JudgmentTable, settings: dict,
     plotter, copying = PlotWorker(), None
     try:
         copying = start_judgments_csv(table, out_dir)
-        summary = build_summary(table, settings=settings, **options)
+        summary = build_summary(table, settings=settings, on_plot=lambda plot, entries: plotter.offer(
+            plot, entries, out_dir), **options)
         return write_report(summary, table, out_dir, plotter=plotter, judgments_csv=copying)
     finally:
         plotter.close()

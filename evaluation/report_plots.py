@@ -56,66 +56,98 @@ def _win_rate(ax, summary: dict) -> None:
     ax.legend(loc="lower right", fontsize=8)
 
 
+#: The plots in the order the report lists them; each drawn from the summary entries PLOT_INPUTS names.
+PLOT_ORDER = ("win_rate", "reward_margin", "position_bias", "hq")
+PLOT_INPUTS = {"win_rate": ("win_rate", "target"), "reward_margin": ("run",), "position_bias": ("position_bias",),
+               "hq": ("hq", "hq_physicians")}
+
+
 def write_plots(summary: dict, out_dir: Path) -> list[str]:
+    return [name for plot in PLOT_ORDER for name in draw_plot(plot, summary, out_dir)]
+
+
+def draw_plot(plot: str, summary: dict, out_dir: Path) -> list[str]:
+    """One plot's files (PNG, SVG, PDF) in out_dir from the summary's entries; none when it has no data."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    fig = _FIGURES[plot](plt, summary)
+    if fig is None:
+        return []
+    fig.tight_layout()
     written = []
-
-    def save(fig, name):
-        fig.tight_layout()
-        stem = name.rsplit(".", 1)[0]
-        for form in FORMATS:
-            # SVG and PDF without a creation date: the same report gives the same files.
-            metadata = {"Date": None} if form in ("svg", "pdf") else None
-            fig.savefig(Path(out_dir) / f"{stem}.{form}", dpi=PNG_DPI, metadata=metadata)
-            written.append(f"{stem}.{form}")
-        plt.close(fig)
-
-    if summary.get("win_rate"):
-        fig, ax = plt.subplots(figsize=(7.5, 3.8))
-        _win_rate(ax, summary)
-        save(fig, "win_rate.png")
-    curve = (summary.get("run") or {}).get("curve")
-    if curve:
-        fig, ax = plt.subplots(figsize=(7, 3.5))
-        ax.plot([c["step"] for c in curve], [c["margin"] for c in curve], marker="o", markersize=3, label="reward margin")
-        ax.set_xlabel("training step")
-        ax.set_ylabel(MARGIN_LABEL)
-        if any(c.get("accuracy") is not None for c in curve):
-            twin = ax.twinx()
-            twin.plot([c["step"] for c in curve], [c.get("accuracy") for c in curve], color="tab:orange", alpha=0.6)
-            twin.set_ylabel(ACCURACY_LABEL, color="tab:orange")
-        save(fig, "reward_margin.png")
-    pb = summary.get("position_bias")
-    if pb and pb.get("n"):
-        fig, ax = plt.subplots(figsize=(4, 3.5))
-        ax.bar(["left (A), raw"], [pb["left_share"]], yerr=_yerr([pb["left_share"]], [pb["ci_low"]], [pb["ci_high"]]),
-               capsize=8)
-        if pb.get("balanced_left_share") is not None:
-            ax.bar(["left, balanced\nby system"], [pb["balanced_left_share"]], color="tab:green")
-        ax.axhline(0.5, color="grey", linestyle="--")
-        ax.set_ylim(0, 1)
-        ax.set_ylabel("share of decisive judgments")
-        save(fig, "position_bias.png")
-    entries = [("detector", h, h["ci_low"], h["ci_high"]) for h in summary.get("hq", [])]
-    entries += [("physicians", h, h["headline"]["ci_low"], h["headline"]["ci_high"]) for h in summary.get("hq_physicians", [])]
-    if entries:
-        fig, ax = plt.subplots(figsize=(7, 3.5))
-        values = [h["hq"] for _, h, _, _ in entries]
-        ax.bar(range(len(entries)), values, capsize=5,
-               yerr=_yerr(values, [lo for *_, lo, _ in entries], [hi for *_, hi in entries]))
-        ax.set_xticks(range(len(entries)), [f"{h['system']}\n{source}" for source, h, _, _ in entries])
-        ax.set_ylim(0, 1.05)
-        ax.set_ylabel("Helpfulness Quotient (HQ)")
-        save(fig, "hq.png")
+    for form in FORMATS:
+        # SVG and PDF without a creation date: the same report gives the same files.
+        metadata = {"Date": None} if form in ("svg", "pdf") else None
+        fig.savefig(Path(out_dir) / f"{plot}.{form}", dpi=PNG_DPI, metadata=metadata)
+        written.append(f"{plot}.{form}")
+    plt.close(fig)
     return written
 
 
+def _win_rate_figure(plt, summary: dict):
+    if not summary.get("win_rate"):
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    _win_rate(ax, summary)
+    return fig
+
+
+def _reward_margin_figure(plt, summary: dict):
+    curve = (summary.get("run") or {}).get("curve")
+    if not curve:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.plot([c["step"] for c in curve], [c["margin"] for c in curve], marker="o", markersize=3, label="reward margin")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(MARGIN_LABEL)
+    if any(c.get("accuracy") is not None for c in curve):
+        twin = ax.twinx()
+        twin.plot([c["step"] for c in curve], [c.get("accuracy") for c in curve], color="tab:orange", alpha=0.6)
+        twin.set_ylabel(ACCURACY_LABEL, color="tab:orange")
+    return fig
+
+
+def _position_bias_figure(plt, summary: dict):
+    pb = summary.get("position_bias")
+    if not (pb and pb.get("n")):
+        return None
+    fig, ax = plt.subplots(figsize=(4, 3.5))
+    ax.bar(["left (A), raw"], [pb["left_share"]], yerr=_yerr([pb["left_share"]], [pb["ci_low"]], [pb["ci_high"]]),
+           capsize=8)
+    if pb.get("balanced_left_share") is not None:
+        ax.bar(["left, balanced\nby system"], [pb["balanced_left_share"]], color="tab:green")
+    ax.axhline(0.5, color="grey", linestyle="--")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share of decisive judgments")
+    return fig
+
+
+def _hq_figure(plt, summary: dict):
+    entries = [("detector", h, h["ci_low"], h["ci_high"]) for h in summary.get("hq", [])]
+    entries += [("physicians", h, h["headline"]["ci_low"], h["headline"]["ci_high"]) for h in summary.get("hq_physicians", [])]
+    if not entries:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    values = [h["hq"] for _, h, _, _ in entries]
+    ax.bar(range(len(entries)), values, capsize=5,
+           yerr=_yerr(values, [lo for *_, lo, _ in entries], [hi for *_, hi in entries]))
+    ax.set_xticks(range(len(entries)), [f"{h['system']}\n{source}" for source, h, _, _ in entries])
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("Helpfulness Quotient (HQ)")
+    return fig
+
+
+_FIGURES = {"win_rate": _win_rate_figure, "reward_margin": _reward_margin_figure,
+            "position_bias": _position_bias_figure, "hq": _hq_figure}
+
+
 class PlotWorker:
-    """A child process that imports matplotlib now and draws a summary's plots when sent one."""
+    """A child process that imports matplotlib now and draws each plot when its numbers are sent:
+    `offer` sends one plot's final summary entries as soon as the report has them (the child draws
+    it while the statistics go on), `draw` the whole summary for the plots not drawn yet."""
 
     def __init__(self) -> None:
         root = str(Path(__file__).resolve().parents[1])  # this evaluation package, whatever the caller's path
@@ -131,18 +163,32 @@ class PlotWorker:
         except OSError:
             self.process = None
 
+    def offer(self, plot: str, entries: dict, out_dir: Path) -> None:
+        """Draw `plot` now from `entries`, the summary's final values of PLOT_INPUTS[plot]. A child
+        that cannot take it is stopped: draw() then draws every plot in this process."""
+        self._send(("plot", plot, {k: entries[k] for k in PLOT_INPUTS[plot] if k in entries}, str(out_dir)))
+
     def draw(self, summary: dict, out_dir: Path) -> list[str]:
         """The plots of `summary` in out_dir (file names, as write_plots returns them)."""
         names = self._from_child(summary, out_dir)
         return names if names is not None else write_plots(summary, out_dir)
 
+    def _send(self, message: tuple) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.stdin.write(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+            self.process.stdin.flush()
+        except (OSError, ValueError):  # the child is gone (it failed): no more plots there
+            self.close()
+
     def _from_child(self, summary: dict, out_dir: Path) -> list[str] | None:
+        self._send(("rest", None, summary, str(out_dir)))
         process, self.process = self.process, None
         if process is None:
             return None
         try:
-            with process.stdin:
-                process.stdin.write(pickle.dumps((summary, str(out_dir)), protocol=pickle.HIGHEST_PROTOCOL))
+            process.stdin.close()
             process.stdin = None  # closed: communicate() only reads
             out, _err = process.communicate()
         except (OSError, ValueError):
@@ -151,7 +197,8 @@ class PlotWorker:
             return None
         if process.returncode != 0:
             return None  # drawn again in this process, which raises the error if there is one
-        return json.loads(out)
+        drawn = json.loads(out)
+        return [name for plot in PLOT_ORDER for name in drawn.get(plot, [])]
 
     def close(self) -> None:
         """Stop a child that was never sent a summary (the report stopped before its plots)."""
@@ -175,16 +222,26 @@ def _warm_up() -> None:
 
 
 def _serve() -> int:
+    """Draw each plot as its numbers arrive (("plot", name, entries, folder)), then the plots not
+    drawn yet from the whole summary (("rest", None, summary, folder)); print what was written."""
     import matplotlib
 
     matplotlib.use("Agg")
     _warm_up()
-    sent = sys.stdin.buffer.read()
-    if not sent:  # the parent stopped before its plots
+    drawn: dict[str, list[str]] = {}
+    while True:
+        try:
+            kind, plot, entries, out_dir = pickle.load(sys.stdin.buffer)  # from the report process that started this
+        except EOFError:  # the parent stopped before its plots
+            return 0
+        if kind == "plot":
+            drawn[plot] = draw_plot(plot, entries, Path(out_dir))
+            continue
+        for plot in PLOT_ORDER:
+            if plot not in drawn:
+                drawn[plot] = draw_plot(plot, entries, Path(out_dir))
+        sys.stdout.write(json.dumps(drawn))
         return 0
-    summary, out_dir = pickle.loads(sent)  # from the report process that started this one
-    sys.stdout.write(json.dumps(write_plots(summary, Path(out_dir))))
-    return 0
 
 
 if __name__ == "__main__":
