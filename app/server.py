@@ -9,8 +9,10 @@ passes app/middleware.py (security headers, sessions ended after a credential ch
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
@@ -40,6 +42,24 @@ QUEUE_CONCURRENCY = 32  # tens of physicians at once; SQLite serialises the writ
 # event starts (Gradio's 'auto'): with more submits in flight than Gradio's 40 worker slots, that
 # is a message per waiting event per dispatch.
 STATUS_UPDATE_S = 1.0
+log = logging.getLogger(__name__)
+
+
+def start_queue(blocks: gr.Blocks) -> None:
+    """Gradio's queue as the app runs it (bench/bare_app.py uses the same). After every event
+    Gradio's queue rebuilds a summary of the last 10,000 events with pandas for its monitoring
+    page (5-6 ms of CPU per judgment at 50 physicians, a third of what Gradio itself costs); the
+    app serves no monitoring page (enable_monitoring=False), so the summary is never rebuilt and
+    one event's record is kept instead of 10,000."""
+    blocks.queue(default_concurrency_limit=QUEUE_CONCURRENCY, status_update_rate=STATUS_UPDATE_S)
+    queue = blocks._queue
+    # Gradio's own names (GRADIO_ANALYTICS_CACHE_FREQUENCY and _MAX_EVENTS read at the queue's
+    # creation); tests/app/test_server_queue.py fails if a Gradio upgrade renames them.
+    if not all(hasattr(queue, name) for name in ("ANAYLTICS_CACHE_FREQUENCY", "ANALYTICS_MAX_EVENTS")):
+        log.warning("Gradio's queue has no analytics settings: its per-event summary stays on")
+        return
+    queue.ANAYLTICS_CACHE_FREQUENCY = sys.maxsize
+    queue.ANALYTICS_MAX_EVENTS = 1
 
 
 def _gradio_login_unused(username: str, password: str) -> bool:
@@ -111,7 +131,7 @@ def create_app(engine: Engine, *, throttle: LoginThrottle | None = None, budget:
         raise HTTPException(status_code=404, detail="unknown export")
 
     blocks = build_ui(engine)
-    blocks.queue(default_concurrency_limit=QUEUE_CONCURRENCY, status_update_rate=STATUS_UPDATE_S)
+    start_queue(blocks)
     gr.mount_gradio_app(
         root,
         blocks,

@@ -23,7 +23,7 @@ from fastapi import FastAPI  # noqa: E402
 
 from app.login import Sessions, add_login_route  # noqa: E402
 from app.security import HashBudget, LoginThrottle  # noqa: E402
-from app.server import QUEUE_CONCURRENCY, STATUS_UPDATE_S, _gradio_app, _gradio_login_unused  # noqa: E402
+from app.server import _gradio_app, _gradio_login_unused, start_queue  # noqa: E402
 from app.ui import CSS, KEYBOARD_JS  # noqa: E402
 from app.ui.common import Context  # noqa: E402
 from app.ui.screen import Screen  # noqa: E402
@@ -88,7 +88,7 @@ def create_bare_app(engine) -> FastAPI:
         ctx.ui = _layout()
         _wire(blocks, ctx.ui, ctx)
     _swap_handlers(blocks, ctx.ui)
-    blocks.queue(default_concurrency_limit=QUEUE_CONCURRENCY, status_update_rate=STATUS_UPDATE_S)  # as the app
+    start_queue(blocks)  # as the app
     gr.mount_gradio_app(root, blocks, path="/", auth=_gradio_login_unused, show_error=False, run_history=False,
                         enable_monitoring=False, footer_links=[], ssr_mode=False, allowed_paths=[], head=KEYBOARD_JS,
                         css=CSS)
