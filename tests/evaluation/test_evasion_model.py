@@ -57,6 +57,29 @@ def test_features_match_the_patterns_as_written():
     assert evasion.stated_findings(texts) == findings
     assert np.array_equal(evasion.pattern_features(texts), expected)
     assert all(twin is not None for twin in evasion._FAST.values())  # the fast path is really taken
+    assert sum(needs is not None for needs in evasion._PREFILTER.values()) >= 2  # and the literal check before it
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    (r"\bit (?:really )?depends\b", {"depends"}), (r"abc|de", {"abc", "de"}), (r"x?yz", {"yz"}),
+    (r"^\s*(?:no|nope)\b", {"no"}), (r"\b(?:cannot|can't|could not) be", {"annot", "an't", "ould not"}),
+    (r"(?:foo)+\d", {"foo"}), (r"\w+", None), (r"ab|\d", None), (r"(?:ab)?", None), (r"(?i:abc)d", {"d"})])
+def test_required_literals_of_a_pattern(pattern, expected):
+    from re import _parser
+
+    assert evasion.required_literals(_parser.parse(pattern)) == expected
+
+
+def test_every_match_holds_a_required_literal():
+    """The check before each search is sound: on every labelled answer and mixed sentence, a text
+    a lowercase twin matches contains one of the literals required_literals gives for it."""
+    from re import _parser
+
+    lowered = [t.lower() for t in _texts() if t.isascii()]
+    for twin in evasion._FAST.values():
+        needs = evasion.required_literals(_parser.parse(twin.pattern, twin.flags))
+        matched = [t for t in lowered if twin.search(t)]
+        assert needs and matched and all(any(w in t for w in needs) for t in matched)
 
 
 def test_the_fit_is_cached_once_and_read_back(cache, monkeypatch):
