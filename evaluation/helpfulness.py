@@ -119,15 +119,17 @@ def hq_physicians_table(table, *, rounds: int = 1000, seed: int = 0, alpha: floa
     viewers = np.bincount(answer_code, minlength=len(table.items) * len(table.systems))
     weight = 1.0 / viewers[answer_code]
     out = []
+    flagged = np.bincount(answer_code, weights=flag, minlength=len(viewers)) > 0  # answers someone flagged
     for code, name in enumerate(table.systems):
         mine = system == code
         if not mine.any():
             continue
-        columns = np.column_stack([weight[mine] * (1 - flag[mine]), weight[mine]])
+        views, flags = weight[mine], flag[mine]
+        columns = np.column_stack([views * (1 - flags), views])
         intervals = crossed.interval_set(rater[mine], item[mine], columns, {"hq": (0, 1)}, rounds=rounds, seed=seed,
                                          alpha=alpha, n_raters=len(table.raters), n_items=len(table.items))["hq"]
-        answers = int(weight[mine].sum().round())
-        flagged_by_any = int(len(np.unique(answer_code[mine & (flag > 0)])))
+        answers = int(views.sum().round())
+        flagged_by_any = int(np.count_nonzero(flagged[code::len(table.systems)]))  # answer codes: item x systems + system
         hq = intervals["estimate"]
         low, high = proportion_confint(hq * answers, answers, alpha=alpha, method="wilson")
         item_ci = intervals["methods"]["bootstrap_item"]

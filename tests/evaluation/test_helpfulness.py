@@ -162,6 +162,7 @@ def test_physicians_hq_counts_answers_not_views():
         assert result[system]["hq"] == pytest.approx(1 - per_answer[system].mean())
         assert result[system]["answers"] == 40
         assert result[system]["views"] == len(rows)
+        assert result[system]["flagged_by_any"] == int((views[views.system == system].groupby("item")["flag"].max()).sum())
         low, high = result[system]["item_clustered"]["ci_low"], result[system]["item_clustered"]["ci_high"]
         assert low <= result[system]["hq"] <= high
         assert result[system]["headline"]["method"] == "two_way_robust"
