@@ -116,9 +116,9 @@ def test_codes_are_np_uniques_inverse(values):
     assert np.array_equal(codes(many)[0], np.unique(many, return_inverse=True)[1])
 
 
-@pytest.mark.parametrize("high", [1, 300, 40_000, 41_100, 10**9])  # counted (range < 4 x labels + 1024) or sorted
+@pytest.mark.parametrize("high", [1, 300, 80_000, 81_100, 10**9])  # marked (range < 8 x labels + 1024) or sorted
 def test_unique_inverse_is_np_uniques(high):
-    """Counted or sorted, the same uniques and inverse as np.unique, in the same sorted order (the
+    """Marked or sorted, the same uniques and inverse as np.unique, in the same sorted order (the
     bootstrap's cell table and the position regression's cells depend on the order)."""
     from evaluation.intervals import unique_inverse
 
