@@ -111,29 +111,30 @@ def hq_physicians_table(table, *, rounds: int = 1000, seed: int = 0, alpha: floa
     from evaluation import crossed
 
     scored = ~table.is_gold
-    rater = np.concatenate([table.rater[scored]] * 2)
-    item = np.concatenate([table.item[scored]] * 2)
-    system = np.concatenate([table.system_a[scored], table.system_b[scored]])
-    flag = np.concatenate([table.evasive_a[scored], table.evasive_b[scored]]).astype(float)
-    answer_code = item * len(table.systems) + system
-    viewers = np.bincount(answer_code, minlength=len(table.items) * len(table.systems))
-    weight = 1.0 / viewers[answer_code]
+    n_systems = len(table.systems)
+    # every view of an answer: left and right answers of the scored judgments, counted per (item, system)
+    viewers = (np.bincount(table.item[scored] * n_systems + table.system_a[scored], minlength=len(table.items) * n_systems)
+               + np.bincount(table.item[scored] * n_systems + table.system_b[scored], minlength=len(table.items) * n_systems))
     out = []
-    flagged = np.bincount(answer_code, weights=flag, minlength=len(viewers)) > 0  # answers someone flagged
     for code, name in enumerate(table.systems):
-        mine = system == code
-        if not mine.any():
+        # this system's views, its left answers then its right ones (one system's share of the views
+        # is selected from each side rather than from both sides joined: a third of the copying)
+        left, right = scored & (table.system_a == code), scored & (table.system_b == code)
+        item = np.concatenate([table.item[left], table.item[right]])
+        if not len(item):
             continue
-        views, flags = weight[mine], flag[mine]
+        rater = np.concatenate([table.rater[left], table.rater[right]])
+        flags = np.concatenate([table.evasive_a[left], table.evasive_b[right]]).astype(float)
+        views = 1.0 / viewers[item * n_systems + code]
         columns = np.column_stack([views * (1 - flags), views])
-        intervals = crossed.interval_set(rater[mine], item[mine], columns, {"hq": (0, 1)}, rounds=rounds, seed=seed,
+        intervals = crossed.interval_set(rater, item, columns, {"hq": (0, 1)}, rounds=rounds, seed=seed,
                                          alpha=alpha, n_raters=len(table.raters), n_items=len(table.items))["hq"]
         answers = int(views.sum().round())
-        flagged_by_any = int(np.count_nonzero(flagged[code::len(table.systems)]))  # answer codes: item x systems + system
+        flagged_by_any = int(np.count_nonzero(np.bincount(item, weights=flags, minlength=len(table.items))))
         hq = intervals["estimate"]
         low, high = proportion_confint(hq * answers, answers, alpha=alpha, method="wilson")
         item_ci = intervals["methods"]["bootstrap_item"]
-        out.append({"system": name, "answers": answers, "views": int(mine.sum()), "flagged_by_any": flagged_by_any,
+        out.append({"system": name, "answers": answers, "views": len(item), "flagged_by_any": flagged_by_any,
                     "hq": hq, "headline": intervals["headline"], "methods": intervals["methods"],
                     "item_clustered": {"ci_low": item_ci["ci_low"], "ci_high": item_ci["ci_high"]},
                     "ci_low": float(low), "ci_high": float(high),
