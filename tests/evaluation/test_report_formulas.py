@@ -79,3 +79,30 @@ def test_table_neutralisation_reads_first_bytes_of_any_layout():
     sliced = pa.array(values).slice(3, 5)
     assert neutralise_formula_table(pa.table({"s": sliced})).column("s").to_pylist() == expected[3:8]
     assert not has_formula_cells(pa.table({"s": pa.array(["a", "b ="])}))
+
+
+def test_a_file_of_many_blocks_reads_as_one(tmp_path, monkeypatch):
+    """Blocks of a few KiB (a real export: 4 MiB): cells spanning lines cross block ends, and a
+    formula in the last block is found; the columns are those read in one block."""
+    import numpy as np
+
+    from evaluation import table as table_module
+
+    source = tmp_path / "blocks.csv"
+    rows = [judgment(i, f"r{i % 7}", "dpo" if i % 3 else "sft", left="sft" if i % 2 else "dpo",
+                     answers=(f"Points for {i}:\n- first, -{i} mmHg\n- second", "short")) for i in range(400)]
+    rows[-1]["answer_b"] = "=1+1"
+    with source.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    whole = read_judgments(source)
+    monkeypatch.setattr(table_module, "_BLOCK_BYTES", 4096)
+    blocks = read_judgments(source)
+    assert source.stat().st_size > 10 * 4096 and blocks.source == source
+    assert whole.formula_cells is True and blocks.formula_cells is True
+    for name in ("item", "rater", "system_a", "system_b", "choice", "words_a", "words_b", "answer_a", "answer_b",
+                 "order"):
+        assert np.array_equal(getattr(blocks, name), getattr(whole, name)), name
+    assert blocks.answer_texts.equals(whole.answer_texts) and blocks.raw.equals(whole.raw)
+    assert blocks.raw.column("item_id").num_chunks > 10 and whole.raw.column("item_id").num_chunks == 1
