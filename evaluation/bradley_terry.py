@@ -8,6 +8,7 @@ import numpy as np
 from scipy.special import expit
 
 from evaluation import crossed
+from evaluation.intervals import unique_inverse
 from evaluation.table import A, B, from_rows
 
 
@@ -54,18 +55,20 @@ def bradley_terry_table(table, *, rounds: int = 1000, seed: int = 0, alpha: floa
     first, second = np.minimum(sa, sb), np.maximum(sa, sb)
     first_score = np.where(choice == A, sa == first, np.where(choice == B, sb == first, 0.5)).astype(float)
     # each judgment's compared pair, as the index of (first, second) among the sorted pairs
-    keys, column = np.unique(first * len(table.systems) + second, return_inverse=True)
+    keys, column = unique_inverse(first * len(table.systems) + second)
     pairs = [(int(k // len(table.systems)), int(k % len(table.systems))) for k in keys]
     pair_index = {pair: j for j, pair in enumerate(pairs)}
-    values = np.zeros((len(column), 2 * len(pairs)))
-    values[np.arange(len(column)), 2 * column] = first_score
-    values[np.arange(len(column)), 2 * column + 1] = 1.0
+    # the judgments x (score, count per pair) table by its entries: each judgment has its pair's two
+    columns = np.column_stack([2 * column, 2 * column + 1])
+    entries = np.column_stack([first_score, np.ones(len(column))])
     p_first = np.array([a for a, _ in pairs])
     p_second = np.array([b for _, b in pairs])
-    totals = values.sum(axis=0)[None, :]
+    # sums of halves and ones: exact in any order (the table's column sums before, bit for bit)
+    totals = np.bincount(columns.ravel(), weights=entries.ravel(), minlength=2 * len(pairs))[None, :]
     point = _fit_batch(p_first, p_second, totals[:, 0::2], totals[:, 1::2], len(table.systems))[0]
-    sums = crossed.bootstrap_sums(table.rater[keep], table.item[keep], values, rounds=rounds, seed=seed,
-                                  n_raters=len(table.raters), n_items=len(table.items))
+    sums = crossed.sparse_bootstrap_sums(table.rater[keep], table.item[keep], columns, entries, 2 * len(pairs),
+                                         rounds=rounds, seed=seed, n_raters=len(table.raters),
+                                         n_items=len(table.items))
     draws = _fit_batch(p_first, p_second, sums[:, 0::2], sums[:, 1::2], len(table.systems))
     low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2], axis=0)
     matrix: dict[str, dict[str, float | None]] = {x: dict.fromkeys(table.systems) for x in table.systems}

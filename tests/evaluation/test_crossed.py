@@ -92,3 +92,21 @@ def test_multinomial_weights_are_those_of_one_int64_draw(monkeypatch, rounds, cl
     draws = np.random.default_rng([4, 1]).integers(0, clusters, size=(rounds, clusters))
     expected = np.stack([np.bincount(row, minlength=clusters) for row in draws]).astype(np.float64)
     assert np.array_equal(multinomial_weights(np.random.default_rng([4, 1]), rounds, clusters), expected)
+
+
+@pytest.mark.parametrize("dense_cells", [crossed._DENSE_CELLS, 0])  # the dense product and the sparse one
+def test_sparse_bootstrap_sums_are_the_dense_tables(monkeypatch, dense_cells):
+    """A table given by its entries (each judgment adds to 2 of 6 columns, as Bradley-Terry's pairs)
+    gives bootstrap_sums of the full table bit for bit, with any values, not only halves."""
+    monkeypatch.setattr(crossed, "_DENSE_CELLS", dense_cells)
+    r, i, _y = crossed_data(seed=6, raters=9, items=70, overlap=4)
+    r, i = np.concatenate([r, r, r[:50]]), np.concatenate([i, i, i[:50]])  # cells judged 1 to 3 times
+    rng = np.random.default_rng(6)
+    pair = rng.integers(0, 3, len(r))
+    columns = np.column_stack([2 * pair, 2 * pair + 1])
+    entries = np.column_stack([rng.random(len(r)) * 3, np.ones(len(r))])
+    table = np.zeros((len(r), 6))
+    table[np.arange(len(r))[:, None], columns] = entries
+    expected = crossed.bootstrap_sums(r, i, table, rounds=60, seed=2, n_raters=9, n_items=70)
+    found = crossed.sparse_bootstrap_sums(r, i, columns, entries, 6, rounds=60, seed=2, n_raters=9, n_items=70)
+    assert np.array_equal(found, expected)
