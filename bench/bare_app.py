@@ -42,11 +42,14 @@ def _echo_screen(request: gr.Request, study: str | None) -> Screen:
                   guidelines="Judge which answer is better.", judging=True)
 
 
-def _screen_echo(ui: UI):
+def _screen_echo(ui: UI, outputs: list):
+    kept = {id(o) for o in outputs}  # a submit's outputs leave the other kind's panel out (app.ui.shell)
+
     def echo(*args, **kwargs):
         request = next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None)
         state = next((a for a in args if isinstance(a, dict) and "study" in a), None)
-        return ui.updates(_echo_screen(request, (state or {}).get("study", "load")))
+        updates = ui.updates(_echo_screen(request, (state or {}).get("study", "load")))
+        return {c: v for c, v in updates.items() if id(c) in kept}
 
     return echo
 
@@ -61,12 +64,13 @@ def _skip_all(outputs: int):
 def _swap_handlers(blocks: gr.Blocks, ui: UI) -> None:
     """Every handler replaced by one with its signature (so Gradio passes the same arguments):
     events that update the judging screen get a made-up next screen, the others change nothing."""
-    screen_ids = [o._id for o in ui.screen_outputs()]
+    screen_ids = {o._id for o in ui.screen_outputs()}
     for function in blocks.fns.values():
         if function.fn is None:
             continue
-        if [o._id for o in function.outputs] == screen_ids:
-            replacement = _screen_echo(ui)
+        ids = {o._id for o in function.outputs}
+        if ui.screen._id in ids and ids <= screen_ids:  # the screen's outputs, or a submit's part of them
+            replacement = _screen_echo(ui, function.outputs)
         else:
             replacement = _skip_all(len(function.outputs))
         replacement.__signature__ = inspect.signature(function.fn)

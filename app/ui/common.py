@@ -142,14 +142,6 @@ def caller(session, request: gr.Request | None, state: dict | None, role: Role |
     return user
 
 
-def unless_hidden(shown: bool, updates: dict) -> dict:
-    """`updates` for components inside a panel or action bar that is `shown`; while it is hidden,
-    each is left as it is (gr.skip()): nothing in it shows, and the panel's updates give every one
-    of them again whenever it is shown. Gradio rebuilds a component for each gr.update it is sent
-    (a rating study's 16 radio groups on every pairwise submit were a fifth of Gradio's own work)."""
-    return updates if shown else dict.fromkeys(updates, gr.skip())
-
-
 def progress_bar(judged: int, total: int, study: str = "", token: str = "") -> str:
     # Only integers and escaped names go into this HTML; the study name is also what the
     # keyboard script names on the login dialog, and data-pair tells it that a new unit arrived.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from app.ui.common import CHOICE_LABELS, Context, Refused, shown_text, storage_errors, text_pane, unless_hidden
+from app.ui.common import CHOICE_LABELS, Context, Refused, shown_text, storage_errors, text_pane
 from app.ui.screen import Screen, judge
 
 # The study kinds whose `panel` is this name are shown here (evaluation/kinds).
@@ -52,9 +52,9 @@ class PairwisePanel:
             self.rationale: previous.get("rationale") or "",
             self.actions: gr.update(visible=shown),
             self.submit: screen.submit_label(),
-            **unless_hidden(shown, {self.revise: gr.update(visible=screen.judged > 0 and not screen.revising),
-                                self.skip: gr.update(visible=not screen.revising),
-                                self.back: gr.update(visible=screen.revising)}),
+            self.revise: gr.update(visible=shown and screen.judged > 0 and not screen.revising),
+            self.skip: gr.update(visible=shown and not screen.revising),
+            self.back: gr.update(visible=shown and screen.revising),
         }
 
 

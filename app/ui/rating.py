@@ -47,16 +47,12 @@ class RatingPanel:
                self.answer: shown_text(screen.answer_a if shown else ""),
                self.actions: gr.update(visible=shown),
                self.submit: screen.submit_label(),
+               self.revise: gr.update(visible=shown and screen.judged > 0 and not screen.revising),
+               self.skip: gr.update(visible=shown and not screen.revising),
+               self.back: gr.update(visible=shown and screen.revising),
                self.rubric_help: shown_text(rubric.description if rubric else "")}
-        if not shown:  # a pairwise study or no unit: what the hidden panel and action bar hold stays (unless_hidden)
-            return {**out, **dict.fromkeys([self.revise, self.skip, self.back, *self.criteria, self.free_text],
-                                           gr.skip())}
-        out.update({self.revise: gr.update(visible=screen.judged > 0 and not screen.revising),
-                    self.skip: gr.update(visible=not screen.revising),
-                    self.back: gr.update(visible=screen.revising)})
-        criteria = rubric.criteria if rubric else []
         for slot, radio in enumerate(self.criteria):
-            if slot < len(criteria):
+            if rubric is not None and slot < len(rubric.criteria):
                 out[radio] = criterion_update(rubric.criteria[slot], previous.get(rubric.criteria[slot].id))
             else:
                 out[radio] = gr.update(visible=False, choices=[], value=None, label="")

@@ -8,6 +8,8 @@ public fields for API clients (app/simulate.py, bench/loadtest.py), which read i
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import gradio as gr
@@ -201,10 +203,15 @@ def _wire(blocks: gr.Blocks, ui: UI, ctx: Context) -> None:
                                                 ui.researcher.timer], **private)
     ui.picker.change(bind(open_study, ctx), [ui.picker], outputs, api_name="open_study")
     p, r = ui.pairwise, ui.rating
-    p.submit.click(bind(submit_pairwise, ctx), [ui.state, ui.token, p.choice, p.evasive_a, p.evasive_b, p.rationale],
-                   outputs, api_name="submit", concurrency_limit=None)
-    r.submit.click(bind(submit_rating, ctx), [ui.state, ui.token, r.free_text, *r.criteria], outputs,
-                   api_name="submit_rating", concurrency_limit=None)
+    # A submit stays in its study, so the other kind's panel stays hidden as it is: not an output.
+    # Gradio rebuilds every output component sent a property update (or gr.skip()), and a rating
+    # panel holds 25 of the 52 (its 16 radio groups among them).
+    pair_out, rating_out = _without(outputs, r.components()), _without(outputs, p.components())
+    p.submit.click(_only(bind(submit_pairwise, ctx), pair_out),
+                   [ui.state, ui.token, p.choice, p.evasive_a, p.evasive_b, p.rationale], pair_out, api_name="submit",
+                   concurrency_limit=None)
+    r.submit.click(_only(bind(submit_rating, ctx), rating_out), [ui.state, ui.token, r.free_text, *r.criteria],
+                   rating_out, api_name="submit_rating", concurrency_limit=None)
     p.revise.click(bind(revise_last, ctx), [ui.state], outputs, api_name="revise_last")
     for button in (r.revise, ui.revise_done):
         button.click(bind(revise_last, ctx), [ui.state], outputs, **private)
@@ -215,6 +222,23 @@ def _wire(blocks: gr.Blocks, ui: UI, ctx: Context) -> None:
         trigger(bind(researcher_view, ctx), research.inputs(), research.outputs(), **private)
     blocks.load(bind(research_choices, ctx), None, [research.picker], **private)
     wire_admin(research, ctx)  # the researcher's study management (app/ui/research_admin.py)
+
+
+def _without(outputs: list, left_out: list) -> list:
+    gone = {id(c) for c in left_out}
+    return [c for c in outputs if id(c) not in gone]
+
+
+def _only(handler: Callable, outputs: list) -> Callable:
+    """`handler` answering for `outputs` only (Gradio refuses a returned component that is not
+    an output); its signature and resolved hints (common.bind) are kept through functools.wraps."""
+    kept = {id(c) for c in outputs}
+
+    @functools.wraps(handler)
+    def only(*args, **kwargs):
+        return {c: v for c, v in handler(*args, **kwargs).items() if id(c) in kept}
+
+    return only
 
 
 def _wire_side_trips(ui: UI, ctx: Context) -> None:
