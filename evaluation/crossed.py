@@ -186,8 +186,9 @@ def interval_set(raters, items, columns: np.ndarray, ratios: dict[str, tuple], *
         num_values = columns[:, np.atleast_1d(num)].sum(axis=1)
         den_values = columns[:, np.atleast_1d(den)].sum(axis=1)
         estimate, influence = ratio_influence(num_values, den_values)
+        load = workload(groups[0][0], den_values, groups[0][1])  # once for the interval and the warning
         robust = robust_interval(estimate, influence, raters, items, alpha=alpha, null=null, groups=groups,
-                                 weights=den_values)
+                                 weights=den_values, load=load)
         methods = {"two_way_robust": robust}
         p_values = {"two_way_robust": robust.get("p_value")}
         for name, sums in boots.items():
@@ -216,7 +217,7 @@ def interval_set(raters, items, columns: np.ndarray, ratios: dict[str, tuple], *
             notes.append(few_raters_note(present_raters))
         if present_items < MIN_RATERS:  # too few items to estimate their variation either
             notes.append(f"Only {present_items} item(s): the interval cannot account for variation between items either.")
-        warning = workload_warning(workload(groups[0][0], den_values, groups[0][1]))
+        warning = workload_warning(load)
         if warning:
             headline["workload_warning"] = warning
         if notes:

@@ -130,16 +130,17 @@ def degrees_of_freedom(load: dict, rule: str = "effective_physicians") -> float:
 def robust_interval(estimate: float, influence, raters, items, *, scale: str = "logit", alpha: float = 0.05,
                     null: float | None = None, groups: list[tuple] | None = None, weights=None,
                     df_rule: str = "effective_physicians", n_raters: int | None = None,
-                    n_items: int | None = None) -> dict:
+                    n_items: int | None = None, load: dict | None = None) -> dict:
     """Interval (and, with `null`, the two-sided test that inverts it) of a statistic given its
     per-judgment influences: two-way robust standard error, on `scale` ("logit": rates in (0, 1),
     interval transformed back; "identity": means and differences), t quantile on the df rule's
-    degrees of freedom. `weights`: each judgment's weight in the physicians' shares (default 1)."""
+    degrees of freedom. `weights`: each judgment's weight in the physicians' shares (default 1);
+    `load`: workload(physicians, weights) when the caller has computed it."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
     influence = np.asarray(influence, dtype=float)
     groups = groups or cluster_groups(raters, items, n_raters, n_items)
-    load = workload(groups[0][0], weights, groups[0][1])
+    load = load or workload(groups[0][0], weights, groups[0][1])  # a caller's, when it has them already
     out = {"estimate": estimate, "se": None, "df": None, "ci_low": None, "ci_high": None, "p_value": None,
            "scale": scale, "df_rule": df_rule, **{k: load[k] for k in ("effective_physicians", "largest_share")}}
     if estimate is None or load["physicians"] < 2:
