@@ -334,12 +334,10 @@ def _copy_csv_neutralised(source: Path, path: Path, formula_cells: bool | None =
     csv.write_csv(neutralise_formula_table(table), path)
 
 
-# What the report imports only when it gets there (the pooled odds ratio, the renderers, the
-# detector): evaluation.judgments imports these too in its thread while the export is read. Kappa and
-# the planner are own code (evaluation.agreement, evaluation.power); statsmodels' StratifiedTable stays
-# here while evaluation.bias imports it (evaluation.contingency.mantel_haenszel computes it equally).
-LATER_IMPORTS = ("statsmodels.stats.contingency_tables", "evaluation.contingency", "evaluation.report_render",
-                 "evaluation.report_plots", "evaluation.evasion_model")
+# What the report imports only when it gets there (the renderers, the detector): evaluation.judgments
+# imports these too in its thread while the export is read. Kappa, the pooled odds ratio and the
+# planner are own code (agreement, contingency, power): the report imports no statsmodels.
+LATER_IMPORTS = ("evaluation.report_render", "evaluation.report_plots", "evaluation.evasion_model")
 
 
 def write_pairwise_report(judgments: list[dict] | JudgmentTable, settings: dict, out_dir: Path,

@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from medalign.commands import report as report_command
 from tests.evaluation.conftest import synthetic_study
 
@@ -38,8 +36,6 @@ def _export(path: Path) -> Path:
     return path
 
 
-@pytest.mark.xfail(strict=True, reason="evaluation/bias.py still imports statsmodels' StratifiedTable (which imports "
-                   "scipy.stats); evaluation.contingency.mantel_haenszel computes the same numbers")
 def test_the_report_imports_neither_scipy_stats_nor_statsmodels(tmp_path):
     export = _export(tmp_path / "judgments.csv")
     done = subprocess.run([sys.executable, "-c", REPORT, "report", "--judgments", str(export), "--out",
