@@ -69,8 +69,9 @@ def _cells(raters: np.ndarray, items: np.ndarray, values: np.ndarray, n_items: i
     return cells // n_items, cells % n_items, sums
 
 
-def _two_way_sums(w_rater: np.ndarray, w_item: np.ndarray, cell_rater, cell_item, cell_sums, n_raters, n_items):
-    """rounds x k: sum over cells of W_rater[r] * W_item[i] * value."""
+def _two_way_sums(w_rater: np.ndarray, w_item: np.ndarray, cell_rater, cell_item, cell_sums, n_raters, n_items,
+                  w_item32: np.ndarray | None = None):
+    """rounds x k: sum over cells of W_rater[r] * W_item[i] * value (w_item32: w_item as float32)."""
     rounds, k = len(w_rater), cell_sums.shape[1]
     out = np.empty((rounds, k))
     if n_raters * n_items * k <= _DENSE_CELLS:
@@ -81,7 +82,9 @@ def _two_way_sums(w_rater: np.ndarray, w_item: np.ndarray, cell_rater, cell_item
         table = table.reshape(n_items, n_raters * k)
         step = max(1, _BLOCK_CELLS // (n_raters * k))
         for start in range(0, rounds, step):
-            block = (w_item[start:start + step].astype(np.float32) @ table).astype(np.float64).reshape(-1, n_raters, k)
+            item_block = (w_item[start:start + step].astype(np.float32) if w_item32 is None
+                          else w_item32[start:start + step])
+            block = (item_block @ table).astype(np.float64).reshape(-1, n_raters, k)
             out[start:start + step] = np.einsum("brk,br->bk", block, w_rater[start:start + step])
         return out
     from scipy.sparse import csr_matrix
@@ -101,6 +104,32 @@ def shared_weights(seed: int, stream: int, rounds: int, clusters: int) -> np.nda
     return weights
 
 
+@functools.lru_cache(maxsize=2)
+def _shared_weights32(seed: int, stream: int, rounds: int, clusters: int) -> np.ndarray:
+    """shared_weights as float32 (counts, exact up to 2**24), converted once per report."""
+    weights = shared_weights(seed, stream, rounds, clusters).astype(np.float32)
+    weights.flags.writeable = False
+    return weights
+
+
+def _dense_weights(seed: int, rounds: int, n_raters: int, n_items: int, k: int) -> np.ndarray | None:
+    """The item weights as float32 for _two_way_sums' dense product (None: it takes the sparse one)."""
+    return _shared_weights32(seed, 1, rounds, n_items) if n_raters * n_items * k <= _DENSE_CELLS else None
+
+
+def _resampled(seed: int, stream: int, rounds: int, clusters: int, per: np.ndarray) -> np.ndarray:
+    """shared_weights(...) @ per: rounds x k one-way resampled sums. When per holds halves (wins,
+    ties as halves) and 2 * max|per| * clusters < 2**24, every partial sum of the product is a half
+    below 2**23 (a round's weights add up to `clusters`), exact in float32 as in float64: then the
+    float32 product is the float64 one bit for bit (tested) at half the memory read (1,000 x 20,000
+    weights: ~35 -> ~15 ms)."""
+    halves = per * 2
+    if (clusters < 2**24 and len(per) and np.array_equal(halves, np.round(halves))
+            and float(np.abs(halves).max()) * clusters < 2**24):
+        return (_shared_weights32(seed, stream, rounds, clusters) @ per.astype(np.float32)).astype(np.float64)
+    return shared_weights(seed, stream, rounds, clusters) @ per
+
+
 def bootstrap_sums(raters, items, values, *, factors=("rater", "item"), rounds: int = 1000, seed: int = 0,
                    n_raters: int | None = None, n_items: int | None = None) -> np.ndarray:
     """Resampled column sums of `values` (n x k): rounds x k.
@@ -118,14 +147,15 @@ def bootstrap_sums(raters, items, values, *, factors=("rater", "item"), rounds: 
     k = values.shape[1]
     if tuple(factors) == ("item",):
         per = np.stack([np.bincount(items, weights=values[:, j], minlength=n_items) for j in range(k)], 1)
-        return shared_weights(seed, 1, rounds, n_items) @ per
+        return _resampled(seed, 1, rounds, n_items, per)
     if tuple(factors) == ("rater",):
         per = np.stack([np.bincount(raters, weights=values[:, j], minlength=n_raters) for j in range(k)], 1)
-        return shared_weights(seed, 0, rounds, n_raters) @ per
+        return _resampled(seed, 0, rounds, n_raters, per)
     if tuple(factors) != ("rater", "item"):
         raise ValueError(f"factors must be ('rater', 'item'), ('rater',) or ('item',), got {factors!r}")
     return _two_way_sums(shared_weights(seed, 0, rounds, n_raters), shared_weights(seed, 1, rounds, n_items),
-                         *_cells(raters, items, values, n_items), n_raters, n_items)
+                         *_cells(raters, items, values, n_items), n_raters, n_items,
+                         _dense_weights(seed, rounds, n_raters, n_items, k))
 
 
 def sparse_bootstrap_sums(raters, items, columns, values, k: int, *, rounds: int = 1000, seed: int = 0,
@@ -139,7 +169,8 @@ def sparse_bootstrap_sums(raters, items, columns, values, k: int, *, rounds: int
     keys = (cell[:, None] * k + np.asarray(columns, dtype=np.int64).reshape(len(cell), -1)).ravel()
     sums = np.bincount(keys, weights=np.asarray(values, dtype=np.float64).ravel(), minlength=len(cells) * k)
     return _two_way_sums(shared_weights(seed, 0, rounds, n_raters), shared_weights(seed, 1, rounds, n_items),
-                         cells // n_items, cells % n_items, sums.reshape(len(cells), k), n_raters, n_items)
+                         cells // n_items, cells % n_items, sums.reshape(len(cells), k), n_raters, n_items,
+                         _dense_weights(seed, rounds, n_raters, n_items, k))
 
 
 def percentile_interval(draws: np.ndarray, alpha: float = 0.05) -> tuple[float | None, float | None, int]:

@@ -110,3 +110,19 @@ def test_sparse_bootstrap_sums_are_the_dense_tables(monkeypatch, dense_cells):
     expected = crossed.bootstrap_sums(r, i, table, rounds=60, seed=2, n_raters=9, n_items=70)
     found = crossed.sparse_bootstrap_sums(r, i, columns, entries, 6, rounds=60, seed=2, n_raters=9, n_items=70)
     assert np.array_equal(found, expected)
+
+
+def test_one_way_sums_of_halves_in_float32_are_the_float64_products():
+    """Counts of wins with ties as halves are resampled in float32 when every partial sum is exact
+    there: the same numbers as the float64 product; other values (shares, large counts) in float64."""
+    rng = np.random.default_rng(8)
+    clusters = 3_000
+    weights = crossed.shared_weights(1, 1, 200, clusters)
+    halves = rng.integers(0, 5_000, (clusters, 3)) / 2  # up to 2,500: 2 * 2,500 * 3,000 < 2**24
+    assert np.array_equal(crossed._resampled(1, 1, 200, clusters, halves), weights @ halves)
+    shares = rng.random((clusters, 2))  # not halves: float64, as before
+    assert np.array_equal(crossed._resampled(1, 1, 200, clusters, shares), weights @ shares)
+    large = halves * 4 + 0.5  # 2 * 10,000 * 3,000 > 2**24: float32 would round these sums; float64 it is
+    assert np.array_equal(crossed._resampled(1, 1, 200, clusters, large), weights @ large)
+    assert not np.array_equal((crossed._shared_weights32(1, 1, 200, clusters) @ large.astype(np.float32)),
+                              weights @ large)  # the bound matters: float32 rounds these
