@@ -10,7 +10,6 @@ definition of a valid judgment.
 from __future__ import annotations
 
 import functools
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +27,7 @@ _TEXT_COLUMNS = ("item_id", "rater", "system_a", "system_b", "choice", "preferre
                  "answer_a", "answer_b", "updated_at")
 _BOOL_COLUMNS = ("is_gold", "evasive_a", "evasive_b", "rater_simulated")
 _USED_COLUMNS = set(_TEXT_COLUMNS) | set(_BOOL_COLUMNS)
-_BLOCK_BYTES = 4 << 20  # a CSV export is read block by block (see _read_csv)
-_SPLIT_BYTES = 256 << 20  # from this size a CSV export is read as two halves at once
+_BLOCK_BYTES = 4 << 20  # a CSV export is read block by block (see _read_arrow)
 
 
 class _Invalid(Exception):
@@ -214,114 +212,39 @@ def _physician_kinds(column: pa.Array) -> bool:
 
 def _read_arrow(path: Path) -> pa.Table:
     if path.suffix.lower() == ".csv":
-        return _read_csv(path)
-    from pyarrow import json
+        import csv as csv_module
 
-    return json.read_json(path)
+        from pyarrow import csv
 
+        from data.files import has_formula_cells
 
-def _read_csv(path: Path) -> pa.Table:
-    """Read block by block (half the peak memory of read_csv), every column as text so that each
-    block is checked for cells that would start a spreadsheet formula (then judgments.csv is this
-    file copied byte for byte when there are none), and only the columns the statistics use are
-    kept (question, context and reference texts can dwarf the rest). A large file is read as two
-    halves at once, split at a row start: the parse with newlines in values is serial per reader."""
-    import csv as csv_module
-    from concurrent.futures import ThreadPoolExecutor
-
-    from pyarrow import csv
-
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        header = next(csv_module.reader([handle.readline()]), [])
-    typed = {c for c in header if c in _TEXT_COLUMNS or c not in _USED_COLUMNS}
-    options = {"convert_options": csv.ConvertOptions(column_types={c: pa.string() for c in typed},
-                                                     strings_can_be_null=False),
-               "parse_options": csv.ParseOptions(newlines_in_values=True)}  # answers as lists span several lines
-    kept = [c for c in header if c in _USED_COLUMNS]
-    split = _split_point(path) if path.stat().st_size >= _SPLIT_BYTES else None
-    parts = None
-    if split is not None:
-        try:
-            with (ThreadPoolExecutor(1, thread_name_prefix="csv-half") as pool, pa.OSFile(str(path)) as rest,
-                  _Head(path, split) as head):
-                rest.seek(split)
-                second = pool.submit(_read_blocks, rest, header, kept, {**options, "read_options": csv.ReadOptions(
-                    block_size=_BLOCK_BYTES, use_threads=False, column_names=header)})
-                first = _read_blocks(head, header, kept, {**options, "read_options": csv.ReadOptions(
-                    block_size=_BLOCK_BYTES, use_threads=False)})
-                parts = [first, second.result()]
-        except (pa.ArrowException, ValueError):  # read again whole: the same table, or the error as one reader says it
-            parts = None
-    if parts is None:
+        # Read block by block (half the peak memory of read_csv), every column as text so that
+        # each block is checked for cells that would start a spreadsheet formula (then
+        # judgments.csv is this file copied byte for byte when there are none), and only the
+        # columns the statistics use are kept (question, context and reference texts can dwarf the rest).
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            header = next(csv_module.reader([handle.readline()]), [])
+        typed = {c for c in header if c in _TEXT_COLUMNS or c not in _USED_COLUMNS}
+        convert = csv.ConvertOptions(column_types={c: pa.string() for c in typed}, strings_can_be_null=False)
+        kept, formulas, batches = [c for c in header if c in _USED_COLUMNS], False, []
+        parse = csv.ParseOptions(newlines_in_values=True)  # answers written as lists span several lines
         # 4 MiB blocks: the chunker (newlines in values) and the parser each pass over a block, and a
         # smaller block is likelier still in cache for the second pass (1M judgments, this read: 2.9-5.2 s
         # of CPU with 16 MiB blocks, 2.2 s with 4 MiB; 1 MiB blocks cost more again in per-block checks)
-        parts = [_read_blocks(path, header, kept, {**options, "read_options": csv.ReadOptions(
-            block_size=_BLOCK_BYTES)})]
-    table = pa.Table.from_batches([b for batches, _f, _p in parts for b in batches])  # none: an error (row reader)
-    metadata = {b"formula_cells": b"1" if any(f for _b, f, _p in parts) else b"0"}
-    if "rater_kind" in header:
-        metadata[b"physicians_only"] = b"1" if all(p for _b, _f, p in parts) else b"0"
-    return table.replace_schema_metadata(metadata)
+        blocks = csv.ReadOptions(block_size=_BLOCK_BYTES)
+        physicians = "rater_kind" in header  # checked here, so that no second parse looks for model raters
+        for batch in csv.open_csv(path, convert_options=convert, parse_options=parse, read_options=blocks):
+            formulas = formulas or has_formula_cells(batch)
+            physicians = physicians and _physician_kinds(batch.column("rater_kind"))
+            batches.append(batch.select(kept))
+        table = pa.Table.from_batches(batches)  # none (header only): an error, then the row reader says why
+        metadata = {b"formula_cells": b"1" if formulas else b"0"}
+        if "rater_kind" in header:
+            metadata[b"physicians_only"] = b"1" if physicians else b"0"
+        return table.replace_schema_metadata(metadata)
+    from pyarrow import json
 
-
-def _read_blocks(source, header: list[str], kept: list[str], options: dict) -> tuple[list, bool, bool]:
-    """(the kept columns of each block, whether a cell starts a formula, whether every rater_kind
-    says physician) of one CSV reader."""
-    from pyarrow import csv
-
-    from data.files import has_formula_cells
-
-    batches, formulas = [], False
-    physicians = "rater_kind" in header  # checked here, so that no second parse looks for model raters
-    for batch in csv.open_csv(source, **options):
-        formulas = formulas or has_formula_cells(batch)
-        physicians = physicians and _physician_kinds(batch.column("rater_kind"))
-        batches.append(batch.select(kept))
-    return batches, formulas, physicians
-
-
-def _split_point(path: Path) -> int | None:
-    """The start of the first row after the middle of a CSV file: after the first line end there
-    with an even number of quote characters before it (RFC 4180: a quote only opens or closes a
-    quoted cell, or is doubled inside one); None when none is found within 1 MiB."""
-    size = path.stat().st_size
-    middle, quotes, block = size // 2, 0, bytearray(4 << 20)
-    with path.open("rb", buffering=0) as handle:  # read, not mapped: mapped pages would count as resident memory
-        while (done := handle.tell()) < middle:
-            got = handle.readinto(memoryview(block)[:min(len(block), middle - done)])
-            if not got:
-                return None
-            quotes += int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8, count=got) == ord('"')))
-        window = handle.read(1 << 20)
-    position = 0
-    while (line_end := window.find(b"\n", position)) >= 0:
-        quotes += window.count(b'"', position, line_end)
-        if quotes % 2 == 0:
-            split = middle + line_end + 1
-            return split if split < size else None
-        position = line_end + 1
-    return None
-
-
-class _Head(io.RawIOBase):
-    """The first `end` bytes of a file, as a stream the CSV reader reads to its end."""
-
-    def __init__(self, path: Path, end: int) -> None:
-        super().__init__()
-        self.file, self.left = path.open("rb", buffering=0), end
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        got = self.file.readinto(memoryview(buffer)[:min(len(buffer), self.left)])
-        self.left -= got
-        return got
-
-    def close(self) -> None:
-        self.file.close()
-        super().close()
+    return json.read_json(path)
 
 
 def read_judgments(path: Path) -> JudgmentTable:

@@ -2,8 +2,6 @@
 
 import csv
 
-import pytest
-
 from data.files import neutralise_formula
 from evaluation.report import _write_judgments_csv
 from evaluation.table import read_judgments
@@ -108,47 +106,3 @@ def test_a_file_of_many_blocks_reads_as_one(tmp_path, monkeypatch):
         assert np.array_equal(getattr(blocks, name), getattr(whole, name)), name
     assert blocks.answer_texts.equals(whole.answer_texts) and blocks.raw.equals(whole.raw)
     assert blocks.raw.column("item_id").num_chunks > 10 and whole.raw.column("item_id").num_chunks == 1
-
-
-@pytest.mark.parametrize("bom", [False, True])
-def test_a_large_file_read_as_two_halves_reads_as_one(tmp_path, monkeypatch, bom):
-    """From _SPLIT_BYTES a file is read as two halves at once, split at a row start found by
-    counting quote characters: cells with doubled quotes and line ends around the middle, a formula
-    and a model rater only in the second half, and the columns are those of one reader."""
-    from pathlib import Path
-
-    import numpy as np
-
-    from evaluation import table as table_module
-
-    rows = [judgment(i, f"r{i % 7}", "dpo" if i % 3 else "sft", left="sft" if i % 2 else "dpo",
-                     answers=(f'He said "take {i} mg"\n- then "stop", -{i}\n', f"short\n\n{i}")) for i in range(300)]
-    for row in rows:
-        row["rater_kind"], row["rationale"] = "physician", "plain"
-    source = tmp_path / "halves.csv"
-    with source.open("w", newline="", encoding="utf-8-sig" if bom else "utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    whole = read_judgments(source)
-    monkeypatch.setattr(table_module, "_SPLIT_BYTES", 1)
-    monkeypatch.setattr(table_module, "_BLOCK_BYTES", 4096)
-    split = table_module._split_point(source)
-    assert split is not None and 0 < split < source.stat().st_size
-    readers, read_blocks = [], table_module._read_blocks
-    monkeypatch.setattr(table_module, "_read_blocks", lambda source, *args: readers.append(source) or read_blocks(
-        source, *args))
-    halves = read_judgments(source)
-    assert len(readers) == 2 and not any(isinstance(r, Path) for r in readers)  # the halves, no second read
-    assert halves.raw.equals(whole.raw) and halves.answer_texts.equals(whole.answer_texts)
-    for name in ("item", "rater", "choice", "words_a", "words_b", "answer_a", "answer_b", "order"):
-        assert np.array_equal(getattr(halves, name), getattr(whole, name)), name
-    assert (halves.formula_cells, halves.physicians_only) == (False, True)
-    rows[-1]["rationale"], rows[-2]["rater_kind"] = "=1+1", "model"
-    with source.open("w", newline="", encoding="utf-8-sig" if bom else "utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    assert table_module._split_point(source) is not None
-    halves = read_judgments(source)
-    assert (halves.formula_cells, halves.physicians_only) == (True, False)
