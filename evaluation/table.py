@@ -269,4 +269,7 @@ def read_judgments(path: Path) -> JudgmentTable:
     table.physicians_only = {b"1": True, b"0": False}.get(metadata.get(b"physicians_only"))
     if path.suffix.lower() == ".csv":  # judgments.csv will be this file, copied: the answer texts can go now
         table.raw = table.raw.drop_columns([c for c in ("answer_a", "answer_b") if c in table.raw.column_names])
+        # and the memory they held goes back to the system: arrow's pool keeps freed 4 MiB blocks otherwise, under
+        # the statistics' arrays (1M judgments: the command's peak 1.61 GiB, against 1.40 with 16 MiB blocks)
+        pa.default_memory_pool().release_unused()
     return table
