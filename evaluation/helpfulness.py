@@ -157,7 +157,9 @@ def detector_vs_physicians_table(table, detector: EvasionDetector | None = None,
     detector = detector or EvasionDetector.for_task("question_answering")
     scored = ~table.is_gold
     codes = np.concatenate([table.answer_a[scored], table.answer_b[scored]])
-    shown = np.unique(codes)
+    marked = np.zeros(len(table.answer_texts), dtype=bool)  # the answers shown, sorted (np.unique, by marking)
+    marked[codes] = True
+    shown = np.flatnonzero(marked).astype(codes.dtype)
     chosen = shown
     if len(shown) > MAX_DETECTOR_ANSWERS:
         chosen = np.sort(np.random.default_rng(seed).choice(shown, MAX_DETECTOR_ANSWERS, replace=False))
@@ -171,7 +173,7 @@ def detector_vs_physicians_table(table, detector: EvasionDetector | None = None,
     if not len(truth):
         return {"n": 0, "note": "no scored judgments"}
     tp, fp, fn = int(np.sum(truth & predicted)), int(np.sum(~truth & predicted)), int(np.sum(truth & ~predicted))
-    kappa = cohen_kappa(truth.tolist(), predicted.tolist())
+    kappa = cohen_kappa(truth, predicted)  # the bool arrays themselves: as lists, 2M views cost ~0.2 s more
     return {"n": int(len(truth)), "answers_checked": int(len(chosen)), "distinct_answers": int(distinct),
             "physician_evasive": int(truth.sum()), "detector_evasive": int(predicted.sum()),
             "precision": tp / (tp + fp) if tp + fp else None, "recall": tp / (tp + fn) if tp + fn else None,
