@@ -27,7 +27,7 @@ from app.server import _gradio_app, _gradio_login_unused, start_queue  # noqa: E
 from app.ui import CSS, KEYBOARD_JS  # noqa: E402
 from app.ui.common import Context  # noqa: E402
 from app.ui.screen import Screen  # noqa: E402
-from app.ui.shell import UI, _layout, _wire  # noqa: E402
+from app.ui.shell import UI, _layout, _wire, postprocessed  # noqa: E402
 from evaluation.contract import StudyKind  # noqa: E402
 
 _counter = itertools.count()
@@ -42,14 +42,15 @@ def _echo_screen(request: gr.Request, study: str | None) -> Screen:
                   guidelines="Judge which answer is better.", judging=True)
 
 
-def _screen_echo(ui: UI, outputs: list):
+def _screen_echo(ui: UI, outputs: list, postprocess: bool):
     kept = {id(o) for o in outputs}  # a submit's outputs leave the other kind's panel out (app.ui.shell)
 
     def echo(*args, **kwargs):
         request = next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None)
         state = next((a for a in args if isinstance(a, dict) and "study" in a), None)
         updates = ui.updates(_echo_screen(request, (state or {}).get("study", "load")))
-        return {c: v for c, v in updates.items() if id(c) in kept}
+        updates = {c: v for c, v in updates.items() if id(c) in kept}
+        return updates if postprocess else postprocessed(updates)  # as the app's submit handlers
 
     return echo
 
@@ -70,7 +71,7 @@ def _swap_handlers(blocks: gr.Blocks, ui: UI) -> None:
             continue
         ids = {o._id for o in function.outputs}
         if ui.screen._id in ids and ids <= screen_ids:  # the screen's outputs, or a submit's part of them
-            replacement = _screen_echo(ui, function.outputs)
+            replacement = _screen_echo(ui, function.outputs, function.postprocess)
         else:
             replacement = _skip_all(len(function.outputs))
         replacement.__signature__ = inspect.signature(function.fn)

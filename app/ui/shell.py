@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import gradio as gr
+from gradio.data_classes import GradioModel, GradioRootModel
+from gradio.utils import is_prop_update
 from sqlalchemy.engine import Engine
 
 from app import storage
@@ -206,12 +208,13 @@ def _wire(blocks: gr.Blocks, ui: UI, ctx: Context) -> None:
     # A submit stays in its study, so the other kind's panel stays hidden as it is: not an output.
     # Gradio rebuilds every output component sent a property update (or gr.skip()), and a rating
     # panel holds 25 of the 52 (its 16 radio groups among them).
+    # The values leave the handler postprocessed (`postprocessed`), so Gradio's per-output thread hops are skipped.
     pair_out, rating_out = _without(outputs, r.components()), _without(outputs, p.components())
     p.submit.click(_only(bind(submit_pairwise, ctx), pair_out),
                    [ui.state, ui.token, p.choice, p.evasive_a, p.evasive_b, p.rationale], pair_out, api_name="submit",
-                   concurrency_limit=None)
+                   concurrency_limit=None, postprocess=False)
     r.submit.click(_only(bind(submit_rating, ctx), rating_out), [ui.state, ui.token, r.free_text, *r.criteria],
-                   rating_out, api_name="submit_rating", concurrency_limit=None)
+                   rating_out, api_name="submit_rating", concurrency_limit=None, postprocess=False)
     p.revise.click(bind(revise_last, ctx), [ui.state], outputs, api_name="revise_last")
     for button in (r.revise, ui.revise_done):
         button.click(bind(revise_last, ctx), [ui.state], outputs, **private)
@@ -231,14 +234,36 @@ def _without(outputs: list, left_out: list) -> list:
 
 def _only(handler: Callable, outputs: list) -> Callable:
     """`handler` answering for `outputs` only (Gradio refuses a returned component that is not
-    an output); its signature and resolved hints (common.bind) are kept through functools.wraps."""
+    an output), its values postprocessed; its signature and resolved hints (common.bind) are kept
+    through functools.wraps."""
     kept = {id(c) for c in outputs}
 
     @functools.wraps(handler)
     def only(*args, **kwargs):
-        return {c: v for c, v in handler(*args, **kwargs).items() if id(c) in kept}
+        return postprocessed({c: v for c, v in handler(*args, **kwargs).items() if id(c) in kept})
 
     return only
+
+
+def postprocessed(updates: dict) -> dict:
+    """The values as Gradio sends them (each component's own postprocess, as Gradio would run
+    it), for an event wired with postprocess=False: Gradio runs each plain value's postprocess in
+    a worker thread of its own, one thread hop per output (19 a submit: 5.2 -> 1.9 ms of CPU for
+    Gradio's postprocess of one submit, in-process, same output)."""
+    out = {}
+    for component, value in updates.items():
+        if getattr(component, "stateful", False) or (is_prop_update(value) and "value" not in value):
+            out[component] = value  # State, and property updates (gr.update(visible=...), gr.skip())
+        elif is_prop_update(value):
+            out[component] = {**value, "value": _postprocess(component, value["value"])}
+        else:
+            out[component] = _postprocess(component, value)
+    return out
+
+
+def _postprocess(component, value):
+    value = component.postprocess(value)
+    return value.model_dump() if isinstance(value, GradioModel | GradioRootModel) else value
 
 
 def _wire_side_trips(ui: UI, ctx: Context) -> None:
