@@ -56,7 +56,7 @@ def _formula_mask(column):
         data = np.frombuffer(data, dtype=np.uint8)
         # an empty cell's offset can be the end of the data: clipped, and masked out by `filled`
         masks.append(starts[data[np.minimum(bounds[:-1], len(data) - 1)]] & filled)
-    return pa.array(np.concatenate(masks) if masks else np.zeros(0, dtype=bool))
+    return np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
 
 
 def _is_text(column) -> bool:
@@ -66,10 +66,10 @@ def _is_text(column) -> bool:
 
 
 def has_formula_cells(table) -> bool:
-    """Whether any text cell of a pyarrow Table or RecordBatch would start a formula."""
-    import pyarrow.compute as pc
-
-    return any(pc.any(_formula_mask(column)).as_py() for column in table.columns if _is_text(column))
+    """Whether any text cell of a pyarrow Table or RecordBatch would start a formula. Numpy only:
+    pyarrow imports pandas (~0.15 s) on its first Python-to-arrow conversion, and the report's read
+    should not wait for that."""
+    return any(_formula_mask(column).any() for column in table.columns if _is_text(column))
 
 
 def neutralise_formula_table(table):
@@ -80,7 +80,7 @@ def neutralise_formula_table(table):
     columns = []
     for column in table.columns:
         if _is_text(column):
-            risky = _formula_mask(column)
+            risky = pa.array(_formula_mask(column))
             if pc.any(risky).as_py():
                 quote, empty = pa.scalar("'", column.type), pa.scalar("", column.type)
                 column = pc.if_else(risky, pc.binary_join_element_wise(quote, column, empty), column)
