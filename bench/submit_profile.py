@@ -35,6 +35,12 @@ def _handler(blocks, api_name: str):
     return next(f.fn for f in blocks.fns.values() if f.api_name == api_name)
 
 
+def _screen(out: dict, ui) -> dict:
+    """The screen's public fields; a submit handler gives them postprocessed (Gradio's JsonData)."""
+    screen = out[ui.screen]
+    return screen.model_dump() if hasattr(screen, "model_dump") else screen
+
+
 def _call(fn, **values):
     """Call a Gradio handler by its parameter names (positions change as the UI grows)."""
     names = list(inspect.signature(fn).parameters)
@@ -69,7 +75,7 @@ def _measure(url: str, submits: int, items: int, profiler: cProfile.Profile | No
     engine, ctx, blocks = _setup(url, items)
     request = SimpleNamespace(username="doc")
     out = _call(_handler(blocks, "open_study"), study_name="profile", request=request)
-    state, screen = out[ctx.ui.state], out[ctx.ui.screen]
+    state, screen = out[ctx.ui.state], _screen(out, ctx.ui)
     sql = {"count": 0, "seconds": 0.0, "statements": []}
 
     @event.listens_for(engine, "before_cursor_execute")
@@ -95,7 +101,7 @@ def _measure(url: str, submits: int, items: int, profiler: cProfile.Profile | No
         if profiler:
             profiler.disable()
         wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
-        state, screen = out[ctx.ui.state], out[ctx.ui.screen]
+        state, screen = out[ctx.ui.state], _screen(out, ctx.ui)
         if screen.get("done"):
             raise RuntimeError(f"the study ran out after {n} submits: use more --items")
         per["statements"].append(sql["count"])
