@@ -63,9 +63,11 @@ def axe_violations(page, impacts=("serious", "critical")) -> list[str]:
 
     import axe_playwright_python
 
-    # Gradio fades an output to opacity 0.2 while its event is still running; axe would measure that
-    # transient fade as a contrast failure, so it runs once no component is pending.
-    page.wait_for_function("() => document.querySelectorAll('.pending').length === 0", timeout=15_000)
+    # Gradio fades an output to opacity 0.2 while its event is still running, and back over a 0.1-0.2 s
+    # CSS transition; axe would measure that transient fade as a contrast failure, so it runs once no
+    # component is pending and no CSS transition is running (Gradio's endless loading animations are not transitions).
+    page.wait_for_function("() => document.querySelectorAll('.pending').length === 0 && document.getAnimations()"
+                           ".every((a) => !(a instanceof CSSTransition) || a.playState !== 'running')", timeout=15_000)
     script = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
     page.evaluate(script)
     result = page.evaluate("(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
