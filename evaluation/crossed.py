@@ -43,6 +43,11 @@ _BLOCK_CELLS = 40_000_000  # bound on the rounds x columns block of one matrix p
 _WEIGHT_BLOCK = 1_000_000  # draws made at once by multinomial_weights (4 MB of int32)
 
 
+def _dense(n_raters: int, n_items: int, k: int) -> bool:
+    """Whether _two_way_sums takes the dense physician x item product (else the sparse one)."""
+    return n_raters * n_items * k <= _DENSE_CELLS
+
+
 def multinomial_weights(rng: np.random.Generator, rounds: int, clusters: int) -> np.ndarray:
     """rounds x clusters: how often each cluster is drawn when `clusters` are drawn with replacement."""
     weights = np.empty((rounds, clusters), dtype=np.float64)
@@ -74,7 +79,7 @@ def _two_way_sums(w_rater: np.ndarray, w_item: np.ndarray, cell_rater, cell_item
     """rounds x k: sum over cells of W_rater[r] * W_item[i] * value (w_item32: w_item as float32)."""
     rounds, k = len(w_rater), cell_sums.shape[1]
     out = np.empty((rounds, k))
-    if n_raters * n_items * k <= _DENSE_CELLS:
+    if _dense(n_raters, n_items, k):
         # float32 halves the cost of the one product that grows with physicians x items; resampled
         # sums need no more than 7 significant digits for percentile intervals
         table = np.zeros((n_items, n_raters, k), dtype=np.float32)
@@ -114,7 +119,7 @@ def _shared_weights32(seed: int, stream: int, rounds: int, clusters: int) -> np.
 
 def _dense_weights(seed: int, rounds: int, n_raters: int, n_items: int, k: int) -> np.ndarray | None:
     """The item weights as float32 for _two_way_sums' dense product (None: it takes the sparse one)."""
-    return _shared_weights32(seed, 1, rounds, n_items) if n_raters * n_items * k <= _DENSE_CELLS else None
+    return _shared_weights32(seed, 1, rounds, n_items) if _dense(n_raters, n_items, k) else None
 
 
 def _resampled(seed: int, stream: int, rounds: int, clusters: int, per: np.ndarray) -> np.ndarray:

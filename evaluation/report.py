@@ -123,8 +123,7 @@ def _pairwise(table: JudgmentTable, rounds: int, seed: int, primary: str = "deci
 
 
 def _judgment_sections(table: JudgmentTable, target: str, *, gold_threshold: float, rounds: int, seed: int,
-                       primary: str = "decisive", alpha: float = 0.05, on_plot=None, hq_final: bool = True) -> dict:
-    on_plot = on_plot or (lambda _plot, _entries: None)
+                       on_plot, primary: str = "decisive", alpha: float = 0.05, hq_final: bool = True) -> dict:
     summary: dict = {"target": target}
     wr = winrate.win_rate_table(table, target, rounds=rounds, seed=seed, primary=primary, alpha=alpha)
     summary["win_rate"] = wr
